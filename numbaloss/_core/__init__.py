@@ -1,0 +1,1 @@
+"""Shared core: argument validation, the block scheduler, vectorizable math, dispatch."""

@@ -1,0 +1,68 @@
+"""Choosing the CPU or the CUDA implementation of a loss.
+
+The CPU path is taken for NumPy arrays and anything array_like.  An argument that
+exposes ``__cuda_array_interface__`` (numba device arrays, CuPy arrays, PyTorch
+CUDA tensors) selects the CUDA path.  Nothing here imports numba.cuda: the CUDA
+back end is imported only once a device array has arrived.
+"""
+
+
+def is_device_array(obj):
+    """True for objects that live in GPU memory (the CUDA array interface)."""
+    return hasattr(obj, "__cuda_array_interface__")
+
+
+def any_device_array(*objs):
+    for obj in objs:
+        if is_device_array(obj):
+            return True
+        if isinstance(obj, (tuple, list)) and any(is_device_array(o) for o in obj):
+            return True
+    return False
+
+
+def cuda_backend(family):
+    """Import and return the CUDA module of ``family`` (e.g. ``"elementwise"``).
+
+    Raises ``RuntimeError`` with a clear message when numba-cuda or a GPU is missing.
+    """
+    try:
+        from numba import cuda
+    except ImportError as exc:  # pragma: no cover - numba always ships a cuda stub
+        raise RuntimeError(
+            "a CUDA device array was passed, but numba's CUDA support is not installed; "
+            "install numbaloss[cuda]"
+        ) from exc
+    if not cuda.is_available():
+        raise RuntimeError(
+            "a CUDA device array was passed, but no usable CUDA GPU or driver was found "
+            "(install numbaloss[cuda] and check the NVIDIA driver)"
+        )
+    import importlib
+
+    try:
+        return importlib.import_module(f"numbaloss.{family}.cuda")
+    except ModuleNotFoundError as exc:
+        raise RuntimeError(f"the {family} losses have no CUDA implementation yet") from exc
+
+
+def on_device(family):
+    """Decorate a loss so that device-array arguments run its CUDA version.
+
+    The CPU function is called unchanged for host arguments; the check costs one
+    attribute lookup per argument.
+    """
+    import functools
+
+    def deco(func):
+        name = func.__name__
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            if any_device_array(*args, *kwargs.values()):
+                return getattr(cuda_backend(family), name)(*args, **kwargs)
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return deco

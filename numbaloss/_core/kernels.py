@@ -1,0 +1,72 @@
+"""Generic compiled building blocks shared by the loss families.
+
+``at(x, i)`` reads element ``i`` of a flat array, or returns ``x`` itself when ``x``
+is a scalar; kernels use it so that one compiled loop serves full-size operands
+and broadcast scalars (each combination is its own specialisation).
+
+Losses are identified inside kernels by the *type* of their parameter tuple: each
+loss has a ``namedtuple`` subclass whose class attribute ``point`` is the compiled
+per-element function.  ``point(params, ...)`` dispatches on that class at compile
+time, so one kernel body serves every loss and stays cacheable on disk.
+"""
+
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+from .._jit import MATH_FASTMATH
+
+
+def at(x, i):
+    """``x[i]`` for an array, ``x`` for a scalar."""
+    return x if np.ndim(x) == 0 else x[i]
+
+
+_OPTIONS = {"fastmath": set(MATH_FASTMATH), "nogil": True, "error_model": "numpy"}
+
+
+@overload(at, jit_options=_OPTIONS)
+def _ov_at(x, i):
+    if isinstance(x, types.Array):
+        return lambda x, i: x[i]
+    if isinstance(x, (types.Number, types.Boolean)):
+        return lambda x, i: x
+    return None
+
+
+def point(params, *args):
+    """Call ``type(params).point(params, *args)`` (dispatched at compile time)."""
+    return type(params).point(params, *args)
+
+
+@overload(point, jit_options=_OPTIONS)
+def _ov_point(params, *args):
+    cls = getattr(params, "instance_class", None)
+    func = getattr(cls, "point", None)
+    if func is None:
+        return None
+
+    def impl(params, *args):
+        return func(params, *args)
+
+    return impl
+
+
+def like(x, value):
+    """``value`` converted to the type of the scalar ``x`` (e.g. a float32 constant)."""
+    return np.asarray(value, dtype=np.asarray(x).dtype)[()]
+
+
+@overload(like, jit_options=_OPTIONS)
+def _ov_like(x, value):
+    if isinstance(x, types.Boolean):
+        ctor = np.bool_
+    elif isinstance(x, types.Number):
+        ctor = np.dtype(str(x)).type
+    else:
+        return None
+
+    def impl(x, value):
+        return ctor(value)
+
+    return impl

@@ -1,0 +1,135 @@
+"""Running kernels on several threads, deterministically, thread- and fork-safely.
+
+numba's own parallel backends each fail one of numbaloss's promises on this
+platform: GNU OpenMP kills a child forked after the parent used it, workqueue
+aborts when two Python threads enter a parallel region at once, and TBB needs a
+shared library on the loader path and reorders ``prange`` reductions between calls.
+numbaloss therefore does not use ``parallel=True`` at all.  Kernels are plain
+``nogil`` functions over a range of *blocks*; this module runs those ranges on a
+small pool of Python threads that it owns:
+
+* The data are cut into blocks of a fixed size (``BLOCK``) that does not depend on
+  the number of threads; each block's partial sum is formed by the same compiled
+  loop, and the partial sums are combined in block order.  Results are therefore
+  bitwise identical across runs and across thread counts.
+* Any number of Python threads may call at once: each call hands its own block
+  ranges to the pool and runs the first range itself.
+* After ``fork()`` the child starts a fresh pool on first use.
+
+The number of threads is :func:`get_num_threads` (default: the CPUs this process
+may run on; the environment variable ``NUMBALOSS_NUM_THREADS`` overrides it).
+"""
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+#: Elements per block of an elementwise reduction; fixed, for reproducibility.
+BLOCK = 1 << 13
+#: Below this many elements of work a call runs on the calling thread alone.
+MIN_PARALLEL_WORK = 1 << 16
+
+_lock = threading.Lock()
+_pool = None
+_pool_size = 0
+
+
+def _default_threads():
+    env = os.environ.get("NUMBALOSS_NUM_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"NUMBALOSS_NUM_THREADS must be a positive integer, got {env!r}") from None
+        if n < 1:
+            raise ValueError(f"NUMBALOSS_NUM_THREADS must be a positive integer, got {env!r}")
+        return n
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+_num_threads = None
+
+
+def get_num_threads():
+    """The number of threads numbaloss kernels use."""
+    global _num_threads
+    if _num_threads is None:
+        _num_threads = _default_threads()
+    return _num_threads
+
+
+def set_num_threads(n):
+    """Use ``n`` threads for later calls (results do not depend on it)."""
+    global _num_threads
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    _num_threads = n
+
+
+def _get_pool(workers):
+    global _pool, _pool_size
+    with _lock:
+        if _pool is None or _pool_size < workers:
+            old = _pool
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="numbaloss")
+            _pool_size = workers
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+def _reset_after_fork():
+    global _pool, _pool_size, _lock
+    _lock = threading.Lock()
+    _pool = None
+    _pool_size = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def split(n_items, parts):
+    """``parts`` contiguous (start, stop) ranges covering ``range(n_items)``."""
+    parts = max(1, min(parts, n_items))
+    bounds = [n_items * i // parts for i in range(parts + 1)]
+    return [(bounds[i], bounds[i + 1]) for i in range(parts) if bounds[i] < bounds[i + 1]]
+
+
+def run_ranges(kernel, n_items, work_per_item, *args):
+    """Call ``kernel(*args, start, stop)`` over ranges that cover ``range(n_items)``.
+
+    ``work_per_item`` (elements touched per item) decides whether threads pay off.
+    The ranges must write disjoint outputs; what each range computes must not
+    depend on where the range starts, so that any split gives the same bits.
+    """
+    if n_items <= 0:
+        return
+    threads = get_num_threads()
+    if threads == 1 or n_items * work_per_item < MIN_PARALLEL_WORK or n_items == 1:
+        kernel(*args, 0, n_items)
+        return
+    ranges = split(n_items, threads)
+    pool = _get_pool(len(ranges) - 1)
+    futures = [pool.submit(kernel, *args, start, stop) for start, stop in ranges[1:]]
+    first_error = None
+    try:
+        kernel(*args, *ranges[0])
+    except BaseException as exc:  # still wait for the others: they write our buffers
+        first_error = exc
+    for fut in futures:
+        try:
+            fut.result()
+        except BaseException as exc:
+            if first_error is None:
+                first_error = exc
+    if first_error is not None:
+        raise first_error
+
+
+def n_blocks(n, block=BLOCK):
+    """How many blocks of ``block`` elements cover ``n`` elements."""
+    return -(-n // block)

@@ -1,0 +1,256 @@
+"""CPU kernels of the elementwise losses.
+
+Each loss is a parameter ``namedtuple`` whose ``point`` is a compiled function of
+one element::
+
+    point(params, a, b, c, d) -> (loss, dloss/da, dloss/db, out_of_domain)
+
+``a`` is the (first) prediction, ``b`` the target or second prediction, ``c`` and
+``d`` further operands (weight, pos_weight, variance, target) or unused zeros.  ``run_block_range``
+is the one kernel that loops over elements for every loss: it fuses the loss, the
+gradient(s) times ``grad_output`` and the per-block partial sums in one pass.
+
+The point functions are usable from users' own ``@njit`` code, e.g.
+``MSE.point(MSE(), x, y, 0.0, 0.0)``.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+
+from .._core.kernels import at, like, point
+from .._core.vecmath import exp, log, sigmoid, softplus
+from .._jit import kernel_jit, math_jit
+
+
+@kernel_jit
+def run_block_range(params, a, b, c, d, gout, loss_out, grad_a, grad_b, n, block,
+                    partials, flags, start, stop):
+    """Blocks ``start..stop``: loss (to ``loss_out`` or block sums), gradients, flags."""
+    for blk in range(start, stop):
+        lo = blk * block
+        hi = min(lo + block, n)
+        total = 0.0
+        bad = 0
+        for i in range(lo, hi):
+            loss, ga, gb, flag = point(params, at(a, i), at(b, i), at(c, i), at(d, i))
+            if loss_out is not None:
+                loss_out[i] = loss
+            else:
+                total += np.float64(loss)
+            g = at(gout, i)
+            if grad_a is not None:
+                grad_a[i] = ga * g
+            if grad_b is not None:
+                grad_b[i] = gb * g
+            bad += flag
+        partials[blk] = total
+        flags[blk] = bad
+
+
+@math_jit
+def sign(x):
+    """sign(x), with sign(0) = 0 and NaN propagated (PyTorch's ``sgn``)."""
+    s = x
+    if x > 0:
+        s = 1.0
+    if x < 0:
+        s = -1.0
+    return s
+
+
+@math_jit
+def _zero(x):
+    """A zero of the type of ``x``."""
+    return like(x, 0)
+
+
+class L1(namedtuple("L1", [])):
+    """Absolute error; ``c`` is the weight."""
+
+    @staticmethod
+    @math_jit
+    def point(p, x, y, w, d):
+        diff = x - y
+        return w * abs(diff), w * sign(diff), _zero(x), False
+
+
+class MSE(namedtuple("MSE", [])):
+    """Squared error; ``c`` is the weight."""
+
+    @staticmethod
+    @math_jit
+    def point(p, x, y, w, d):
+        diff = x - y
+        return w * (diff * diff), w * (2 * diff), _zero(x), False
+
+
+class SmoothL1(namedtuple("SmoothL1", ["beta"])):
+    @staticmethod
+    @math_jit
+    def point(p, x, y, c, d):
+        diff = x - y
+        ad = abs(diff)
+        beta = p.beta
+        if ad < beta:
+            return 0.5 * diff * diff / beta, diff / beta, _zero(x), False
+        return ad - 0.5 * beta, sign(diff), _zero(x), False
+
+
+class Huber(namedtuple("Huber", ["delta"])):
+    """Huber loss; ``c`` is the weight."""
+
+    @staticmethod
+    @math_jit
+    def point(p, x, y, w, d):
+        diff = x - y
+        ad = abs(diff)
+        delta = p.delta
+        if ad < delta:
+            loss = 0.5 * diff * diff
+        else:
+            loss = delta * (ad - 0.5 * delta)
+        g = diff
+        if diff <= -delta:
+            g = -delta
+        if diff >= delta:
+            g = delta
+        return w * loss, w * g, _zero(x), False
+
+
+class SoftMargin(namedtuple("SoftMargin", [])):
+    @staticmethod
+    @math_jit
+    def point(p, x, y, c, d):
+        z = -y * x
+        return softplus(z), -y * sigmoid(z), _zero(x), False
+
+
+class BCE(namedtuple("BCE", [])):
+    """Binary cross entropy on probabilities; ``c`` is the weight."""
+
+    @staticmethod
+    @math_jit
+    def point(p, x, y, w, d):
+        one = 1
+        lo = -100
+        log_x = log(x)
+        log_1mx = log(one - x)
+        g = _zero(x)
+        if log_x > lo:
+            g -= y / x
+        else:
+            log_x = lo
+        if log_1mx > lo:
+            g += (one - y) / (one - x)
+        else:
+            log_1mx = lo
+        loss = -w * (y * log_x + (one - y) * log_1mx)
+        return loss, w * g, _zero(x), (x < 0) | (x > 1)
+
+
+class BCEWithLogits(namedtuple("BCEWithLogits", [])):
+    """Binary cross entropy on logits; ``c`` is the weight, ``d`` the pos_weight."""
+
+    @staticmethod
+    @math_jit
+    def point(p, x, y, w, pw):
+        one = 1
+        lw = one + (pw - one) * y
+        loss = (one - y) * x + lw * softplus(-x)
+        g = (one - y) - lw * sigmoid(-x)
+        return w * loss, w * g, _zero(x), False
+
+
+class PoissonNLL(namedtuple("PoissonNLL", ["log_input", "full", "eps"])):
+    @staticmethod
+    @math_jit
+    def point(p, x, y, c, d):
+        one = 1
+        if p.log_input:
+            ex = exp(x)
+            loss = ex - y * x
+            g = ex - y
+        else:
+            xe = x + p.eps
+            loss = x - y * log(xe)
+            g = one - y / xe
+        if p.full and y > one:
+            loss += y * log(y) - y + 0.5 * log(2 * np.pi * y)
+        return loss, g, _zero(x), False
+
+
+class GaussianNLL(namedtuple("GaussianNLL", ["full", "eps"])):
+    """``a`` input, ``b`` target, ``c`` variance; gradients for input and variance."""
+
+    @staticmethod
+    @math_jit
+    def point(p, x, y, var, d):
+        half = 0.5
+        eps = p.eps
+        v = var
+        clamped = v < eps
+        if clamped:
+            v = eps
+        diff = x - y
+        inv = 1 / v
+        loss = half * (log(v) + diff * diff * inv)
+        if p.full:
+            loss += 0.5 * np.log(2 * np.pi)
+        gv = half * (inv - diff * diff * inv * inv)
+        if clamped:
+            gv = _zero(x)
+        return loss, diff * inv, gv, var < 0
+
+
+class KLDiv(namedtuple("KLDiv", ["log_target"])):
+    @staticmethod
+    @math_jit
+    def point(p, x, t, c, d):
+        if p.log_target:
+            et = exp(t)
+            return et * (t - x), -et, _zero(x), False
+        # xlogy(t, t): 0 where t == 0 (also for a NaN-free t), t*log(t) elsewhere
+        tlogt = t * log(t)
+        if t == 0:
+            tlogt = _zero(x)
+        return tlogt - t * x, -t, _zero(x), False
+
+
+class MarginRanking(namedtuple("MarginRanking", ["margin"])):
+    """``a`` input1, ``b`` input2, ``c`` target; gradients for both inputs."""
+
+    @staticmethod
+    @math_jit
+    def point(p, x1, x2, y, d):
+        z = -y * (x1 - x2) + p.margin
+        zero = _zero(x1)
+        if z >= 0:
+            return z, -y, y, False
+        if z < 0:
+            return zero, zero, zero, False
+        return z, z, z, False  # NaN
+
+
+class HingeEmbedding(namedtuple("HingeEmbedding", ["margin"])):
+    """PyTorch's definition: targets other than +-1 get both terms."""
+
+    @staticmethod
+    @math_jit
+    def point(p, x, y, c, d):
+        zero = _zero(x)
+        one = 1
+        loss = zero
+        g = zero
+        if y != -1:
+            loss += x
+            g += one
+        if y != 1:
+            m = p.margin - x
+            if m >= 0:
+                loss += m
+                g -= one
+            elif m != m:
+                loss += m
+                g += m
+        return loss, g, zero, False
