@@ -1,0 +1,66 @@
+"""Shared test fixtures.
+
+``torch`` is the PyTorch oracle: on a user's machine without PyTorch the tests
+that need it are skipped, but under CI (``CI`` set in the environment) a missing
+PyTorch is an error, so the comparisons can never be skipped silently there.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+REQUIRE_TORCH = bool(os.environ.get("CI"))
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError:
+        if REQUIRE_TORCH:
+            raise
+        return None
+    torch.set_num_threads(1)
+    return torch
+
+
+_TORCH = _import_torch()
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """The ``torch`` module (2.13 in CI); skips the test where it is not installed."""
+    if _TORCH is None:
+        pytest.skip("PyTorch is not installed (CI requires it)")
+    return _TORCH
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+TOL = {np.dtype(np.float32): dict(rtol=2e-5, atol=2e-6), np.dtype(np.float64): dict(rtol=1e-11, atol=1e-13)}
+
+
+def assert_close(actual, expected, dtype, scale=1.0, **kwargs):
+    """Compare with a dtype-appropriate tolerance (``scale`` loosens it)."""
+    tol = dict(TOL[np.dtype(dtype)])
+    tol = {k: v * scale for k, v in tol.items()}
+    tol.update(kwargs)
+    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64),
+                               np.asarray(expected, dtype=np.float64), equal_nan=True, **tol)
+
+
+def layouts(arr):
+    """The same values in other memory layouts: C, Fortran, negative strides, read-only, big-endian."""
+    out = {"C": np.ascontiguousarray(arr)}
+    if arr.ndim >= 2:
+        out["F"] = np.asfortranarray(arr)
+    rev = np.ascontiguousarray(arr[..., ::-1])[..., ::-1] if arr.ndim else arr.copy()
+    out["negative_strides"] = rev
+    ro = np.array(arr)
+    ro.flags.writeable = False
+    out["read_only"] = ro
+    out["big_endian"] = np.asarray(arr, dtype=arr.dtype.newbyteorder(">"))
+    return out
