@@ -32,7 +32,7 @@ from numba.extending import intrinsic, overload
 
 from .._jit import MATH_FASTMATH
 
-__all__ = ["exp", "log", "log1p", "softplus", "log_sigmoid", "sigmoid"]
+__all__ = ["exp", "log", "log1p", "softplus", "log_sigmoid", "sigmoid", "softplus_sigmoid"]
 
 _OVERLOAD_OPTIONS = {
     "fastmath": set(MATH_FASTMATH),
@@ -212,6 +212,11 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def softplus_sigmoid(x):
+    """``(softplus(x), sigmoid(x))`` from one exp: a loss and its derivative together."""
+    return softplus(x), sigmoid(x)
+
+
 def _register():
     from numba import njit
 
@@ -236,7 +241,7 @@ def _select(x):
     return None, None
 
 
-@overload(exp, jit_options=_OVERLOAD_OPTIONS)
+@overload(exp, jit_options=_OVERLOAD_OPTIONS, inline="always")
 def _ov_exp(x):
     (cexp, _, _), rt = _select(x)
     if rt is None:
@@ -248,7 +253,7 @@ def _ov_exp(x):
     return impl
 
 
-@overload(log, jit_options=_OVERLOAD_OPTIONS)
+@overload(log, jit_options=_OVERLOAD_OPTIONS, inline="always")
 def _ov_log(x):
     (_, clog, _), rt = _select(x)
     if rt is None:
@@ -260,7 +265,7 @@ def _ov_log(x):
     return impl
 
 
-@overload(log1p, jit_options=_OVERLOAD_OPTIONS)
+@overload(log1p, jit_options=_OVERLOAD_OPTIONS, inline="always")
 def _ov_log1p(x):
     (_, _, clog1p), rt = _select(x)
     if rt is None:
@@ -272,7 +277,7 @@ def _ov_log1p(x):
     return impl
 
 
-@overload(softplus, jit_options=_OVERLOAD_OPTIONS)
+@overload(softplus, jit_options=_OVERLOAD_OPTIONS, inline="always")
 def _ov_softplus(x):
     (cexp, _, clog1p), rt = _select(x)
     if rt is None:
@@ -286,7 +291,7 @@ def _ov_softplus(x):
     return impl
 
 
-@overload(log_sigmoid, jit_options=_OVERLOAD_OPTIONS)
+@overload(log_sigmoid, jit_options=_OVERLOAD_OPTIONS, inline="always")
 def _ov_log_sigmoid(x):
     (cexp, _, clog1p), rt = _select(x)
     if rt is None:
@@ -300,7 +305,7 @@ def _ov_log_sigmoid(x):
     return impl
 
 
-@overload(sigmoid, jit_options=_OVERLOAD_OPTIONS)
+@overload(sigmoid, jit_options=_OVERLOAD_OPTIONS, inline="always")
 def _ov_sigmoid(x):
     (cexp, _, _), rt = _select(x)
     if rt is None:
@@ -311,5 +316,22 @@ def _ov_sigmoid(x):
         e = cexp(-abs(xd))
         y = 1.0 / (1.0 + e) if xd >= 0.0 else e / (1.0 + e)
         return rt(y)
+
+    return impl
+
+
+@overload(softplus_sigmoid, jit_options=_OVERLOAD_OPTIONS, inline="always")
+def _ov_softplus_sigmoid(x):
+    (cexp, _, clog1p), rt = _select(x)
+    if rt is None:
+        return None
+
+    def impl(x):
+        xd = np.float64(x)
+        e = cexp(-abs(xd))
+        a = xd if xd > 0.0 else 0.0
+        inv = 1.0 / (1.0 + e)
+        y = inv if xd >= 0.0 else e * inv
+        return rt(a + clog1p(e)), rt(y)
 
     return impl
