@@ -2,5 +2,7 @@
 
 from .elementwise import *  # noqa: F403
 from .elementwise import __all__ as _elementwise_all
+from .softmax import *  # noqa: F403
+from .softmax import __all__ as _softmax_all
 
-__all__ = [*_elementwise_all]
+__all__ = [*_elementwise_all, *_softmax_all]

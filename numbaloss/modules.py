@@ -91,5 +91,12 @@ for _name, _func, _opts in [
     ("KLDivLoss", F.kl_div, [_R, ("log_target", False)]),
     ("MarginRankingLoss", F.margin_ranking_loss, [("margin", 0.0), _R]),
     ("HingeEmbeddingLoss", F.hinge_embedding_loss, [("margin", 1.0), _R]),
+    ("CrossEntropyLoss", F.cross_entropy,
+     [("weight", None), ("ignore_index", -100), _R, ("label_smoothing", 0.0)]),
+    ("NLLLoss", F.nll_loss, [("weight", None), ("ignore_index", -100), _R]),
+    ("FocalLoss", F.focal_loss, [("gamma", 2.0), ("weight", None), ("ignore_index", -100), _R]),
+    ("SigmoidFocalLoss", F.sigmoid_focal_loss,
+     [("alpha", 0.25), ("gamma", 2.0), ("reduction", "none")]),
+    ("ZeroOneLoss", F.zero_one_loss, [_R]),
 ]:
     loss_class(_name, _func, _opts)

@@ -1,0 +1,526 @@
+"""CPU kernels of the softmax family.
+
+The logits arrive as a C-contiguous matrix ``x`` of shape ``(rows, C)`` (the class
+axis last; the wrappers move it there).  Rows are grouped in blocks of a fixed
+number of rows (``rows_per_block(C)``, which depends on ``C`` only), and each
+kernel runs over a range of blocks: per-row losses go to ``loss_out`` (length
+``rows``, or 0 when the loss is reduced) and each block's partial sums, in float64,
+to ``partials[block]``.  The wrapper adds the partial sums in block order, so the
+result does not depend on how the thread pool splits the blocks.
+
+One kernel serves cross entropy with class-index targets (with weights,
+``ignore_index`` and label smoothing) and the softmax focal loss.  Per row it takes
+
+* ``m``, the largest logit,
+* ``e_t = exp(x_t - m)`` and ``s_rest``, the sum of ``exp(x_c - m)`` over the other
+  classes (summed apart, so that ``1 - p_t = s_rest / (e_t + s_rest)`` keeps its
+  precision for confident logits),
+* with label smoothing, ``sd = sum_c w_c (m - x_c)``,
+
+and :func:`index_row_terms` turns them into the row's loss and the three factors of
+its gradient, ``grad_c = p_c * A - B * [c == t] - D * w_c``.  The gradient is
+written in the same pass: ``exp(x_c - m)`` is stored in the gradient row and scaled
+in place, so ``grad`` may be the logits themselves (in-place update).
+
+With many classes a row is processed along the row (vectorized over classes).  With
+few classes (``C <= SMALL_C``) a tile of rows is transposed into a small scratch
+array and processed with the class loop outside and the row loop inside, so that
+the vectorized loops run over rows.  The per-row arithmetic of a row does not
+depend on the tile it is in, so the results are the same for any split.
+
+float32 logits use :func:`expf`, an exponential evaluated in single precision
+(8 SIMD lanes, max error 2 ulp), which is twice as fast as the float64-based
+``vecmath.exp``; float64 logits use ``vecmath.exp``.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic, overload
+
+from .._core.kernels import at, point
+from .._core.vecmath import exp, log, log1p
+from .._jit import kernel_jit, math_jit
+
+#: Up to this many classes the row-tile kernel (vectorized across rows) is used.
+SMALL_C = 32
+#: Rows of one tile of the small-class kernel.
+TILE = 64
+#: Elements of logits per block (a block holds whole rows).
+BLOCK_ELEMENTS = 1 << 13
+
+
+def rows_per_block(n_classes):
+    """Rows of one block: a fixed function of the number of classes."""
+    if n_classes <= SMALL_C:
+        return max(TILE, (BLOCK_ELEMENTS // max(n_classes, 1)) // TILE * TILE)
+    return max(1, BLOCK_ELEMENTS // n_classes)
+
+
+# --- single-precision exponential ------------------------------------------------
+
+_LOG2E = np.float32(1.4426950408889634)
+_ROUND_MAGIC = np.float32(12582912.0)  # 1.5 * 2**23: adding it rounds to an integer
+_LN2_HI = np.float32(0.693145751953125)  # few mantissa bits, so k * _LN2_HI is exact
+_LN2_LO = np.float32(1.428606765330187e-06)
+_EXPF_HI = np.float32(88.72283)  # above: inf
+_EXPF_LO = np.float32(-103.97208)  # below: 0
+_EXPF_COEFS = tuple(np.float32(1.0 / np.prod(np.arange(1, k + 1), dtype=np.float64))
+                    for k in range(8))
+
+
+@intrinsic
+def _ldexpf(typingctx, p, kf):
+    """``p * 2**kf`` for float32 ``p`` and an integral float32 ``kf`` in [-150, 128].
+
+    The power of two is built in two halves from 32-bit integer bits, so that
+    results near overflow and subnormal results are scaled without leaving the
+    normal range in between (32-bit integer SIMD operations only).
+    """
+    if p != types.float32 or kf != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        value, kfloat = args
+        i32 = ir.IntType(32)
+        k = builder.fptosi(kfloat, i32)
+        k1 = builder.ashr(k, ir.Constant(i32, 1))
+        k2 = builder.sub(k, k1)
+        scale = []
+        for half in (k1, k2):
+            bits = builder.shl(builder.add(half, ir.Constant(i32, 127)), ir.Constant(i32, 23))
+            scale.append(builder.bitcast(bits, ir.FloatType()))
+        return builder.fmul(builder.fmul(value, scale[0]), scale[1])
+
+    return types.float32(types.float32, types.float32), codegen
+
+
+@math_jit
+def _expf_core(x):
+    c = _EXPF_COEFS
+    xc = x
+    if xc > _EXPF_HI:
+        xc = _EXPF_HI
+    if xc < _EXPF_LO:
+        xc = _EXPF_LO
+    t = xc * _LOG2E + _ROUND_MAGIC
+    kf = t - _ROUND_MAGIC
+    r = (xc - kf * _LN2_HI) - kf * _LN2_LO
+    p = c[7]
+    p = p * r + c[6]
+    p = p * r + c[5]
+    p = p * r + c[4]
+    p = p * r + c[3]
+    p = p * r + c[2]
+    p = p * r + c[1]
+    p = p * r + c[0]
+    y = _ldexpf(p, kf)
+    if x > _EXPF_HI:
+        y = np.float32(np.inf)
+    if x < _EXPF_LO:
+        y = np.float32(0)
+    if x != x:
+        y = x
+    return y
+
+
+def expf(x):
+    """exp(x): single-precision evaluation for float32, ``vecmath.exp`` otherwise."""
+    return np.exp(x)
+
+
+@overload(expf, jit_options={"fastmath": {"contract", "nsz"}, "nogil": True,
+                             "error_model": "numpy"})
+def _ov_expf(x):
+    if x == types.float32:
+        return lambda x: _expf_core(x)
+    if isinstance(x, types.Float):
+        return lambda x: exp(x)
+    return None
+
+
+# --- targets --------------------------------------------------------------------
+
+
+@kernel_jit
+def check_targets(target, weight, ignore_index, n_classes):
+    """One pass over class-index targets.
+
+    Returns ``(bad, weight_sum, count)``: the position of the first target outside
+    ``[0, C)`` that is not ``ignore_index`` (-1 if none), the float64 sum of
+    ``weight[t]`` and the number of the targets that are not ignored.
+    """
+    total = 0.0
+    count = 0
+    for i in range(target.shape[0]):
+        t = target[i]
+        if t == ignore_index:
+            continue
+        if t < 0 or t >= n_classes:
+            return i, total, count
+        total += np.float64(weight[t])
+        count += 1
+    return -1, total, count
+
+
+# --- per-row terms ---------------------------------------------------------------
+
+
+class CrossEntropy(namedtuple("CrossEntropy", ["ignore_index", "smoothing"])):
+    """Cross entropy with class-index targets and label smoothing ``smoothing``."""
+
+    @staticmethod
+    @math_jit
+    def point(params, n_classes, m, e_t, s_rest, x_t, sd, w_t, w_sum, a, b):
+        eps = params.smoothing
+        log_s = log1p((e_t - 1) + s_rest)
+        nll = (m - x_t) + log_s
+        keep = 1 - eps
+        part0 = keep * w_t * nll
+        part1 = (eps / n_classes) * (sd + w_sum * log_s) if eps != 0 else 0.0 * nll
+        big_a = a * keep * w_t + b * (eps / n_classes) * w_sum
+        big_b = a * keep * w_t
+        big_d = b * (eps / n_classes)
+        return part0, part1, big_a, big_b, big_d
+
+
+class Focal(namedtuple("Focal", ["ignore_index", "smoothing", "gamma"])):
+    """Softmax focal loss ``-w_t (1 - p_t)**gamma log p_t`` (``gamma > 0``; ``smoothing`` is 0)."""
+
+    @staticmethod
+    @math_jit
+    def point(params, n_classes, m, e_t, s_rest, x_t, sd, w_t, w_sum, a, b):
+        gamma = params.gamma
+        log_s = log1p((e_t - 1) + s_rest)
+        nll = (m - x_t) + log_s  # -log p_t >= 0
+        p_t = e_t / (e_t + s_rest)
+        log_q = log(s_rest) - log_s  # log(1 - p_t)
+        q_gamma = exp(gamma * log_q)
+        # d(-(1-p)^g log p)/dp * p = -(1-p)^g + g p (1-p)^(g-1) log p; in log space
+        # so that 0 < gamma < 1 stays finite as p -> 1.
+        second = gamma * p_t * exp((gamma - 1) * log_q + log(nll))
+        if s_rest == 0:
+            second = 0.0 * nll
+        factor = w_t * (q_gamma + second)
+        zero = 0.0 * nll
+        return w_t * q_gamma * nll, zero, a * factor, a * factor, zero
+
+
+# --- class-index kernels -------------------------------------------------------------
+
+
+@kernel_jit
+def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_rows,
+               partials, start, stop):
+    """Cross entropy / focal loss over row blocks ``start..stop``, along each row."""
+    n_rows, n_classes = x.shape
+    smoothing = params.smoothing != 0
+    for blk in range(start, stop):
+        lo = blk * block_rows
+        hi = min(lo + block_rows, n_rows)
+        total0 = 0.0
+        total1 = 0.0
+        for r in range(lo, hi):
+            t = target[r]
+            if t == params.ignore_index:
+                if loss_out.shape[0] > 0:
+                    loss_out[r] = 0
+                if grad is not None:
+                    for c in range(n_classes):
+                        grad[r, c] = 0
+                continue
+            m = x[r, 0]
+            for c in range(n_classes):
+                v = x[r, c]
+                m = v if v > m else m
+            x_t = x[r, t]
+            e_t = expf(x_t - m)
+            s_rest = x.dtype.type(0)
+            sd = x.dtype.type(0)
+            if smoothing:
+                for c in range(n_classes):
+                    sd += weight[c] * (m - x[r, c])
+            if grad is not None:
+                for c in range(t):
+                    e = expf(x[r, c] - m)
+                    grad[r, c] = e
+                    s_rest += e
+                for c in range(t + 1, n_classes):
+                    e = expf(x[r, c] - m)
+                    grad[r, c] = e
+                    s_rest += e
+            else:
+                for c in range(t):
+                    s_rest += expf(x[r, c] - m)
+                for c in range(t + 1, n_classes):
+                    s_rest += expf(x[r, c] - m)
+            part0, part1, big_a, big_b, big_d = point(
+                params, n_classes, m, e_t, s_rest, x_t, sd, weight[t], w_sum, at(ga, r), at(gb, r))
+            if grad is not None:
+                scale = big_a / (e_t + s_rest)
+                for c in range(n_classes):
+                    grad[r, c] = grad[r, c] * scale - big_d * weight[c]
+                grad[r, t] = e_t * scale - big_d * weight[t] - big_b
+            if loss_out.shape[0] > 0:
+                loss_out[r] = part0 + part1
+            total0 += np.float64(part0)
+            total1 += np.float64(part1)
+        partials[blk, 0] = total0
+        partials[blk, 1] = total1
+
+
+@kernel_jit
+def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_rows,
+                partials, start, stop):
+    """Like :func:`index_rows` for few classes: tiles of rows, vectorized across rows."""
+    n_rows, n_classes = x.shape
+    smoothing = params.smoothing != 0
+    dtype = x.dtype
+    tile = np.empty((n_classes, TILE), dtype=dtype)
+    m = np.empty(TILE, dtype=dtype)
+    x_t = np.empty(TILE, dtype=dtype)
+    e_t = np.empty(TILE, dtype=dtype)
+    s_rest = np.empty(TILE, dtype=dtype)
+    sd = np.empty(TILE, dtype=dtype)
+    scale = np.empty(TILE, dtype=dtype)
+    big_b = np.empty(TILE, dtype=dtype)
+    big_d = np.empty(TILE, dtype=dtype)
+    cls = np.empty(TILE, dtype=np.int64)
+    zero = dtype.type(0)
+    for blk in range(start, stop):
+        lo = blk * block_rows
+        hi = min(lo + block_rows, n_rows)
+        total0 = 0.0
+        total1 = 0.0
+        for r0 in range(lo, hi, TILE):
+            n = min(TILE, hi - r0)
+            for j in range(n):
+                for c in range(n_classes):
+                    tile[c, j] = x[r0 + j, c]
+            for j in range(n):
+                t = target[r0 + j]
+                ignored = t == params.ignore_index
+                cls[j] = -1 if ignored else t
+                x_t[j] = 0 if ignored else x[r0 + j, t]
+                m[j] = tile[0, j]
+                s_rest[j] = 0
+                sd[j] = 0
+            for c in range(1, n_classes):
+                for j in range(n):
+                    v = tile[c, j]
+                    m[j] = v if v > m[j] else m[j]
+            if smoothing:
+                for c in range(n_classes):
+                    wc = weight[c]
+                    for j in range(n):
+                        sd[j] += wc * (m[j] - tile[c, j])
+            for j in range(n):
+                e_t[j] = expf(x_t[j] - m[j])
+            for c in range(n_classes):
+                for j in range(n):
+                    e = expf(tile[c, j] - m[j])
+                    tile[c, j] = e
+                    s_rest[j] += e if cls[j] != c else zero
+            for j in range(n):
+                r = r0 + j
+                t = cls[j]
+                if t < 0:
+                    part0 = part1 = zero
+                    scale[j] = big_b[j] = big_d[j] = 0
+                else:
+                    part0, part1, a_, b_, d_ = point(
+                        params, n_classes, m[j], e_t[j], s_rest[j], x_t[j], sd[j], weight[t],
+                        w_sum, at(ga, r), at(gb, r))
+                    scale[j] = a_ / (e_t[j] + s_rest[j])
+                    big_b[j] = b_
+                    big_d[j] = d_
+                if loss_out.shape[0] > 0:
+                    loss_out[r] = part0 + part1
+                total0 += np.float64(part0)
+                total1 += np.float64(part1)
+            if grad is not None:
+                for c in range(n_classes):
+                    wc = weight[c]
+                    for j in range(n):
+                        g = tile[c, j] * scale[j] - big_d[j] * wc
+                        g = g - big_b[j] if cls[j] == c else g
+                        tile[c, j] = g if cls[j] >= 0 else zero
+                for j in range(n):
+                    for c in range(n_classes):
+                        grad[r0 + j, c] = tile[c, j]
+        partials[blk, 0] = total0
+        partials[blk, 1] = total1
+
+
+# --- probability targets ---------------------------------------------------------------
+
+
+@kernel_jit
+def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partials,
+              start, stop):
+    """Cross entropy with class-probability targets ``prob`` (rows, C).
+
+    With ``q_c = (1 - eps) prob_c + eps / C`` the row loss is
+    ``sum_c w_c q_c (lse - x_c)`` and its gradient ``p_c S - w_c q_c`` with
+    ``S = sum_c w_c q_c``.
+    """
+    n_rows, n_classes = x.shape
+    keep = 1 - smoothing
+    spread = smoothing / max(n_classes, 1)
+    for blk in range(start, stop):
+        lo = blk * block_rows
+        hi = min(lo + block_rows, n_rows)
+        total = 0.0
+        for r in range(lo, hi):
+            if n_classes == 0:
+                loss = x.dtype.type(0)
+            else:
+                m = x[r, 0]
+                for c in range(n_classes):
+                    v = x[r, c]
+                    m = v if v > m else m
+                s = x.dtype.type(0)
+                big_s = x.dtype.type(0)
+                dot = x.dtype.type(0)
+                for c in range(n_classes):
+                    xc = x[r, c]
+                    wq = weight[c] * (keep * prob[r, c] + spread)
+                    big_s += wq
+                    dot += wq * (m - xc)
+                    e = expf(xc - m)
+                    s += e
+                    if grad is not None:
+                        grad[r, c] = e
+                loss = dot + big_s * log(s)
+                if grad is not None:
+                    a = at(ga, r)
+                    scale = a * big_s / s
+                    for c in range(n_classes):
+                        grad[r, c] = grad[r, c] * scale - a * weight[c] * (
+                            keep * prob[r, c] + spread)
+            if loss_out.shape[0] > 0:
+                loss_out[r] = loss
+            total += np.float64(loss)
+        partials[blk, 0] = total
+
+
+# --- negative log likelihood -----------------------------------------------------------
+
+
+@kernel_jit
+def nll_rows(x, target, weight, ignore_index, ga, loss_out, grad, block_rows, partials,
+             start, stop):
+    """``-w_t x_t`` per row of log-probabilities; the gradient row is ``-w_t`` at ``t``."""
+    n_rows, n_classes = x.shape
+    for blk in range(start, stop):
+        lo = blk * block_rows
+        hi = min(lo + block_rows, n_rows)
+        total = 0.0
+        for r in range(lo, hi):
+            t = target[r]
+            if grad is not None:
+                for c in range(n_classes):
+                    grad[r, c] = 0
+            if t == ignore_index:
+                loss = x.dtype.type(0)
+            else:
+                w_t = weight[t]
+                loss = -w_t * x[r, t]
+                if grad is not None:
+                    grad[r, t] = -w_t * at(ga, r)
+            if loss_out.shape[0] > 0:
+                loss_out[r] = loss
+            total += np.float64(loss)
+        partials[blk, 0] = total
+
+
+# --- stable primitives --------------------------------------------------------------------
+
+#: What :func:`softmax_rows` writes.
+LOGSUMEXP, LOG_SOFTMAX, SOFTMAX = 0, 1, 2
+
+
+@kernel_jit
+def softmax_rows(x, kind, out, start, stop):
+    """SciPy's ``logsumexp`` (``out`` of shape (rows,)), ``log_softmax`` or ``softmax``.
+
+    The shift is the row maximum; for ``log_softmax`` and ``logsumexp`` a
+    non-finite maximum is replaced by 0 (SciPy's rule, which gives +inf, -inf or
+    NaN as the direct formula does).
+    """
+    n_classes = x.shape[1]
+    for r in range(start, stop):
+        m = x.dtype.type(-np.inf)
+        for c in range(n_classes):
+            v = x[r, c]
+            m = v if v > m else m
+        shift = m
+        if kind != SOFTMAX and not np.isfinite(m):
+            shift = x.dtype.type(0)
+        s = x.dtype.type(0)
+        if kind == SOFTMAX:
+            for c in range(n_classes):
+                e = expf(x[r, c] - shift)
+                out[r, c] = e
+                s += e
+            inv = 1 / s
+            for c in range(n_classes):
+                out[r, c] = out[r, c] * inv
+        else:
+            for c in range(n_classes):
+                s += expf(x[r, c] - shift)
+            log_s = log(s)
+            if kind == LOGSUMEXP:
+                out[r, 0] = shift + log_s
+            else:
+                for c in range(n_classes):
+                    out[r, c] = (x[r, c] - shift) - log_s
+
+
+# --- sigmoid focal loss (elementwise) ----------------------------------------------------
+
+
+class SigmoidFocal(namedtuple("SigmoidFocal", ["alpha", "gamma"])):
+    """torchvision's sigmoid focal loss, for :func:`numbaloss._core.driver.run_elementwise`.
+
+    ``loss = a_t * ce * q**gamma`` with ``ce = -(y log s(x) + (1 - y) log s(-x))``,
+    ``q = s(x) (1 - y) + s(-x) y`` (``1 - p_t``) and ``a_t = alpha y + (1 - alpha)(1 - y)``
+    (1 when ``alpha < 0``).  ``d/dx = a_t [(s(x) - y) q**g + g ce (1 - 2y) q**(g-1) s(x) s(-x)]``,
+    the last product formed in log space, so |x| in the thousands stays finite.
+    """
+
+    @staticmethod
+    @math_jit
+    def point(params, x, y, c, d):
+        one = 1
+        gamma = params.gamma
+        e = exp(-abs(x))
+        log1p_e = log1p(e)
+        log_p = (x if x < 0 else 0 * x) - log1p_e  # log s(x)
+        log_n = log_p - x  # log s(-x)
+        inv = one / (one + e)
+        s_pos = inv if x >= 0 else e * inv  # s(x)
+        s_neg = e * inv if x >= 0 else inv  # s(-x)
+        ce = -(y * log_p + (one - y) * log_n)
+        grad = s_pos - y
+        if gamma != 0:
+            if y == 0:
+                log_q = log_p
+                q_gm1_ss = s_neg  # q**(g-1) s(x) s(-x) / q**g
+            elif y == 1:
+                log_q = log_n
+                q_gm1_ss = s_pos
+            else:
+                q = s_pos * (one - y) + s_neg * y
+                log_q = log(q)
+                q_gm1_ss = s_pos * s_neg / q
+            q_gamma = exp(gamma * log_q)
+            grad = q_gamma * (grad + gamma * ce * (one - 2 * y) * q_gm1_ss)
+            ce = ce * q_gamma
+        if params.alpha >= 0:
+            a_t = params.alpha * y + (1 - params.alpha) * (one - y)
+            ce = a_t * ce
+            grad = a_t * grad
+        return ce, grad, 0 * x, False
