@@ -42,7 +42,7 @@ from numba.extending import intrinsic, overload
 
 from .._core.kernels import at, point
 from .._core.vecmath import exp, log, log1p
-from .._jit import kernel_jit, math_jit
+from .._jit import MATH_FASTMATH, kernel_jit, math_jit
 
 #: Up to this many classes the row-tile kernel (vectorized across rows) is used.
 SMALL_C = 32
@@ -131,7 +131,7 @@ def expf(x):
     return np.exp(x)
 
 
-@overload(expf, jit_options={"fastmath": {"contract", "nsz"}, "nogil": True,
+@overload(expf, jit_options={"fastmath": set(MATH_FASTMATH), "nogil": True,
                              "error_model": "numpy"})
 def _ov_expf(x):
     if x == types.float32:
@@ -139,6 +139,61 @@ def _ov_expf(x):
     if isinstance(x, types.Float):
         return lambda x: exp(x)
     return None
+
+
+# --- row maximum -------------------------------------------------------------------
+
+
+def _int_type(fty):
+    return {types.float32: (types.int32, 32), types.float64: (types.int64, 64)}.get(fty, (None, 0))
+
+
+@intrinsic
+def _order_key(typingctx, x):
+    """An integer that orders as the float ``x`` does (bits, negatives flipped).
+
+    Integer maxima vectorize without fast-math flags, float ones do not.  A NaN
+    with the sign bit clear orders above +inf, so it becomes the maximum (and a
+    NaN maximum propagates); one with the sign bit set orders below -inf, and it
+    propagates through ``exp(x - m)`` instead.
+    """
+    ity, bits = _int_type(x)
+    if ity is None:
+        return None
+
+    def codegen(context, builder, signature, args):
+        it = ir.IntType(bits)
+        b = builder.bitcast(args[0], it)
+        sign = builder.ashr(b, ir.Constant(it, bits - 1))
+        return builder.xor(b, builder.and_(sign, ir.Constant(it, (1 << (bits - 1)) - 1)))
+
+    return ity(x), codegen
+
+
+@intrinsic
+def _from_order_key(typingctx, key, like):
+    """The float (of the type of ``like``) whose :func:`_order_key` is ``key``."""
+    ity, bits = _int_type(like)
+    if ity is None or key != ity:
+        return None
+
+    def codegen(context, builder, signature, args):
+        it = ir.IntType(bits)
+        b = args[0]
+        sign = builder.ashr(b, ir.Constant(it, bits - 1))
+        flipped = builder.xor(b, builder.and_(sign, ir.Constant(it, (1 << (bits - 1)) - 1)))
+        return builder.bitcast(flipped, context.get_value_type(like))
+
+    return like(key, like), codegen
+
+
+@kernel_jit
+def row_max(x, r):
+    """The largest entry of row ``r`` of ``x`` (vectorized; NaN handled as above)."""
+    key = _order_key(x[r, 0])
+    for c in range(1, x.shape[1]):
+        key = max(key, _order_key(x[r, c]))
+    return _from_order_key(key, x[r, 0])
 
 
 # --- targets --------------------------------------------------------------------
@@ -169,43 +224,57 @@ def check_targets(target, weight, ignore_index, n_classes):
 
 
 class CrossEntropy(namedtuple("CrossEntropy", ["ignore_index", "smoothing"])):
-    """Cross entropy with class-index targets and label smoothing ``smoothing``."""
+    """Cross entropy with class-index targets and label smoothing ``smoothing``.
+
+    ``point(params, C, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b)`` returns the
+    row's two loss terms (the target term and the smoothing term, which ``'mean'``
+    divides alike) and the gradient factors ``A, B, D`` of
+    ``grad_c = p_c A - B [c == t] - D w_c``.  ``log_s`` is ``log(e_t + s_rest)``,
+    ``nll = -log p_t``; ``a``, ``b`` scale the two terms (``grad_output``, divided
+    by the divisor of ``'mean'``).  Plain arithmetic, so that it inlines and the
+    small-class kernel's loop over rows stays vectorized.
+    """
 
     @staticmethod
     @math_jit
-    def point(params, n_classes, m, e_t, s_rest, x_t, sd, w_t, w_sum, a, b):
+    def point(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
         eps = params.smoothing
-        log_s = log1p((e_t - 1) + s_rest)
-        nll = (m - x_t) + log_s
         keep = 1 - eps
+        spread = eps / n_classes
         part0 = keep * w_t * nll
-        part1 = (eps / n_classes) * (sd + w_sum * log_s) if eps != 0 else 0.0 * nll
-        big_a = a * keep * w_t + b * (eps / n_classes) * w_sum
+        part1 = spread * (sd + w_sum * log_s) if eps != 0 else 0.0 * nll
         big_b = a * keep * w_t
-        big_d = b * (eps / n_classes)
-        return part0, part1, big_a, big_b, big_d
+        return part0, part1, big_b + b * spread * w_sum, big_b, b * spread
 
 
 class Focal(namedtuple("Focal", ["ignore_index", "smoothing", "gamma"])):
-    """Softmax focal loss ``-w_t (1 - p_t)**gamma log p_t`` (``gamma > 0``; ``smoothing`` is 0)."""
+    """Softmax focal loss ``-w_t (1 - p_t)**gamma log p_t`` (``gamma > 0``; ``smoothing`` is 0).
+
+    Same ``point`` interface as :class:`CrossEntropy`.  With ``p = p_t``:
+    ``grad_c = F (p_c - [c == t])``, ``F = w_t ((1-p)**g - g p (1-p)**(g-1) log p)``,
+    formed in log space (``log(1 - p) = log s_rest - log_s``), so that
+    ``0 < gamma < 1`` stays finite as ``p -> 1``.
+    """
 
     @staticmethod
     @math_jit
-    def point(params, n_classes, m, e_t, s_rest, x_t, sd, w_t, w_sum, a, b):
+    def point(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
         gamma = params.gamma
-        log_s = log1p((e_t - 1) + s_rest)
-        nll = (m - x_t) + log_s  # -log p_t >= 0
         p_t = e_t / (e_t + s_rest)
         log_q = log(s_rest) - log_s  # log(1 - p_t)
         q_gamma = exp(gamma * log_q)
-        # d(-(1-p)^g log p)/dp * p = -(1-p)^g + g p (1-p)^(g-1) log p; in log space
-        # so that 0 < gamma < 1 stays finite as p -> 1.
         second = gamma * p_t * exp((gamma - 1) * log_q + log(nll))
-        if s_rest == 0:
+        if s_rest == 0:  # p_t == 1: both terms vanish (for gamma > 0)
             second = 0.0 * nll
         factor = w_t * (q_gamma + second)
         zero = 0.0 * nll
         return w_t * q_gamma * nll, zero, a * factor, a * factor, zero
+
+
+@math_jit
+def log_sum(e_t, s_rest):
+    """``log(e_t + s_rest)``, accurate when ``e_t == 1`` and ``s_rest`` is tiny."""
+    return log1p((e_t - 1) + s_rest)
 
 
 # --- class-index kernels -------------------------------------------------------------
@@ -231,10 +300,7 @@ def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_r
                     for c in range(n_classes):
                         grad[r, c] = 0
                 continue
-            m = x[r, 0]
-            for c in range(n_classes):
-                v = x[r, c]
-                m = v if v > m else m
+            m = row_max(x, r)
             x_t = x[r, t]
             e_t = expf(x_t - m)
             s_rest = x.dtype.type(0)
@@ -256,8 +322,10 @@ def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_r
                     s_rest += expf(x[r, c] - m)
                 for c in range(t + 1, n_classes):
                     s_rest += expf(x[r, c] - m)
+            log_s = log_sum(e_t, s_rest)
             part0, part1, big_a, big_b, big_d = point(
-                params, n_classes, m, e_t, s_rest, x_t, sd, weight[t], w_sum, at(ga, r), at(gb, r))
+                params, n_classes, log_s, (m - x_t) + log_s, e_t, s_rest, sd, weight[t], w_sum,
+                at(ga, r), at(gb, r))
             if grad is not None:
                 scale = big_a / (e_t + s_rest)
                 for c in range(n_classes):
@@ -274,21 +342,30 @@ def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_r
 @kernel_jit
 def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_rows,
                 partials, start, stop):
-    """Like :func:`index_rows` for few classes: tiles of rows, vectorized across rows."""
+    """Like :func:`index_rows` for few classes: tiles of rows, vectorized across rows.
+
+    The target class of each row of a tile is kept as a float (-1 when ignored):
+    comparing it with the class number in the logits' type keeps the SIMD lanes
+    of one width, which is what lets these loops vectorize.
+    """
     n_rows, n_classes = x.shape
     smoothing = params.smoothing != 0
     dtype = x.dtype
+    zero = dtype.type(0)
     tile = np.empty((n_classes, TILE), dtype=dtype)
+    # Separate 1-D scratch arrays: rows of one 2-D array defeat the vectorizer.
     m = np.empty(TILE, dtype=dtype)
     x_t = np.empty(TILE, dtype=dtype)
     e_t = np.empty(TILE, dtype=dtype)
     s_rest = np.empty(TILE, dtype=dtype)
     sd = np.empty(TILE, dtype=dtype)
+    w_t = np.empty(TILE, dtype=dtype)
+    cls = np.empty(TILE, dtype=dtype)
     scale = np.empty(TILE, dtype=dtype)
     big_b = np.empty(TILE, dtype=dtype)
     big_d = np.empty(TILE, dtype=dtype)
-    cls = np.empty(TILE, dtype=np.int64)
-    zero = dtype.type(0)
+    part0s = np.empty(TILE, dtype=np.float64)
+    part1s = np.empty(TILE, dtype=np.float64)
     for blk in range(start, stop):
         lo = blk * block_rows
         hi = min(lo + block_rows, n_rows)
@@ -303,10 +380,11 @@ def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_
                 t = target[r0 + j]
                 ignored = t == params.ignore_index
                 cls[j] = -1 if ignored else t
-                x_t[j] = 0 if ignored else x[r0 + j, t]
+                x_t[j] = zero if ignored else x[r0 + j, t]
+                w_t[j] = zero if ignored else weight[t]
                 m[j] = tile[0, j]
-                s_rest[j] = 0
-                sd[j] = 0
+                s_rest[j] = zero
+                sd[j] = zero
             for c in range(1, n_classes):
                 for j in range(n):
                     v = tile[c, j]
@@ -319,33 +397,36 @@ def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_
             for j in range(n):
                 e_t[j] = expf(x_t[j] - m[j])
             for c in range(n_classes):
+                cf = dtype.type(c)
                 for j in range(n):
                     e = expf(tile[c, j] - m[j])
                     tile[c, j] = e
-                    s_rest[j] += e if cls[j] != c else zero
-            for j in range(n):
+                    s_rest[j] += e if cls[j] != cf else zero
+            for j in range(n):  # branch-free, so that it vectorizes across rows
                 r = r0 + j
-                t = cls[j]
-                if t < 0:
-                    part0 = part1 = zero
-                    scale[j] = big_b[j] = big_d[j] = 0
-                else:
-                    part0, part1, a_, b_, d_ = point(
-                        params, n_classes, m[j], e_t[j], s_rest[j], x_t[j], sd[j], weight[t],
-                        w_sum, at(ga, r), at(gb, r))
-                    scale[j] = a_ / (e_t[j] + s_rest[j])
-                    big_b[j] = b_
-                    big_d[j] = d_
-                if loss_out.shape[0] > 0:
-                    loss_out[r] = part0 + part1
-                total0 += np.float64(part0)
-                total1 += np.float64(part1)
+                keep = cls[j] >= 0
+                log_s = log_sum(e_t[j], s_rest[j])
+                part0, part1, a_, b_, d_ = point(
+                    params, n_classes, log_s, (m[j] - x_t[j]) + log_s, e_t[j], s_rest[j], sd[j],
+                    w_t[j], w_sum, at(ga, r), at(gb, r))
+                part0s[j] = part0 if keep else zero
+                part1s[j] = part1 if keep else zero
+                scale[j] = a_ / (e_t[j] + s_rest[j]) if keep else zero
+                big_b[j] = b_ if keep else zero
+                big_d[j] = d_ if keep else zero
+            for j in range(n):
+                total0 += part0s[j]
+                total1 += part1s[j]
+            if loss_out.shape[0] > 0:
+                for j in range(n):
+                    loss_out[r0 + j] = part0s[j] + part1s[j]
             if grad is not None:
                 for c in range(n_classes):
                     wc = weight[c]
+                    cf = dtype.type(c)
                     for j in range(n):
                         g = tile[c, j] * scale[j] - big_d[j] * wc
-                        g = g - big_b[j] if cls[j] == c else g
+                        g = g - big_b[j] if cls[j] == cf else g
                         tile[c, j] = g if cls[j] >= 0 else zero
                 for j in range(n):
                     for c in range(n_classes):
@@ -377,10 +458,7 @@ def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partia
             if n_classes == 0:
                 loss = x.dtype.type(0)
             else:
-                m = x[r, 0]
-                for c in range(n_classes):
-                    v = x[r, c]
-                    m = v if v > m else m
+                m = row_max(x, r)
                 s = x.dtype.type(0)
                 big_s = x.dtype.type(0)
                 dot = x.dtype.type(0)
@@ -452,10 +530,7 @@ def softmax_rows(x, kind, out, start, stop):
     """
     n_classes = x.shape[1]
     for r in range(start, stop):
-        m = x.dtype.type(-np.inf)
-        for c in range(n_classes):
-            v = x[r, c]
-            m = v if v > m else m
+        m = row_max(x, r) if n_classes else x.dtype.type(-np.inf)
         shift = m
         if kind != SOFTMAX and not np.isfinite(m):
             shift = x.dtype.type(0)
