@@ -283,8 +283,14 @@ def log_sum(e_t, s_rest):
 @kernel_jit
 def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_rows,
                partials, start, stop):
-    """Cross entropy / focal loss over row blocks ``start..stop``, along each row."""
+    """Cross entropy / focal loss over row blocks ``start..stop``, along each row.
+
+    ``exp(x_c - m)`` goes to a scratch row (in cache) and the gradient row is
+    written from it at the end, so ``grad`` may be ``x`` itself: two arrays that
+    may overlap would send LLVM's vectorized loop to its scalar fallback.
+    """
     n_rows, n_classes = x.shape
+    row = np.empty(n_classes if grad is not None else 0, dtype=x.dtype)
     smoothing = params.smoothing != 0
     for blk in range(start, stop):
         lo = blk * block_rows
@@ -311,11 +317,11 @@ def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_r
             if grad is not None:
                 for c in range(t):
                     e = expf(x[r, c] - m)
-                    grad[r, c] = e
+                    row[c] = e
                     s_rest += e
                 for c in range(t + 1, n_classes):
                     e = expf(x[r, c] - m)
-                    grad[r, c] = e
+                    row[c] = e
                     s_rest += e
             else:
                 for c in range(t):
@@ -328,9 +334,10 @@ def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_r
                 at(ga, r), at(gb, r))
             if grad is not None:
                 scale = big_a / (e_t + s_rest)
+                row[t] = e_t
                 for c in range(n_classes):
-                    grad[r, c] = grad[r, c] * scale - big_d * weight[c]
-                grad[r, t] = e_t * scale - big_d * weight[t] - big_b
+                    grad[r, c] = row[c] * scale - big_d * weight[c]
+                grad[r, t] -= big_b
             if loss_out.shape[0] > 0:
                 loss_out[r] = part0 + part1
             total0 += np.float64(part0)
@@ -448,6 +455,7 @@ def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partia
     ``S = sum_c w_c q_c``.
     """
     n_rows, n_classes = x.shape
+    row = np.empty(n_classes if grad is not None else 0, dtype=x.dtype)  # as in index_rows
     keep = 1 - smoothing
     spread = smoothing / max(n_classes, 1)
     for blk in range(start, stop):
@@ -470,14 +478,14 @@ def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partia
                     e = expf(xc - m)
                     s += e
                     if grad is not None:
-                        grad[r, c] = e
+                        row[c] = e
                 loss = dot + big_s * log(s)
                 if grad is not None:
                     a = at(ga, r)
                     scale = a * big_s / s
                     for c in range(n_classes):
-                        grad[r, c] = grad[r, c] * scale - a * weight[c] * (
-                            keep * prob[r, c] + spread)
+                        wq = weight[c] * (keep * prob[r, c] + spread)
+                        grad[r, c] = row[c] * scale - a * wq
             if loss_out.shape[0] > 0:
                 loss_out[r] = loss
             total += np.float64(loss)
