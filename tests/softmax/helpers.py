@@ -76,7 +76,9 @@ def np_sigmoid_focal(x, y, alpha=0.25, gamma=2.0, reduction="none"):
     loss = ce * (1 - p_t) ** gamma
     if alpha >= 0:
         loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
-    return {"none": loss, "sum": loss.sum(), "mean": loss.mean() if loss.size else np.nan}[reduction]
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else (loss.mean() if loss.size else np.nan)
 
 
 def central_difference(func, x, h=1e-6):
