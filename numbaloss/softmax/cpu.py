@@ -272,6 +272,16 @@ class Focal(namedtuple("Focal", ["ignore_index", "smoothing", "gamma"])):
 
 
 @math_jit
+def target_grad(e_t, s_rest, big_a, big_b, d_w_t):
+    """``p_t A - B - D w_t`` as ``(e_t (A - B) - B s_rest) / s - D w_t``.
+
+    ``p_t A - B`` would lose ``1 - p_t`` when ``p_t`` rounds to 1; ``s_rest / s``
+    keeps it.
+    """
+    return (e_t * (big_a - big_b) - big_b * s_rest) / (e_t + s_rest) - d_w_t
+
+
+@math_jit
 def log_sum(e_t, s_rest):
     """``log(e_t + s_rest)``, accurate when ``e_t == 1`` and ``s_rest`` is tiny."""
     return log1p((e_t - 1) + s_rest)
@@ -337,7 +347,7 @@ def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_r
                 row[t] = e_t
                 for c in range(n_classes):
                     grad[r, c] = row[c] * scale - big_d * weight[c]
-                grad[r, t] -= big_b
+                grad[r, t] = target_grad(e_t, s_rest, big_a, big_b, big_d * weight[t])
             if loss_out.shape[0] > 0:
                 loss_out[r] = part0 + part1
             total0 += np.float64(part0)
@@ -369,7 +379,7 @@ def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_
     w_t = np.empty(TILE, dtype=dtype)
     cls = np.empty(TILE, dtype=dtype)
     scale = np.empty(TILE, dtype=dtype)
-    big_b = np.empty(TILE, dtype=dtype)
+    g_t = np.empty(TILE, dtype=dtype)
     big_d = np.empty(TILE, dtype=dtype)
     part0s = np.empty(TILE, dtype=np.float64)
     part1s = np.empty(TILE, dtype=np.float64)
@@ -419,7 +429,7 @@ def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_
                 part0s[j] = part0 if keep else zero
                 part1s[j] = part1 if keep else zero
                 scale[j] = a_ / (e_t[j] + s_rest[j]) if keep else zero
-                big_b[j] = b_ if keep else zero
+                g_t[j] = target_grad(e_t[j], s_rest[j], a_, b_, d_ * w_t[j]) if keep else zero
                 big_d[j] = d_ if keep else zero
             for j in range(n):
                 total0 += part0s[j]
@@ -433,7 +443,7 @@ def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_
                     cf = dtype.type(c)
                     for j in range(n):
                         g = tile[c, j] * scale[j] - big_d[j] * wc
-                        g = g - big_b[j] if cls[j] == cf else g
+                        g = g_t[j] if cls[j] == cf else g
                         tile[c, j] = g if cls[j] >= 0 else zero
                 for j in range(n):
                     for c in range(n_classes):
