@@ -32,7 +32,16 @@ from numba.extending import intrinsic, overload
 
 from .._jit import MATH_FASTMATH
 
-__all__ = ["exp", "log", "log1p", "softplus", "log_sigmoid", "sigmoid", "softplus_sigmoid"]
+__all__ = [
+    "exp",
+    "exp_single",
+    "log",
+    "log1p",
+    "softplus",
+    "log_sigmoid",
+    "sigmoid",
+    "softplus_sigmoid",
+]
 
 _OVERLOAD_OPTIONS = {
     "fastmath": set(MATH_FASTMATH),
@@ -335,3 +344,94 @@ def _ov_softplus_sigmoid(x):
         return rt(a + clog1p(e)), rt(y)
 
     return impl
+
+
+# --- exp in the argument's own precision -------------------------------------------
+#
+# ``exp`` evaluates float32 arguments in float64 (4 SIMD lanes with AVX2, and
+# 64-bit integer scaling that AVX2 lacks); ``exp_single`` evaluates them in
+# float32 with 32-bit integer scaling (8 lanes, about twice as fast), for loops
+# that are bound by the exponential (softmax over logits).  Max error 2 ulp.
+
+_F32_LOG2E = np.float32(1.4426950408889634)
+_F32_ROUND_MAGIC = np.float32(12582912.0)  # 1.5 * 2**23: adding it rounds to an integer
+_F32_LN2_HI = np.float32(0.693145751953125)  # few mantissa bits: k * _F32_LN2_HI is exact
+_F32_LN2_LO = np.float32(1.428606765330187e-06)
+_F32_EXP_HI = np.float32(88.72283)  # above: inf
+_F32_EXP_LO = np.float32(-103.97208)  # below: 0
+_F32_EXP_COEFS = tuple(
+    np.float32(1.0 / np.prod(np.arange(1, k + 1), dtype=np.float64)) for k in range(8)
+)
+
+
+@intrinsic
+def _ldexp_f32(typingctx, p, kf):
+    """``p * 2**kf`` for float32 ``p`` and an integral float32 ``kf`` in [-150, 128].
+
+    The power of two is built in two halves from 32-bit integer bits, so that
+    results near overflow and subnormal results are scaled without leaving the
+    normal range in between.
+    """
+    if p != types.float32 or kf != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        value, kfloat = args
+        i32 = ir.IntType(32)
+        k = builder.fptosi(kfloat, i32)
+        k1 = builder.ashr(k, ir.Constant(i32, 1))
+        k2 = builder.sub(k, k1)
+        scale = []
+        for half in (k1, k2):
+            bits = builder.shl(builder.add(half, ir.Constant(i32, 127)), ir.Constant(i32, 23))
+            scale.append(builder.bitcast(bits, ir.FloatType()))
+        return builder.fmul(builder.fmul(value, scale[0]), scale[1])
+
+    return types.float32(types.float32, types.float32), codegen
+
+
+def _exp_f32_single(x):
+    c = _F32_EXP_COEFS
+    xc = x
+    if xc > _F32_EXP_HI:
+        xc = _F32_EXP_HI
+    if xc < _F32_EXP_LO:
+        xc = _F32_EXP_LO
+    t = xc * _F32_LOG2E + _F32_ROUND_MAGIC
+    kf = t - _F32_ROUND_MAGIC
+    r = (xc - kf * _F32_LN2_HI) - kf * _F32_LN2_LO
+    p = c[7]
+    for j in range(6, -1, -1):
+        p = p * r + c[j]
+    y = _ldexp_f32(p, kf)
+    if x > _F32_EXP_HI:
+        y = np.float32(np.inf)
+    if x < _F32_EXP_LO:
+        y = np.float32(0)
+    if x != x:
+        y = x
+    return y
+
+
+def exp_single(x):
+    """exp(x) evaluated in float32 for float32 ``x`` (max 2 ulp); :func:`exp` otherwise."""
+    return np.exp(x)
+
+
+def _register_single():
+    from numba import njit
+
+    return njit(**_OVERLOAD_OPTIONS)(_exp_f32_single)
+
+
+_EXP_SINGLE = _register_single()
+
+
+@overload(exp_single, jit_options=_OVERLOAD_OPTIONS, inline="always")
+def _ov_exp_single(x):
+    if x == types.float32:
+        return lambda x: _EXP_SINGLE(x)
+    (cexp, _, _), rt = _select(x)
+    if rt is None:
+        return None
+    return lambda x: rt(cexp(np.float64(x)))

@@ -28,9 +28,9 @@ array and processed with the class loop outside and the row loop inside, so that
 the vectorized loops run over rows.  The per-row arithmetic of a row does not
 depend on the tile it is in, so the results are the same for any split.
 
-float32 logits use :func:`expf`, an exponential evaluated in single precision
-(8 SIMD lanes, max error 2 ulp), which is twice as fast as the float64-based
-``vecmath.exp``; float64 logits use ``vecmath.exp``.
+The exponentials of the logits use ``vecmath.exp_single``: for float32 it is
+evaluated in single precision (8 SIMD lanes, max error 2 ulp), twice as fast as
+``vecmath.exp``, which the loss terms use.
 """
 
 from collections import namedtuple
@@ -40,8 +40,8 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic, overload
 
-from .._core.kernels import at, point
-from .._core.vecmath import exp, log, log1p
+from .._core.kernels import at
+from .._core.vecmath import exp, exp_single, log, log1p
 from .._jit import MATH_FASTMATH, kernel_jit, math_jit
 
 #: Up to this many classes the row-tile kernel (vectorized across rows) is used.
@@ -57,88 +57,6 @@ def rows_per_block(n_classes):
     if n_classes <= SMALL_C:
         return max(TILE, (BLOCK_ELEMENTS // max(n_classes, 1)) // TILE * TILE)
     return max(1, BLOCK_ELEMENTS // n_classes)
-
-
-# --- single-precision exponential ------------------------------------------------
-
-_LOG2E = np.float32(1.4426950408889634)
-_ROUND_MAGIC = np.float32(12582912.0)  # 1.5 * 2**23: adding it rounds to an integer
-_LN2_HI = np.float32(0.693145751953125)  # few mantissa bits, so k * _LN2_HI is exact
-_LN2_LO = np.float32(1.428606765330187e-06)
-_EXPF_HI = np.float32(88.72283)  # above: inf
-_EXPF_LO = np.float32(-103.97208)  # below: 0
-_EXPF_COEFS = tuple(np.float32(1.0 / np.prod(np.arange(1, k + 1), dtype=np.float64))
-                    for k in range(8))
-
-
-@intrinsic
-def _ldexpf(typingctx, p, kf):
-    """``p * 2**kf`` for float32 ``p`` and an integral float32 ``kf`` in [-150, 128].
-
-    The power of two is built in two halves from 32-bit integer bits, so that
-    results near overflow and subnormal results are scaled without leaving the
-    normal range in between (32-bit integer SIMD operations only).
-    """
-    if p != types.float32 or kf != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        value, kfloat = args
-        i32 = ir.IntType(32)
-        k = builder.fptosi(kfloat, i32)
-        k1 = builder.ashr(k, ir.Constant(i32, 1))
-        k2 = builder.sub(k, k1)
-        scale = []
-        for half in (k1, k2):
-            bits = builder.shl(builder.add(half, ir.Constant(i32, 127)), ir.Constant(i32, 23))
-            scale.append(builder.bitcast(bits, ir.FloatType()))
-        return builder.fmul(builder.fmul(value, scale[0]), scale[1])
-
-    return types.float32(types.float32, types.float32), codegen
-
-
-@math_jit
-def _expf_core(x):
-    c = _EXPF_COEFS
-    xc = x
-    if xc > _EXPF_HI:
-        xc = _EXPF_HI
-    if xc < _EXPF_LO:
-        xc = _EXPF_LO
-    t = xc * _LOG2E + _ROUND_MAGIC
-    kf = t - _ROUND_MAGIC
-    r = (xc - kf * _LN2_HI) - kf * _LN2_LO
-    p = c[7]
-    p = p * r + c[6]
-    p = p * r + c[5]
-    p = p * r + c[4]
-    p = p * r + c[3]
-    p = p * r + c[2]
-    p = p * r + c[1]
-    p = p * r + c[0]
-    y = _ldexpf(p, kf)
-    if x > _EXPF_HI:
-        y = np.float32(np.inf)
-    if x < _EXPF_LO:
-        y = np.float32(0)
-    if x != x:
-        y = x
-    return y
-
-
-def expf(x):
-    """exp(x): single-precision evaluation for float32, ``vecmath.exp`` otherwise."""
-    return np.exp(x)
-
-
-@overload(expf, jit_options={"fastmath": set(MATH_FASTMATH), "nogil": True,
-                             "error_model": "numpy"})
-def _ov_expf(x):
-    if x == types.float32:
-        return lambda x: _expf_core(x)
-    if isinstance(x, types.Float):
-        return lambda x: exp(x)
-    return None
 
 
 # --- row maximum -------------------------------------------------------------------
@@ -226,7 +144,7 @@ def check_targets(target, weight, ignore_index, n_classes):
 class CrossEntropy(namedtuple("CrossEntropy", ["ignore_index", "smoothing"])):
     """Cross entropy with class-index targets and label smoothing ``smoothing``.
 
-    ``point(params, C, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b)`` returns the
+    ``terms(params, C, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b)`` returns the
     row's two loss terms (the target term and the smoothing term, which ``'mean'``
     divides alike) and the gradient factors ``A, B, D`` of
     ``grad_c = p_c A - B [c == t] - D w_c``.  ``log_s`` is ``log(e_t + s_rest)``,
@@ -237,7 +155,7 @@ class CrossEntropy(namedtuple("CrossEntropy", ["ignore_index", "smoothing"])):
 
     @staticmethod
     @math_jit
-    def point(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
+    def terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
         eps = params.smoothing
         keep = 1 - eps
         spread = eps / n_classes
@@ -250,7 +168,7 @@ class CrossEntropy(namedtuple("CrossEntropy", ["ignore_index", "smoothing"])):
 class Focal(namedtuple("Focal", ["ignore_index", "smoothing", "gamma"])):
     """Softmax focal loss ``-w_t (1 - p_t)**gamma log p_t`` (``gamma > 0``; ``smoothing`` is 0).
 
-    Same ``point`` interface as :class:`CrossEntropy`.  With ``p = p_t``:
+    Same ``terms`` interface as :class:`CrossEntropy`.  With ``p = p_t``:
     ``grad_c = F (p_c - [c == t])``, ``F = w_t ((1-p)**g - g p (1-p)**(g-1) log p)``,
     formed in log space (``log(1 - p) = log s_rest - log_s``), so that
     ``0 < gamma < 1`` stays finite as ``p -> 1``.
@@ -258,17 +176,36 @@ class Focal(namedtuple("Focal", ["ignore_index", "smoothing", "gamma"])):
 
     @staticmethod
     @math_jit
-    def point(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
+    def terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
+        # Single assignments only: math_jit helpers are inlined at numba's IR level,
+        # where a variable reassigned in a branch can be mistranslated.
         gamma = params.gamma
         p_t = e_t / (e_t + s_rest)
         log_q = log(s_rest) - log_s  # log(1 - p_t)
         q_gamma = exp(gamma * log_q)
         second = gamma * p_t * exp((gamma - 1) * log_q + log(nll))
-        if s_rest == 0:  # p_t == 1: both terms vanish (for gamma > 0)
-            second = 0.0 * nll
-        factor = w_t * (q_gamma + second)
         zero = 0.0 * nll
+        # p_t == 1 (s_rest == 0): both terms vanish for gamma > 0
+        factor = w_t * (q_gamma + (zero if s_rest == 0 else second))
         return w_t * q_gamma * nll, zero, a * factor, a * factor, zero
+
+
+def row_terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
+    """``type(params).terms(...)``, dispatched at compile time (see :class:`CrossEntropy`)."""
+    return type(params).terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b)
+
+
+@overload(row_terms, jit_options={"fastmath": set(MATH_FASTMATH), "nogil": True,
+                                  "error_model": "numpy"})
+def _ov_row_terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
+    terms = getattr(getattr(params, "instance_class", None), "terms", None)
+    if terms is None:
+        return None
+
+    def impl(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
+        return terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b)
+
+    return impl
 
 
 @math_jit
@@ -284,7 +221,10 @@ def target_grad(e_t, s_rest, big_a, big_b, d_w_t):
 @math_jit
 def log_sum(e_t, s_rest):
     """``log(e_t + s_rest)``, accurate when ``e_t == 1`` and ``s_rest`` is tiny."""
-    return log1p((e_t - 1) + s_rest)
+    # e_t == 1 when the target holds the maximum: log1p(s_rest) keeps a tiny
+    # s_rest (kernels are compiled with reassoc, so ``(e_t - 1) + s_rest`` could
+    # be regrouped); otherwise s_rest >= 1 and the sum loses nothing.
+    return log1p(s_rest if e_t == 1 else (e_t + s_rest) - 1)
 
 
 # --- class-index kernels -------------------------------------------------------------
@@ -318,7 +258,7 @@ def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_r
                 continue
             m = row_max(x, r)
             x_t = x[r, t]
-            e_t = expf(x_t - m)
+            e_t = exp_single(x_t - m)
             s_rest = x.dtype.type(0)
             sd = x.dtype.type(0)
             if smoothing:
@@ -326,20 +266,20 @@ def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_r
                     sd += weight[c] * (m - x[r, c])
             if grad is not None:
                 for c in range(t):
-                    e = expf(x[r, c] - m)
+                    e = exp_single(x[r, c] - m)
                     row[c] = e
                     s_rest += e
                 for c in range(t + 1, n_classes):
-                    e = expf(x[r, c] - m)
+                    e = exp_single(x[r, c] - m)
                     row[c] = e
                     s_rest += e
             else:
                 for c in range(t):
-                    s_rest += expf(x[r, c] - m)
+                    s_rest += exp_single(x[r, c] - m)
                 for c in range(t + 1, n_classes):
-                    s_rest += expf(x[r, c] - m)
+                    s_rest += exp_single(x[r, c] - m)
             log_s = log_sum(e_t, s_rest)
-            part0, part1, big_a, big_b, big_d = point(
+            part0, part1, big_a, big_b, big_d = row_terms(
                 params, n_classes, log_s, (m - x_t) + log_s, e_t, s_rest, sd, weight[t], w_sum,
                 at(ga, r), at(gb, r))
             if grad is not None:
@@ -412,18 +352,18 @@ def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_
                     for j in range(n):
                         sd[j] += wc * (m[j] - tile[c, j])
             for j in range(n):
-                e_t[j] = expf(x_t[j] - m[j])
+                e_t[j] = exp_single(x_t[j] - m[j])
             for c in range(n_classes):
                 cf = dtype.type(c)
                 for j in range(n):
-                    e = expf(tile[c, j] - m[j])
+                    e = exp_single(tile[c, j] - m[j])
                     tile[c, j] = e
                     s_rest[j] += e if cls[j] != cf else zero
             for j in range(n):  # branch-free, so that it vectorizes across rows
                 r = r0 + j
                 keep = cls[j] >= 0
                 log_s = log_sum(e_t[j], s_rest[j])
-                part0, part1, a_, b_, d_ = point(
+                part0, part1, a_, b_, d_ = row_terms(
                     params, n_classes, log_s, (m[j] - x_t[j]) + log_s, e_t[j], s_rest[j], sd[j],
                     w_t[j], w_sum, at(ga, r), at(gb, r))
                 part0s[j] = part0 if keep else zero
@@ -485,7 +425,7 @@ def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partia
                     wq = weight[c] * (keep * prob[r, c] + spread)
                     big_s += wq
                     dot += wq * (m - xc)
-                    e = expf(xc - m)
+                    e = exp_single(xc - m)
                     s += e
                     if grad is not None:
                         row[c] = e
@@ -555,7 +495,7 @@ def softmax_rows(x, kind, out, start, stop):
         s = x.dtype.type(0)
         if kind == SOFTMAX:
             for c in range(n_classes):
-                e = expf(x[r, c] - shift)
+                e = exp_single(x[r, c] - shift)
                 out[r, c] = e
                 s += e
             inv = 1 / s
@@ -563,13 +503,18 @@ def softmax_rows(x, kind, out, start, stop):
                 out[r, c] = out[r, c] * inv
         else:
             for c in range(n_classes):
-                s += expf(x[r, c] - shift)
+                s += exp_single(x[r, c] - shift)
             log_s = log(s)
             if kind == LOGSUMEXP:
                 out[r, 0] = shift + log_s
             else:
+                # Two loops: a stored ``x - shift`` is not regrouped with ``- log_s``
+                # (kernels are compiled with reassoc), which would cost the digits
+                # the shift keeps.
                 for c in range(n_classes):
-                    out[r, c] = (x[r, c] - shift) - log_s
+                    out[r, c] = x[r, c] - shift
+                for c in range(n_classes):
+                    out[r, c] = out[r, c] - log_s
 
 
 # --- sigmoid focal loss (elementwise) ----------------------------------------------------
@@ -587,33 +532,26 @@ class SigmoidFocal(namedtuple("SigmoidFocal", ["alpha", "gamma"])):
     @staticmethod
     @math_jit
     def point(params, x, y, c, d):
+        # Single assignments only (see Focal.terms).
         one = 1
         gamma = params.gamma
+        alpha = params.alpha
         e = exp(-abs(x))
-        log1p_e = log1p(e)
-        log_p = (x if x < 0 else 0 * x) - log1p_e  # log s(x)
+        log_p = (x if x < 0 else 0 * x) - log1p(e)  # log s(x)
         log_n = log_p - x  # log s(-x)
         inv = one / (one + e)
         s_pos = inv if x >= 0 else e * inv  # s(x)
         s_neg = e * inv if x >= 0 else inv  # s(-x)
-        ce = -(y * log_p + (one - y) * log_n)
-        grad = s_pos - y
-        if gamma != 0:
-            if y == 0:
-                log_q = log_p
-                q_gm1_ss = s_neg  # q**(g-1) s(x) s(-x) / q**g
-            elif y == 1:
-                log_q = log_n
-                q_gm1_ss = s_pos
-            else:
-                q = s_pos * (one - y) + s_neg * y
-                log_q = log(q)
-                q_gm1_ss = s_pos * s_neg / q
-            q_gamma = exp(gamma * log_q)
-            grad = q_gamma * (grad + gamma * ce * (one - 2 * y) * q_gm1_ss)
-            ce = ce * q_gamma
-        if params.alpha >= 0:
-            a_t = params.alpha * y + (1 - params.alpha) * (one - y)
-            ce = a_t * ce
-            grad = a_t * grad
+        ce0 = -(y * log_p + (one - y) * log_n)
+        q = s_pos * (one - y) + s_neg * y  # 1 - p_t
+        log_q = log_p if y == 0 else (log_n if y == 1 else log(q))
+        # q**(gamma-1) s(x) s(-x) / q**gamma, exact for y = 0 and y = 1
+        ratio = s_neg if y == 0 else (s_pos if y == 1 else s_pos * s_neg / q)
+        q_gamma = exp(gamma * log_q) if gamma != 0 else one + 0 * x
+        focal_grad = q_gamma * ((s_pos - y) + gamma * ce0 * (one - 2 * y) * ratio)
+        grad0 = focal_grad if gamma != 0 else s_pos - y
+        ce1 = ce0 * q_gamma if gamma != 0 else ce0
+        a_t = alpha * y + (1 - alpha) * (one - y) if alpha >= 0 else one + 0 * x
+        ce = a_t * ce1
+        grad = a_t * grad0
         return ce, grad, 0 * x, False

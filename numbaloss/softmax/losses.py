@@ -543,7 +543,8 @@ def _primitive_rows(x, axis, name):
     dest = tuple(range(arr.ndim - len(axes), arr.ndim))
     moved = np.moveaxis(native(arr, compute_dtype(dtype)), axes, dest)
     width = int(np.prod(moved.shape[moved.ndim - len(axes):], dtype=np.int64))
-    matrix = np.ascontiguousarray(moved).reshape(-1, width)
+    rows = int(np.prod(moved.shape[:moved.ndim - len(axes)], dtype=np.int64))
+    matrix = np.ascontiguousarray(moved).reshape(rows, width)
     return matrix, moved.shape, axes, dest, dtype
 
 
