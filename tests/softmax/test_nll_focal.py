@@ -193,3 +193,27 @@ def test_focal_property_float32(rows, n_classes, scale, gamma, seed):
     ce = nl.cross_entropy(x, t, reduction="none")
     assert (loss <= ce * (1 + 1e-6) + 1e-30).all()  # (1 - p)^gamma <= 1
     np.testing.assert_allclose(grad.sum(axis=1), 0, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_classes", [5, 300])
+def test_deterministic_across_thread_counts(rng, n_classes):
+    rows = 150_000 // n_classes
+    x = rng.standard_normal((rows, n_classes)).astype(np.float32)
+    t = rng.integers(0, n_classes, rows)
+    y = (rng.random(x.shape) < 0.2).astype(np.float32)
+    calls = [
+        lambda: nl.focal_loss(x, t, gamma=2.0, return_grad=True),
+        lambda: nl.nll_loss(x, t, return_grad=True),
+        lambda: nl.sigmoid_focal_loss(x, y, reduction="sum", return_grad=True),
+    ]
+    threads = nl.get_num_threads()
+    try:
+        nl.set_num_threads(1)
+        one = [call() for call in calls]
+        nl.set_num_threads(max(threads, 2))
+        many = [call() for call in calls]
+    finally:
+        nl.set_num_threads(threads)
+    for (l1, g1), (l2, g2) in zip(one, many):
+        assert l1 == l2
+        np.testing.assert_array_equal(g1, g2)
