@@ -79,6 +79,8 @@ class _Logits:
         self.n_classes = x.shape[1] if x.ndim >= 2 else x.shape[0]
         self.loss_shape = (x.shape[0], *x.shape[2:]) if x.ndim >= 2 else ()
         self.rows = int(np.prod(self.loss_shape, dtype=np.int64))
+        if self.n_classes == 0 and self.rows > 0:
+            raise ValueError(f"{name} of shape {tuple(x.shape)} has no classes (C = 0)")
         self.x = x
         self.matrix = self.as_rows(x, self.cdtype)
 

@@ -288,6 +288,8 @@ def test_bad_inputs():
         nl.cross_entropy(x, [0, 1, 2], label_smoothing=1.5)
     with pytest.raises(ValueError, match="scalar"):
         nl.cross_entropy(np.float64(1.0), 0)
+    with pytest.raises(ValueError, match="no classes"):
+        nl.cross_entropy(np.zeros((3, 0)), [-100, -100, -100])
     with pytest.raises(TypeError):
         nl.cross_entropy(x.astype(complex), [0, 1, 2])
     with pytest.raises(TypeError):
