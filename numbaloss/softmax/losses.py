@@ -463,8 +463,9 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none",
     x = as_array(inputs, "inputs")
     y = as_array(targets, "targets")
     check_same_shape(["inputs", "targets"], [x, y])
-    params = cpu.SigmoidFocal(check_real_scalar(alpha, "alpha"),
-                              check_real_scalar(gamma, "gamma", nonnegative=True))
+    alpha = check_real_scalar(alpha, "alpha")
+    gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
+    params = cpu.SigmoidFocalSquare(alpha) if gamma == 2 else cpu.SigmoidFocal(alpha, gamma)
     ops = Operands(x, [x, y])
     return run_elementwise(run_block_range, params, ops, [ops.flat(x), ops.flat(y)],
                            reduction=reduction, return_grad=return_grad,
