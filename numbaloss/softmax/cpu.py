@@ -17,10 +17,22 @@ One kernel serves cross entropy with class-index targets (with weights,
   precision for confident logits),
 * with label smoothing, ``sd = sum_c w_c (m - x_c)``,
 
-and :func:`index_row_terms` turns them into the row's loss and the three factors of
-its gradient, ``grad_c = p_c * A - B * [c == t] - D * w_c``.  The gradient is
-written in the same pass: ``exp(x_c - m)`` is stored in the gradient row and scaled
-in place, so ``grad`` may be the logits themselves (in-place update).
+and :func:`row_terms` (the ``terms`` of :class:`CrossEntropy` or :class:`Focal`)
+turns them into the row's loss and the three factors of its gradient,
+``grad_c = p_c * A - B * [c == t] - D * w_c``.  The gradient is written in the same
+pass over the row: ``exp(x_c - m)`` goes to a scratch row in cache and the gradient
+row is written from it, so ``grad`` may be the logits themselves (in-place update)
+without losing vectorization.  The wrapper validates the class indices in a pass
+over the targets (:func:`check_targets`) before the kernel runs, so an index out of
+range leaves an in-place ``grad_out`` untouched.
+
+The kernels are compiled with ``reassoc`` and the ``math_jit`` helpers are inlined
+into them at numba's IR level, so precision-critical expressions are written so
+that no regrouping can hurt them (see :func:`log_sum` and ``softmax_rows``), and
+the helpers use single assignments (a variable reassigned in a branch of an
+IR-inlined helper was seen to be miscompiled).  :func:`row_terms` is deliberately
+not IR-inlined: inlining ``Focal.terms`` into the kernels corrupted the values
+computed before it.
 
 With many classes a row is processed along the row (vectorized over classes).  With
 few classes (``C <= SMALL_C``) a tile of rows is transposed into a small scratch
