@@ -559,7 +559,8 @@ def _run_primitive(kind, x, axis, name):
     return out, moved_shape, axes, dest, dtype
 
 
-def logsumexp(a, axis=None, keepdims=False):
+@on_device("softmax")
+def logsumexp(a, axis=None, *, keepdims=False):
     r"""``log(sum(exp(a)))`` along ``axis``, without overflow (SciPy's convention).
 
     .. math:: \mathrm{lse}(a) = m + \log \sum_j e^{a_j - m}, \qquad m = \max_j a_j
@@ -575,7 +576,8 @@ def logsumexp(a, axis=None, keepdims=False):
     axis : None or int or tuple of ints, optional
         Axes to reduce; ``None`` reduces all.
     keepdims : bool, optional
-        Keep the reduced axes with length 1.
+        Keep the reduced axes with length 1 (keyword-only: SciPy's third
+        positional parameter is ``b``).
 
     Returns
     -------
@@ -602,6 +604,7 @@ def _unmove(out, moved_shape, axes, dest, dtype):
     return dtype.type(result[()]) if result.ndim == 0 else result
 
 
+@on_device("softmax")
 def log_softmax(x, axis=None):
     r"""Logarithm of :func:`softmax`, accurate where softmax saturates (SciPy's convention).
 
@@ -631,6 +634,7 @@ def log_softmax(x, axis=None):
     return _unmove(*_run_primitive(cpu.LOG_SOFTMAX, x, axis, "x"))
 
 
+@on_device("softmax")
 def softmax(x, axis=None):
     r"""Softmax along ``axis``, shifted by the maximum (SciPy's convention).
 
