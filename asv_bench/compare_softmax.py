@@ -19,9 +19,10 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-import numbaloss as nl  # noqa: E402
 from benchmarks.bandwidth import measure_bandwidth  # noqa: E402
 from benchmarks.common import torch_or_skip  # noqa: E402
+
+import numbaloss as nl  # noqa: E402
 
 
 def interleaved(funcs, repeat):
