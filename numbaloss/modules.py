@@ -91,5 +91,6 @@ for _name, _func, _opts in [
     ("KLDivLoss", F.kl_div, [_R, ("log_target", False)]),
     ("MarginRankingLoss", F.margin_ranking_loss, [("margin", 0.0), _R]),
     ("HingeEmbeddingLoss", F.hinge_embedding_loss, [("margin", 1.0), _R]),
+    ("CTCLoss", F.ctc_loss, [("blank", 0), _R, ("zero_infinity", False)]),
 ]:
     loss_class(_name, _func, _opts)
