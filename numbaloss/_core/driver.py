@@ -147,10 +147,16 @@ def run_elementwise(kernel, params, ops, operands, *, reduction, return_grad, gr
 
     loss_out = np.empty(n, dtype=cdtype) if reduction == "none" else None
     if reduction == "none":
-        gout = ops.flat(_grad_output_array(grad_output, ops.shape)) if grad_output is not None else cdtype.type(1)
+        if grad_output is None:
+            gout = cdtype.type(1)
+        else:
+            gout = ops.flat(_grad_output_array(grad_output, ops.shape))
     else:
         g = _scalar_grad_output(grad_output)
-        gout = cdtype.type(g / divisor) if reduction == "mean" else cdtype.type(g)
+        if reduction == "mean":
+            gout = cdtype.type(g / divisor if divisor else np.nan)
+        else:
+            gout = cdtype.type(g)
 
     targets = [None, None]
     if return_grad:

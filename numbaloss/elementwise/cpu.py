@@ -137,14 +137,15 @@ class BCE(namedtuple("BCE", [])):
         log_x = log(x)
         log_1mx = log(one - x)
         g = _zero(x)
-        if log_x > lo:
-            g -= y / x
-        else:
+        # Clamp at -100 as PyTorch does; a NaN input is not clamped but propagates.
+        if log_x < lo:
             log_x = lo
-        if log_1mx > lo:
-            g += (one - y) / (one - x)
         else:
+            g -= y / x
+        if log_1mx < lo:
             log_1mx = lo
+        else:
+            g += (one - y) / (one - x)
         loss = -w * (y * log_x + (one - y) * log_1mx)
         return loss, w * g, _zero(x), (x < 0) | (x > 1)
 
