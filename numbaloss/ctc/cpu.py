@@ -37,6 +37,17 @@ float32 would lose about ``T * 6e-8`` of the loss in relative accuracy.  The
 inner loops run along the extended label axis ``s`` (each step at ``t`` reads
 only step ``t - 1``) with the vectorizable :func:`~numbaloss._core.vecmath.exp`
 and :func:`~numbaloss._core.vecmath.log`, so LLVM puts them in SIMD registers.
+Only the cells that lie on some complete alignment are computed: at frame
+:math:`t` of :math:`T_n`, :math:`\max(0, 2L + 1 - 2(T_n - t)) \le s <
+\min(2L + 1, 2t + 2)`; the others are :math:`-\infty` in alpha or beta.
+
+Rows are stored with ``PAD = 2`` leading entries that stay :math:`-\infty`, so
+that the transition loop reads ``s - 1`` and ``s - 2`` without a branch.  beta
+is kept in reversed label order (``u = 2L - s``): the extended label sequence
+of the reversed target is the reverse of the extended sequence, so the beta
+recursion is the alpha recursion of the reversed problem and both use one
+loop, :func:`_transition`.
+
 Memory: the whole alpha table of the sample being processed (``T_n x (2 L_n +
 1)`` float64) when a gradient is asked for, two rows of it otherwise; nothing
 is sized by the longest sample of the batch.
@@ -45,66 +56,160 @@ is sized by the longest sample of the batch.
 import numpy as np
 
 from .._core.vecmath import exp, log, log1p
-from .._jit import kernel_jit, math_jit
+from .._jit import kernel_jit
 
 #: ``status`` values that a sample reports back to the wrapper.
 OK = 0
 BAD_LABEL = 1
 
 
-@math_jit
-def log_add_exp(a, b):
-    """log(exp(a) + exp(b)) for float64: both -inf gives -inf, NaN propagates."""
-    if a != a or b != b:
-        return a + b
-    m = a if a > b else b
-    if m == -np.inf or m == np.inf:
-        return m
-    other = b if a > b else a
-    return m + log1p(exp(other - m))
+#: Leading -inf entries of every row (so that s - 1 and s - 2 need no branch).
+PAD = 2
 
 
-@math_jit
-def log_add_exp3(a, b, c):
-    """log(exp(a) + exp(b) + exp(c)) for float64, branch free (vectorizable).
+#: A cell whose three inputs all lie this far below the row's maximum is not
+#: computed from the row-shifted exponentials (they may have underflowed).
+_SHIFT_RANGE = 600.0
 
-    The largest term is factored out (so the sum of exponentials lies in
-    [1, 3]); when all three are -inf the shift is 0 and the result is -inf.
-    NaN in any term gives NaN, +inf gives NaN or +inf as IEEE arithmetic does.
+
+#: Cells per block of :func:`_transition` that share one shift.
+_SHIFT_BLOCK = 64
+
+
+@kernel_jit
+def _transition(src, dst, skip, post, lo, hi, scratch):
+    """``dst[i] = LSE(src[i], src[i-1], src[i-2] + skip[i]) + post[i]`` for ``lo <= i < hi``.
+
+    Runs :func:`_transition_block` on blocks of ``_SHIFT_BLOCK`` cells, each
+    with its own shift, so that the spread of alpha along a long row (which
+    grows with ``T``) rarely exceeds ``_SHIFT_RANGE`` within a block.
     """
-    m = a
-    if b > m:
-        m = b
-    if c > m:
-        m = c
-    shift = m if m > -np.inf else 0.0
-    return shift + log(exp(a - shift) + exp(b - shift) + exp(c - shift))
+    for start in range(lo, hi, _SHIFT_BLOCK):
+        _transition_block(src, dst, skip, post, start, min(start + _SHIFT_BLOCK, hi), scratch)
+
+
+@kernel_jit
+def _transition_block(src, dst, skip, post, lo, hi, scratch):
+    """:func:`_transition` for one block of cells (``hi - lo < len(scratch) - 2``).
+
+    Fast path, one ``exp`` and one ``log`` per cell: with ``M`` the maximum of
+    ``src[lo-2:hi]``, ``p[i] = exp(src[i] - M)`` is formed once per cell
+    (into ``scratch``) and shared by the three cells that read it, and
+    ``dst[i] = M + log(p[i] + p[i-1] + p[i-2] [skip allowed]) + post[i]``.
+    A term far below ``M`` underflows; that only matters for a cell whose
+    three inputs are all more than ``_SHIFT_RANGE`` below ``M`` (otherwise the
+    lost terms are below float64 resolution of the sum), and if the block has
+    such a cell the block is recomputed exactly by :func:`_transition_exact`.
+    All inputs -inf gives -inf (``log(0)``); NaN propagates.
+    """
+    n = hi - lo
+    window = src[lo - 2:hi]
+    m = -np.inf
+    for j in range(n + 2):
+        m = max(m, window[j])
+    if not m > -np.inf:
+        # Every input is -inf (or the maximum is NaN): no shift is needed.
+        m = 0.0 if m == -np.inf else m
+    p = scratch[:n + 2]
+    for j in range(n + 2):
+        p[j] = exp(window[j] - m)
+    # Slices indexed from 0: indices that cannot be negative let LLVM drop
+    # numba's wraparound of negative indices, which would turn every load into
+    # a gather and cost a factor of 3.
+    p_here = p[2:]
+    p_before = p[1:n + 1]
+    here = src[lo:hi]
+    before = src[lo - 1:hi - 1]
+    two_before = src[lo - 2:hi - 2]
+    skip_here = skip[lo:hi]
+    post_here = post[lo:hi]
+    out = dst[lo:hi]
+    floor = m - _SHIFT_RANGE
+    lost = False
+    for j in range(n):
+        allowed = skip_here[j] == 0.0
+        total = p_here[j] + p_before[j] + (p[j] if allowed else 0.0)
+        out[j] = m + log(total) + post_here[j]
+        largest = max(max(here[j], before[j]), two_before[j] if allowed else -np.inf)
+        lost |= (largest < floor) & (largest > -np.inf)
+    if lost:
+        _transition_exact(src, dst, skip, post, lo, hi)
+
+
+@kernel_jit
+def _transition_exact(src, dst, skip, post, lo, hi):
+    """:func:`_transition` with a shift per cell: two exponentials and one ``log1p``.
+
+    ``m + log1p(exp(mid - m) + exp(low - m))`` with ``m`` the largest of the
+    three terms; branch free, so the loop is vectorized too.  All three -inf
+    gives -inf (the shift is then 0, never inf - inf); NaN gives NaN.
+    """
+    here = src[lo:hi]
+    before = src[lo - 1:hi - 1]
+    two_before = src[lo - 2:hi - 2]
+    skip_here = skip[lo:hi]
+    post_here = post[lo:hi]
+    out = dst[lo:hi]
+    for j in range(hi - lo):
+        a = here[j]
+        b = before[j]
+        c = two_before[j] + skip_here[j]
+        high_ab = max(a, b)
+        low_ab = min(a, b)
+        m = max(high_ab, c)
+        mid = min(high_ab, c)
+        shift = m if m > -np.inf else 0.0
+        value = m + log1p(exp(mid - shift) + exp(low_ab - shift))
+        has_nan = (a != a) | (b != b) | (c != c)
+        out[j] = (a + b + c if has_nan else value) + post_here[j]
+
+
+@kernel_jit
+def _extend(labels, offset, n_labels, blank, reverse, ext, skip):
+    """The extended label sequence (padded) and its skip mask, forwards or reversed.
+
+    ``ext[PAD + s]`` is the blank for even ``s`` and the target's label
+    ``(s - 1) // 2`` (of the reversed target when ``reverse``) for odd ``s``;
+    ``skip[PAD + s]`` is 0 where the transition ``s - 2 -> s`` is allowed
+    (``s`` odd, ``s >= 3``, a label different from the one at ``s - 2``), -inf
+    elsewhere.
+    """
+    width = 2 * n_labels + 1
+    for i in range(PAD):
+        ext[i] = blank
+        skip[i] = -np.inf
+    for s in range(width):
+        if s % 2 == 0:
+            label = blank
+        else:
+            j = (s - 1) // 2
+            label = labels[offset + (n_labels - 1 - j if reverse else j)]
+        ext[PAD + s] = label
+        allowed = s % 2 == 1 and s >= 3 and label != ext[PAD + s - 2]
+        skip[PAD + s] = 0.0 if allowed else -np.inf
 
 
 @kernel_jit
 def _gather_emissions(x, t, n, ext, lse, from_logits, out):
-    """``out[s] = x[t, n, ext[s]]`` (minus the row's log-sum-exp for logits), float64."""
-    if from_logits:
-        shift = lse[t]
-        for s in range(ext.size):
-            out[s] = np.float64(x[t, n, ext[s]]) - shift
-    else:
-        for s in range(ext.size):
-            out[s] = np.float64(x[t, n, ext[s]])
+    """``out[i] = x[t, n, ext[i]]`` in float64 (log_softmax applied for logits)."""
+    shift = lse[t] if from_logits else 0.0
+    for i in range(ext.size):
+        out[i] = np.float64(x[t, n, ext[i]]) - shift
 
 
 @kernel_jit
 def _row_log_sum_exp(x, t, n):
-    """log(sum_c exp(x[t, n, c])) in float64, max-shifted."""
+    """log(sum_c exp(x[t, n, c])) in float64, max-shifted; NaN in the row gives NaN."""
     nc = x.shape[2]
     m = -np.inf
+    has_nan = False
     for c in range(nc):
         v = np.float64(x[t, n, c])
-        if v > m or v != v:
-            m = v
-    shift = m if m > -np.inf and m < np.inf else 0.0
-    if m != m:
-        return m
+        m = max(m, v)
+        has_nan |= v != v
+    if has_nan:
+        return np.nan
+    shift = m if -np.inf < m < np.inf else 0.0
     total = 0.0
     for c in range(nc):
         total += exp(np.float64(x[t, n, c]) - shift)
@@ -112,25 +217,15 @@ def _row_log_sum_exp(x, t, n):
 
 
 @kernel_jit
-def _alpha_step(prev, cur, emit, skip):
-    """One step of the forward recursion over the extended label axis."""
-    width = cur.size
-    cur[0] = prev[0] + emit[0]
-    if width > 1:
-        cur[1] = log_add_exp(prev[1], prev[0]) + emit[1]
-    for s in range(2, width):
-        cur[s] = log_add_exp3(prev[s], prev[s - 1], prev[s - 2] + skip[s]) + emit[s]
-
-
-@kernel_jit
-def _beta_step(with_emit, out, skip):
-    """beta_{t-1} from ``with_emit[s] = beta_t(s) + e_t(s)``."""
-    width = out.size
-    for s in range(width - 2):
-        out[s] = log_add_exp3(with_emit[s], with_emit[s + 1], with_emit[s + 2] + skip[s + 2])
-    if width > 1:
-        out[width - 2] = log_add_exp(with_emit[width - 2], with_emit[width - 1])
-    out[width - 1] = with_emit[width - 1]
+def _occupancy(alpha_row, beta_reversed, loss, width, lo, hi, out):
+    """``out[PAD + s] = exp(alpha_t(s) + beta_t(s) + loss)`` for ``lo <= s < hi``."""
+    alpha_band = alpha_row[PAD + lo:PAD + hi]
+    beta_band = beta_reversed[PAD + width - hi:PAD + width - lo]
+    out_band = out[PAD + lo:PAD + hi]
+    last = hi - lo - 1
+    for j in range(hi - lo):
+        # Unsigned: not a negative index, so no wraparound select (see _transition).
+        out_band[j] = exp(alpha_band[j] + beta_band[np.uintp(last - j)] + loss)
 
 
 @kernel_jit
@@ -143,34 +238,46 @@ def _fill_row(grad, t, n, value):
 def _write_gradient_row(grad, x, t, n, ext, occupancy, acc, blank, lse, from_logits, scale):
     """Gradient row ``t`` of sample ``n`` from the occupancies of the extended labels.
 
-    ``acc`` is a float64 scratch of length C used sparsely (only at the target's
-    labels), so that repeated labels are summed in float64 before the one write.
+    ``occupancy[i]`` belongs to ``ext[i]`` (padded; the pad entries are 0).
+    ``acc`` is a float64 scratch of length C used sparsely (only at the
+    target's labels), so that repeated labels are summed in float64 before the
+    one write.
     """
-    width = ext.size
-    for s in range(1, width, 2):
-        acc[ext[s]] = 0.0
+    size = ext.size
+    for i in range(PAD + 1, size, 2):
+        acc[ext[i]] = 0.0
     blank_total = 0.0
-    for s in range(0, width, 2):
-        blank_total += occupancy[s]
+    for i in range(PAD, size, 2):
+        blank_total += occupancy[i]
     acc[blank] = blank_total
-    for s in range(1, width, 2):
-        acc[ext[s]] += occupancy[s]
+    for i in range(PAD + 1, size, 2):
+        acc[ext[i]] += occupancy[i]
     if from_logits:
         # The label entries are formed (into ``occupancy``, no longer needed)
         # before the row is overwritten: ``grad`` may be ``x`` itself.
         shift = lse[t]
-        for s in range(0, width):
-            c = ext[s]
-            occupancy[s] = scale * (exp(np.float64(x[t, n, c]) - shift) - acc[c])
+        for i in range(PAD, size):
+            c = ext[i]
+            occupancy[i] = scale * (exp(np.float64(x[t, n, c]) - shift) - acc[c])
         for c in range(grad.shape[2]):
             grad[t, n, c] = scale * exp(np.float64(x[t, n, c]) - shift)
-        for s in range(0, width):
-            grad[t, n, ext[s]] = occupancy[s]
+        for i in range(PAD, size):
+            grad[t, n, ext[i]] = occupancy[i]
     else:
         _fill_row(grad, t, n, 0.0)
-        for s in range(0, width):
-            c = ext[s]
+        for i in range(PAD, size):
+            c = ext[i]
             grad[t, n, c] = -scale * acc[c]
+
+
+@kernel_jit
+def _labels_ok(labels, offset, n_labels, n_classes, blank):
+    """The index of the first label equal to ``blank`` or outside [0, C), or -1."""
+    for j in range(n_labels):
+        label = labels[offset + j]
+        if label < 0 or label >= n_classes or label == blank:
+            return j
+    return -1
 
 
 @kernel_jit
@@ -193,50 +300,47 @@ def run_sample_range(x, labels, offsets, input_lengths, target_lengths, blank, f
     for n in range(start, stop):
         length = input_lengths[n]
         n_labels = target_lengths[n]
-        width = 2 * n_labels + 1
         offset = offsets[n]
         status[n] = OK
-        for j in range(n_labels):
-            label = labels[offset + j]
-            if label < 0 or label >= n_classes or label == blank:
-                status[n] = BAD_LABEL
-                bad_labels[n] = label
-                break
-        if status[n] != OK:
+        first_bad = _labels_ok(labels, offset, n_labels, n_classes, blank)
+        if first_bad >= 0:
+            status[n] = BAD_LABEL
+            bad_labels[n] = labels[offset + first_bad]
             losses[n] = np.nan
             continue
 
-        ext = np.empty(width, dtype=np.int64)
-        skip = np.empty(width, dtype=np.float64)
-        for s in range(width):
-            ext[s] = blank if s % 2 == 0 else labels[offset + (s - 1) // 2]
-            allowed = s % 2 == 1 and s >= 3 and ext[s] != ext[s - 2]
-            skip[s] = 0.0 if allowed else -np.inf
+        width = 2 * n_labels + 1
+        size = PAD + width
+        ext = np.empty(size, dtype=np.int64)
+        skip = np.empty(size, dtype=np.float64)
+        _extend(labels, offset, n_labels, blank, False, ext, skip)
 
         lse = np.empty(length if from_logits else 0, dtype=np.float64)
         for t in range(length if from_logits else 0):
             lse[t] = _row_log_sum_exp(x, t, n)
 
-        emit = np.empty(width, dtype=np.float64)
-        alpha = np.empty((length if need_grad else 2, width), dtype=np.float64)
+        # Forward: alpha rows (all of them for the gradient, two otherwise).
+        emit = np.empty(size, dtype=np.float64)
+        scratch = np.empty(_SHIFT_BLOCK + 2, dtype=np.float64)
+        alpha = np.full((length if need_grad else 2, size), -np.inf)
         if length > 0:
             _gather_emissions(x, 0, n, ext, lse, from_logits, emit)
-            first = alpha[0]
-            first[:] = -np.inf
-            first[0] = emit[0]
+            alpha[0, PAD] = emit[PAD]
             if width > 1:
-                first[1] = emit[1]
+                alpha[0, PAD + 1] = emit[PAD + 1]
         for t in range(1, length):
-            row = t if need_grad else t % 2
-            prev_row = t - 1 if need_grad else (t - 1) % 2
+            lo = max(0, width - 2 * (length - t))
+            hi = min(width, 2 * t + 2)
             _gather_emissions(x, t, n, ext, lse, from_logits, emit)
-            _alpha_step(alpha[prev_row], alpha[row], emit, skip)
+            row = t if need_grad else t % 2
+            prev = t - 1 if need_grad else (t - 1) % 2
+            _transition(alpha[prev], alpha[row], skip, emit, PAD + lo, PAD + hi, scratch)
 
         if length > 0:
             last = alpha[length - 1 if need_grad else (length - 1) % 2]
-            log_p = last[width - 1]
+            log_p = last[PAD + width - 1]
             if width > 1:
-                log_p = log_add_exp(log_p, last[width - 2])
+                log_p = np.logaddexp(log_p, last[PAD + width - 2])
         else:
             log_p = 0.0 if n_labels == 0 else -np.inf
         loss = -log_p
@@ -253,24 +357,32 @@ def run_sample_range(x, labels, offsets, input_lengths, target_lengths, blank, f
                 _fill_row(grad, t, n, fill)
             continue
 
-        scale = grad_scale[n]
-        beta = np.empty(width, dtype=np.float64)
-        with_emit = np.empty(width, dtype=np.float64)
-        occupancy = np.empty(width, dtype=np.float64)
-        beta[:] = -np.inf
-        beta[width - 1] = 0.0
+        # Backward: beta in reversed label order (u = width - 1 - s), one row.
+        ext_rev = np.empty(size, dtype=np.int64)
+        skip_rev = np.empty(size, dtype=np.float64)
+        _extend(labels, offset, n_labels, blank, True, ext_rev, skip_rev)
+        zeros = np.zeros(size)
+        beta = np.full(size, -np.inf)
+        with_emit = np.empty(size, dtype=np.float64)
+        occupancy = np.zeros(size)
+        beta[PAD] = 0.0
         if width > 1:
-            beta[width - 2] = 0.0
+            beta[PAD + 1] = 0.0
+        scale = grad_scale[n]
         for t in range(length - 1, -1, -1):
+            lo = max(0, width - 2 * (length - t))
+            hi = min(width, 2 * t + 2)
             # Read this frame's emissions before its gradient row is written:
             # the gradient may be written into x itself (grad_out=input).
-            _gather_emissions(x, t, n, ext, lse, from_logits, emit)
-            a_row = alpha[t]
-            for s in range(width):
-                occupancy[s] = exp(a_row[s] + beta[s] + loss)
+            _gather_emissions(x, t, n, ext_rev, lse, from_logits, emit)
+            _occupancy(alpha[t], beta, loss, width, lo, hi, occupancy)
             _write_gradient_row(grad, x, t, n, ext, occupancy, acc, blank, lse, from_logits,
                                 scale)
+            occupancy[PAD + lo:PAD + hi] = 0.0
             if t > 0:
-                for s in range(width):
-                    with_emit[s] = beta[s] + emit[s]
-                _beta_step(with_emit, beta, skip)
+                for i in range(size):
+                    with_emit[i] = beta[i] + emit[i]
+                lo_prev = max(0, width - 2 * (length - t + 1))
+                hi_prev = min(width, 2 * t)
+                _transition(with_emit, beta, skip_rev, zeros, PAD + width - hi_prev,
+                            PAD + width - lo_prev, scratch)

@@ -73,7 +73,8 @@ _COMMON_DOC = """
 
 def _fill_doc(pred):
     def deco(func):
-        func.__doc__ = func.__doc__.replace("{common_doc}", _COMMON_DOC.replace("{pred}", pred).strip("\n"))
+        common = _COMMON_DOC.replace("{pred}", pred).strip("\n")
+        func.__doc__ = func.__doc__.replace("{common_doc}", common)
         return func
 
     return deco
