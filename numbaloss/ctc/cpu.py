@@ -235,13 +235,14 @@ def _fill_row(grad, t, n, value):
 
 
 @kernel_jit
-def _write_gradient_row(grad, x, t, n, ext, occupancy, acc, blank, lse, from_logits, scale):
+def _write_gradient_row(grad, x, t, n, ext, occupancy, acc, label_grad, blank, lse, from_logits,
+                        scale):
     """Gradient row ``t`` of sample ``n`` from the occupancies of the extended labels.
 
     ``occupancy[i]`` belongs to ``ext[i]`` (padded; the pad entries are 0).
     ``acc`` is a float64 scratch of length C used sparsely (only at the
     target's labels), so that repeated labels are summed in float64 before the
-    one write.
+    one write.  ``label_grad`` is scratch of the length of ``ext``.
     """
     size = ext.size
     for i in range(PAD + 1, size, 2):
@@ -253,16 +254,16 @@ def _write_gradient_row(grad, x, t, n, ext, occupancy, acc, blank, lse, from_log
     for i in range(PAD + 1, size, 2):
         acc[ext[i]] += occupancy[i]
     if from_logits:
-        # The label entries are formed (into ``occupancy``, no longer needed)
-        # before the row is overwritten: ``grad`` may be ``x`` itself.
+        # The label entries are formed before the row is overwritten: ``grad``
+        # may be ``x`` itself.
         shift = lse[t]
         for i in range(PAD, size):
             c = ext[i]
-            occupancy[i] = scale * (exp(np.float64(x[t, n, c]) - shift) - acc[c])
+            label_grad[i] = scale * (exp(np.float64(x[t, n, c]) - shift) - acc[c])
         for c in range(grad.shape[2]):
             grad[t, n, c] = scale * exp(np.float64(x[t, n, c]) - shift)
         for i in range(PAD, size):
-            grad[t, n, ext[i]] = occupancy[i]
+            grad[t, n, ext[i]] = label_grad[i]
     else:
         _fill_row(grad, t, n, 0.0)
         for i in range(PAD, size):
@@ -365,6 +366,7 @@ def run_sample_range(x, labels, offsets, input_lengths, target_lengths, blank, f
         beta = np.full(size, -np.inf)
         with_emit = np.empty(size, dtype=np.float64)
         occupancy = np.zeros(size)
+        label_grad = np.empty(size if from_logits else 0, dtype=np.float64)
         beta[PAD] = 0.0
         if width > 1:
             beta[PAD + 1] = 0.0
@@ -376,8 +378,8 @@ def run_sample_range(x, labels, offsets, input_lengths, target_lengths, blank, f
             # the gradient may be written into x itself (grad_out=input).
             _gather_emissions(x, t, n, ext_rev, lse, from_logits, emit)
             _occupancy(alpha[t], beta, loss, width, lo, hi, occupancy)
-            _write_gradient_row(grad, x, t, n, ext, occupancy, acc, blank, lse, from_logits,
-                                scale)
+            _write_gradient_row(grad, x, t, n, ext, occupancy, acc, label_grad, blank, lse,
+                                from_logits, scale)
             occupancy[PAD + lo:PAD + hi] = 0.0
             if t > 0:
                 for i in range(size):

@@ -22,11 +22,12 @@ from . import cpu
 
 _COMMON_DOC = """
     targets : array_like of int
-        Either padded, ``(N, S)`` (``(S,)`` for unbatched input), where row ``n``
-        holds the labels of sample ``n`` in its first ``target_lengths[n]``
-        entries and anything after them; or concatenated, 1-D with
-        ``sum(target_lengths)`` entries (batched input only).  Labels lie in
-        ``[0, C)`` and differ from ``blank``; no cap on the length.
+        Either padded, ``(N, S)``, where row ``n`` holds the labels of sample
+        ``n`` in its first ``target_lengths[n]`` entries and anything after
+        them; or concatenated, 1-D with ``sum(target_lengths)`` entries.  For
+        unbatched input ``N = 1``: ``(target_length,)`` or ``(1, S)``, as in
+        PyTorch.  Labels lie in ``[0, C)`` and differ from ``blank``; no cap on
+        the length.
     input_lengths : int or array_like of int
         Frames of each sample, ``0 <= input_lengths[n] <= T``; an int applies
         to every sample.
@@ -82,6 +83,8 @@ def _fill_doc(pred):
 
 def _integers(value, name):
     arr = as_array(value, name)
+    if arr.size == 0:  # an empty list is float64 to NumPy
+        return arr.astype(np.int64)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
     return arr
@@ -102,13 +105,10 @@ def _lengths(value, name, n_samples, unbatched):
     return lengths
 
 
-def _labels(targets, target_lengths, n_samples, unbatched):
+def _labels(targets, target_lengths, n_samples):
     """The labels as one flat int64 array and the offset of each sample's labels."""
     tg = _integers(targets, "targets")
-    if unbatched and tg.ndim != 1:
-        raise ValueError(f"targets must be 1-D for unbatched log_probs, got shape {tg.shape}")
-    if unbatched or tg.ndim == 2:
-        tg = tg.reshape(1, -1) if unbatched else tg
+    if tg.ndim == 2:
         if tg.shape[0] != n_samples:
             raise ValueError(
                 f"padded targets must have shape (N, S) with N = {n_samples}, got shape {tg.shape}"
@@ -178,7 +178,7 @@ def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero
         raise ValueError(
             f"input_lengths must be at most T = {n_frames}, got {il[i]} for sample {i}"
         )
-    labels, offsets = _labels(targets, tl, n_samples, unbatched)
+    labels, offsets = _labels(targets, tl, n_samples)
 
     loss_shape = () if unbatched else (n_samples,)
     target = None
