@@ -55,6 +55,21 @@ def alpha_beta(lp, labels, blank):
     return ext, alpha, beta
 
 
+def ctc_value(lp, labels, blank=0):
+    """The loss of one sample with two alpha rows (for targets too long for full tables)."""
+    lp = np.asarray(lp, dtype=np.float64)
+    ext = extended(np.asarray(labels, dtype=np.int64), blank)
+    allowed = _skip_allowed(ext)
+    alpha = np.full(len(ext), -np.inf)
+    alpha[:2] = lp[0, ext[:2]]
+    for t in range(1, lp.shape[0]):
+        acc = alpha.copy()
+        acc[1:] = np.logaddexp(acc[1:], alpha[:-1])
+        acc[2:] = np.where(allowed[2:], np.logaddexp(acc[2:], alpha[:-2]), acc[2:])
+        alpha = acc + lp[t, ext]
+    return -np.logaddexp(alpha[-1], alpha[-2])
+
+
 def ctc_sample(lp, labels, blank=0):
     """Loss and d loss / d lp of one sample: ``lp`` is ``(T_n, C)`` (frames in use)."""
     lp = np.asarray(lp, dtype=np.float64)
