@@ -112,5 +112,5 @@ def log_softmax(x, axis=-1):
 
 
 def through_log_softmax(grad, log_probs):
-    """The gradient w.r.t. logits of a loss whose gradient w.r.t. log_softmax(logits) is ``grad``."""
+    """d/d logits of a loss whose gradient w.r.t. ``log_softmax(logits)`` is ``grad``."""
     return grad - np.exp(log_probs) * grad.sum(axis=-1, keepdims=True)
