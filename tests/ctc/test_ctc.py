@@ -6,7 +6,7 @@ import pytest
 import numbaloss as nl
 from numbaloss.ctc import cpu
 from tests.conftest import assert_close, layouts
-from tests.ctc.reference import ctc_batch, ctc_value, log_softmax, through_log_softmax
+from numbaloss.testing.ctc import ctc_batch, ctc_value, log_softmax, through_log_softmax
 
 REDUCTIONS = ["none", "mean", "sum"]
 

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 import numbaloss as nl
 from tests.conftest import assert_close
-from tests.ctc.reference import ctc_batch, log_softmax, through_log_softmax
+from numbaloss.testing.ctc import ctc_batch, log_softmax, through_log_softmax
 
 
 @st.composite
