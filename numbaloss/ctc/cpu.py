@@ -67,13 +67,13 @@ BAD_LABEL = 1
 PAD = 2
 
 
-#: A cell whose three inputs all lie this far below the row's maximum is not
-#: computed from the row-shifted exponentials (they may have underflowed).
-_SHIFT_RANGE = 600.0
+#: An input whose shifted exponential is below this (about exp(-575)) sends its
+#: block to the exact transition: near the underflow threshold exp loses bits.
+_LOST = 1e-250
 
 
 #: Cells per block of :func:`_transition` that share one shift.
-_SHIFT_BLOCK = 64
+_SHIFT_BLOCK = 128
 
 
 @kernel_jit
@@ -82,7 +82,7 @@ def _transition(src, dst, skip, post, lo, hi, scratch):
 
     Runs :func:`_transition_block` on blocks of ``_SHIFT_BLOCK`` cells, each
     with its own shift, so that the spread of alpha along a long row (which
-    grows with ``T``) rarely exceeds ``_SHIFT_RANGE`` within a block.
+    grows with ``T``) rarely reaches the underflow range within a block.
     """
     for start in range(lo, hi, _SHIFT_BLOCK):
         _transition_block(src, dst, skip, post, start, min(start + _SHIFT_BLOCK, hi), scratch)
@@ -90,50 +90,57 @@ def _transition(src, dst, skip, post, lo, hi, scratch):
 
 @kernel_jit
 def _transition_block(src, dst, skip, post, lo, hi, scratch):
-    """:func:`_transition` for one block of cells (``hi - lo < len(scratch) - 2``).
+    """:func:`_transition` for one block of cells (``hi - lo <= len(scratch) - 2``).
 
     Fast path, one ``exp`` and one ``log`` per cell: with ``M`` the maximum of
-    ``src[lo-2:hi]``, ``p[i] = exp(src[i] - M)`` is formed once per cell
+    ``src[lo-2:hi]``, ``p[i] = exp(src[i] - M)`` is formed once per input
     (into ``scratch``) and shared by the three cells that read it, and
     ``dst[i] = M + log(p[i] + p[i-1] + p[i-2] [skip allowed]) + post[i]``.
-    A term far below ``M`` underflows; that only matters for a cell whose
-    three inputs are all more than ``_SHIFT_RANGE`` below ``M`` (otherwise the
-    lost terms are below float64 resolution of the sum), and if the block has
-    such a cell the block is recomputed exactly by :func:`_transition_exact`.
+    An input more than ~575 nats below ``M`` has ``p`` below ``_LOST`` (and
+    underflows further down); if the block has one, the block is recomputed
+    exactly by :func:`_transition_exact` (typical rows span far less).
     All inputs -inf gives -inf (``log(0)``); NaN propagates.
     """
     n = hi - lo
     window = src[lo - 2:hi]
-    m = -np.inf
-    for j in range(n + 2):
-        m = max(m, window[j])
+    # Four running maxima: one dependency chain per lane instead of one in all.
+    m0 = -np.inf
+    m1 = -np.inf
+    m2 = -np.inf
+    m3 = -np.inf
+    quads = (n + 2) // 4 * 4
+    for j in range(0, quads, 4):
+        m0 = max(m0, window[j])
+        m1 = max(m1, window[j + 1])
+        m2 = max(m2, window[j + 2])
+        m3 = max(m3, window[j + 3])
+    for j in range(quads, n + 2):
+        m0 = max(m0, window[j])
+    m = max(max(m0, m1), max(m2, m3))
     if not m > -np.inf:
         # Every input is -inf (or the maximum is NaN): no shift is needed.
         m = 0.0 if m == -np.inf else m
     p = scratch[:n + 2]
+    lost = False
     for j in range(n + 2):
-        p[j] = exp(window[j] - m)
+        v = window[j]
+        q = exp(v - m)
+        p[j] = q
+        lost |= (q < _LOST) & (v > -np.inf)
+    if lost:
+        _transition_exact(src, dst, skip, post, lo, hi)
+        return
     # Slices indexed from 0: indices that cannot be negative let LLVM drop
     # numba's wraparound of negative indices, which would turn every load into
     # a gather and cost a factor of 3.
     p_here = p[2:]
     p_before = p[1:n + 1]
-    here = src[lo:hi]
-    before = src[lo - 1:hi - 1]
-    two_before = src[lo - 2:hi - 2]
     skip_here = skip[lo:hi]
     post_here = post[lo:hi]
     out = dst[lo:hi]
-    floor = m - _SHIFT_RANGE
-    lost = False
     for j in range(n):
         allowed = skip_here[j] == 0.0
-        total = p_here[j] + p_before[j] + (p[j] if allowed else 0.0)
-        out[j] = m + log(total) + post_here[j]
-        largest = max(max(here[j], before[j]), two_before[j] if allowed else -np.inf)
-        lost |= (largest < floor) & (largest > -np.inf)
-    if lost:
-        _transition_exact(src, dst, skip, post, lo, hi)
+        out[j] = m + log(p_here[j] + p_before[j] + (p[j] if allowed else 0.0)) + post_here[j]
 
 
 @kernel_jit
@@ -235,38 +242,42 @@ def _fill_row(grad, t, n, value):
 
 
 @kernel_jit
-def _write_gradient_row(grad, x, t, n, ext, occupancy, acc, label_grad, blank, lse, from_logits,
-                        scale):
+def _write_gradient_row(grad, x, t, n, ext, occupancy, lo, hi, acc, label_grad, blank, lse,
+                        from_logits, scale):
     """Gradient row ``t`` of sample ``n`` from the occupancies of the extended labels.
 
-    ``occupancy[i]`` belongs to ``ext[i]`` (padded; the pad entries are 0).
-    ``acc`` is a float64 scratch of length C used sparsely (only at the
-    target's labels), so that repeated labels are summed in float64 before the
-    one write.  ``label_grad`` is scratch of the length of ``ext``.
+    ``occupancy[PAD + s]`` belongs to ``ext[PAD + s]``; only the band
+    ``lo <= s < hi`` is read (the occupancy is 0 outside it).  ``acc`` is a
+    float64 scratch of length C used sparsely (only at the target's labels), so
+    that repeated labels are summed in float64 before the one write.
+    ``label_grad`` is scratch of the length of ``ext``.
     """
-    size = ext.size
-    for i in range(PAD + 1, size, 2):
+    first = PAD + lo
+    last = PAD + hi
+    first_label = first + 1 - (lo % 2)  # the first odd s of the band
+    first_blank = first + (lo % 2)
+    for i in range(first_label, last, 2):
         acc[ext[i]] = 0.0
     blank_total = 0.0
-    for i in range(PAD, size, 2):
+    for i in range(first_blank, last, 2):
         blank_total += occupancy[i]
     acc[blank] = blank_total
-    for i in range(PAD + 1, size, 2):
+    for i in range(first_label, last, 2):
         acc[ext[i]] += occupancy[i]
     if from_logits:
         # The label entries are formed before the row is overwritten: ``grad``
         # may be ``x`` itself.
         shift = lse[t]
-        for i in range(PAD, size):
+        for i in range(first, last):
             c = ext[i]
             label_grad[i] = scale * (exp(np.float64(x[t, n, c]) - shift) - acc[c])
         for c in range(grad.shape[2]):
             grad[t, n, c] = scale * exp(np.float64(x[t, n, c]) - shift)
-        for i in range(PAD, size):
+        for i in range(first, last):
             grad[t, n, ext[i]] = label_grad[i]
     else:
         _fill_row(grad, t, n, 0.0)
-        for i in range(PAD, size):
+        for i in range(first, last):
             c = ext[i]
             grad[t, n, c] = -scale * acc[c]
 
@@ -298,6 +309,12 @@ def run_sample_range(x, labels, offsets, input_lengths, target_lengths, blank, f
     n_classes = x.shape[2]
     need_grad = grad is not None
     acc = np.empty(n_classes if need_grad else 0, dtype=np.float64)
+    # One alpha buffer for the range, of the size the largest of its samples needs.
+    cells = 0
+    for n in range(start, stop):
+        rows = input_lengths[n] if need_grad else 2
+        cells = max(cells, rows * (PAD + 2 * target_lengths[n] + 1))
+    alpha_buffer = np.empty(cells, dtype=np.float64)
     for n in range(start, stop):
         length = input_lengths[n]
         n_labels = target_lengths[n]
@@ -323,7 +340,9 @@ def run_sample_range(x, labels, offsets, input_lengths, target_lengths, blank, f
         # Forward: alpha rows (all of them for the gradient, two otherwise).
         emit = np.empty(size, dtype=np.float64)
         scratch = np.empty(_SHIFT_BLOCK + 2, dtype=np.float64)
-        alpha = np.full((length if need_grad else 2, size), -np.inf)
+        rows = length if need_grad else 2
+        alpha = alpha_buffer[:rows * size].reshape((rows, size))
+        alpha[:] = -np.inf
         if length > 0:
             _gather_emissions(x, 0, n, ext, lse, from_logits, emit)
             alpha[0, PAD] = emit[PAD]
@@ -365,7 +384,7 @@ def run_sample_range(x, labels, offsets, input_lengths, target_lengths, blank, f
         zeros = np.zeros(size)
         beta = np.full(size, -np.inf)
         with_emit = np.empty(size, dtype=np.float64)
-        occupancy = np.zeros(size)
+        occupancy = np.empty(size, dtype=np.float64)
         label_grad = np.empty(size if from_logits else 0, dtype=np.float64)
         beta[PAD] = 0.0
         if width > 1:
@@ -378,9 +397,8 @@ def run_sample_range(x, labels, offsets, input_lengths, target_lengths, blank, f
             # the gradient may be written into x itself (grad_out=input).
             _gather_emissions(x, t, n, ext_rev, lse, from_logits, emit)
             _occupancy(alpha[t], beta, loss, width, lo, hi, occupancy)
-            _write_gradient_row(grad, x, t, n, ext, occupancy, acc, label_grad, blank, lse,
-                                from_logits, scale)
-            occupancy[PAD + lo:PAD + hi] = 0.0
+            _write_gradient_row(grad, x, t, n, ext, occupancy, lo, hi, acc, label_grad, blank,
+                                lse, from_logits, scale)
             if t > 0:
                 for i in range(size):
                     with_emit[i] = beta[i] + emit[i]
