@@ -195,9 +195,9 @@ def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero
     bad_labels = np.zeros(n_samples, dtype=np.int64)
     width = 2 * int(tl.max(initial=0)) + 1
     work = n_frames * (width + (n_classes if return_grad or from_logits else 0))
-    parallel.run_ranges(cpu.run_sample_range, n_samples, work, x3, labels, offsets, il, tl,
-                        blank, from_logits, zero_infinity, scale, losses, grad, status,
-                        bad_labels)
+    parallel.run_ranges(cpu.run_sample_range, n_samples, work, x3, x3.dtype.type(0), labels,
+                        offsets, il, tl, blank, from_logits, zero_infinity, scale, losses, grad,
+                        status, bad_labels)
     bad = np.flatnonzero(status != cpu.OK)
     if bad.size:
         i = bad[0]

@@ -395,8 +395,11 @@ def test_transition_fast_path_agrees_with_exact_path(rng):
         src = -rng.exponential(spread, size)
         src[rng.random(size) < 0.1] = -np.inf
         src[:cpu.PAD] = -np.inf
-        fast = np.full(size, np.nan)
         exact = np.full(size, np.nan)
-        cpu._transition(src, fast, skip, post, cpu.PAD, size, scratch)
         cpu._transition_exact(src, exact, skip, post, cpu.PAD, size)
-        assert_close(fast, exact, np.float64, err_msg=f"spread {spread}")
+        for precision in (np.float64(0), np.float32(0)):
+            fast = np.full(size, np.nan)
+            cpu._transition(src, fast, skip, post, cpu.PAD, size, scratch, precision)
+            # float32 inputs: exp/log increments to ~1e-8, sums in float64.
+            tol = {} if precision.dtype == np.float64 else dict(rtol=1e-8, atol=5e-8)
+            assert_close(fast, exact, np.float64, err_msg=f"spread {spread}", **tol)
