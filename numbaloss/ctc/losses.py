@@ -243,8 +243,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     accuracy; the loss stays within about 1e-8 relative of the float64 result
     even at T = 3000), with no cap on ``T`` or the target length.  Memory: the
     ``T_n x (2 L_n + 1)`` float64 alpha table of one sample per thread with
-    ``return_grad=True``, two of its rows without.  A target with no alignment (too few frames for its labels
-    and the blanks its repeats need) has loss ``inf``.
+    ``return_grad=True``, two of its rows without.  A target with no
+    alignment (too few frames for its labels and the blanks its repeats need)
+    has loss ``inf``.
 
     Gradient: the true derivative of the loss with respect to ``log_probs``,
     minus the posterior occupancy of class ``c`` at frame ``t``:

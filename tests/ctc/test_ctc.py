@@ -5,8 +5,8 @@ import pytest
 
 import numbaloss as nl
 from numbaloss.ctc import cpu
-from tests.conftest import assert_close, layouts
 from numbaloss.testing.ctc import ctc_batch, ctc_value, log_softmax, through_log_softmax
+from tests.conftest import assert_close, layouts
 
 REDUCTIONS = ["none", "mean", "sum"]
 

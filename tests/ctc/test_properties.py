@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import numbaloss as nl
-from tests.conftest import assert_close
 from numbaloss.testing.ctc import ctc_batch, log_softmax, through_log_softmax
+from tests.conftest import assert_close
 
 
 @st.composite
