@@ -403,3 +403,37 @@ def test_transition_fast_path_agrees_with_exact_path(rng):
             # float32 inputs: exp/log increments to ~1e-8, sums in float64.
             tol = {} if precision.dtype == np.float64 else dict(rtol=1e-8, atol=5e-8)
             assert_close(fast, exact, np.float64, err_msg=f"spread {spread}", **tol)
+
+
+def test_grad_output_forms(rng):
+    lp, targets, il, tl, _ = make_batch(rng)
+    n = lp.shape[1]
+    _, unit = nl.ctc_loss(lp, targets, il, tl, reduction="none", return_grad=True)
+    _, scaled = nl.ctc_loss(lp, targets, il, tl, reduction="none", return_grad=True,
+                            grad_output=2.5)
+    assert_close(scaled, 2.5 * unit, np.float64)
+    g = np.arange(1.0, n + 1)
+    _, per_sample = nl.ctc_loss(lp, targets, il, tl, reduction="none", return_grad=True,
+                                grad_output=g)
+    assert_close(per_sample, unit * g[:, None], np.float64)
+    _, summed = nl.ctc_loss(lp, targets, il, tl, reduction="sum", return_grad=True,
+                            grad_output=np.array(-0.5))
+    assert_close(summed, -0.5 * unit, np.float64)
+    with pytest.raises(ValueError, match="grad_output"):
+        nl.ctc_loss(lp, targets, il, tl, reduction="none", return_grad=True,
+                    grad_output=np.ones(n + 1))
+    with pytest.raises(ValueError, match="grad_output"):
+        nl.ctc_loss(lp, targets, il, tl, reduction="mean", return_grad=True,
+                    grad_output=np.ones(2))
+
+
+def test_concurrent_calls_from_python_threads(rng):
+    from concurrent.futures import ThreadPoolExecutor
+
+    lp, targets, il, tl, _ = make_batch(rng, T=60, N=8, C=10, S=12)
+    expected = nl.ctc_loss(lp, targets, il, tl, return_grad=True)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: nl.ctc_loss(lp, targets, il, tl, return_grad=True),
+                                range(8)))
+    for loss, grad in results:
+        assert loss == expected[0] and np.array_equal(grad, expected[1])
