@@ -314,38 +314,43 @@ def _write_gradient_row(grad, x, t, n, ext, occupancy, lo, hi, acc, label_grad, 
 
     ``occupancy[PAD + s]`` belongs to ``ext[PAD + s]``; only the band
     ``lo <= s < hi`` is read (the occupancy is 0 outside it).  ``acc`` is a
-    float64 scratch of length C used sparsely (only at the target's labels), so
-    that repeated labels are summed in float64 before the one write.
+    float64 scratch of length C, all zeros on entry and on exit, used sparsely
+    (only at the target's labels), so that repeated labels are summed in
+    float64 before the one write.
     ``label_grad`` is scratch of the length of ``ext``.
     """
     first = PAD + lo
     last = PAD + hi
     first_label = first + 1 - (lo % 2)  # the first odd s of the band
     first_blank = first + (lo % 2)
+    # acc is all zeros between calls: add, read, then clear the band's labels.
     for i in range(first_label, last, 2):
-        acc[ext[i]] = 0.0
+        acc[ext[i]] += occupancy[i]
     blank_total = 0.0
     for i in range(first_blank, last, 2):
         blank_total += occupancy[i]
-    acc[blank] = blank_total
-    for i in range(first_label, last, 2):
-        acc[ext[i]] += occupancy[i]
     if from_logits:
         # The label entries are formed before the row is overwritten: ``grad``
         # may be ``x`` itself.
         shift = lse[t]
-        for i in range(first, last):
+        for i in range(first_label, last, 2):
             c = ext[i]
             label_grad[i] = scale * (exp(np.float64(x[t, n, c]) - shift) - acc[c])
+        blank_grad = scale * (exp(np.float64(x[t, n, blank]) - shift) - blank_total)
         for c in range(grad.shape[2]):
             grad[t, n, c] = scale * exp(np.float64(x[t, n, c]) - shift)
-        for i in range(first, last):
+        for i in range(first_label, last, 2):
             grad[t, n, ext[i]] = label_grad[i]
     else:
         _fill_row(grad, t, n, 0.0)
-        for i in range(first, last):
+        for i in range(first_label, last, 2):
             c = ext[i]
             grad[t, n, c] = -scale * acc[c]
+        blank_grad = -scale * blank_total
+    if first < last:
+        grad[t, n, blank] = blank_grad
+    for i in range(first_label, last, 2):
+        acc[ext[i]] = 0.0
 
 
 @kernel_jit
@@ -376,7 +381,7 @@ def run_sample_range(x, precision, labels, offsets, input_lengths, target_length
     n_frames = x.shape[0]
     n_classes = x.shape[2]
     need_grad = grad is not None
-    acc = np.empty(n_classes if need_grad else 0, dtype=np.float64)
+    acc = np.zeros(n_classes if need_grad else 0, dtype=np.float64)
     # One alpha buffer for the range, of the size the largest of its samples needs.
     cells = 0
     for n in range(start, stop):

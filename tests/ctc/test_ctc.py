@@ -298,6 +298,11 @@ def test_empty_batch():
     assert np.isnan(nl.ctc_loss(lp, targets, [], [], reduction="mean"))
     loss, grad = nl.ctc_loss(lp, targets, [], [], reduction="none", return_grad=True)
     assert loss.shape == (0,) and grad.shape == lp.shape
+    # No frames at all: an empty target has loss 0, any other inf.
+    loss, grad = nl.ctc_loss_from_logits(np.zeros((0, 2, 3)), [[1], [2]], 0, [0, 1],
+                                         reduction="none", return_grad=True)
+    np.testing.assert_array_equal(loss, [0.0, np.inf])
+    assert grad.shape == (0, 2, 3)
 
 
 def test_nan_propagates(rng):
