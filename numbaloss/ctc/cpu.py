@@ -72,7 +72,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from .._core.vecmath import _CORES, exp, log, log1p
+from .._core.vecmath import _CORES, exp, log1p
 from .._jit import MATH_FASTMATH, kernel_jit
 
 _OPTIONS = {"fastmath": set(MATH_FASTMATH), "nogil": True, "error_model": "numpy"}
@@ -141,6 +141,29 @@ _SHIFT_BLOCK = 128
 
 
 @kernel_jit
+def _maximum(values):
+    """The largest of ``values`` (-inf when empty) as float64.
+
+    Four running maxima: four dependency chains instead of one (a maximum
+    that respects NaN is not vectorized by LLVM).
+    """
+    m0 = -np.inf
+    m1 = -np.inf
+    m2 = -np.inf
+    m3 = -np.inf
+    size = values.size
+    quads = size // 4 * 4
+    for j in range(0, quads, 4):
+        m0 = max(m0, np.float64(values[j]))
+        m1 = max(m1, np.float64(values[j + 1]))
+        m2 = max(m2, np.float64(values[j + 2]))
+        m3 = max(m3, np.float64(values[j + 3]))
+    for j in range(quads, size):
+        m0 = max(m0, np.float64(values[j]))
+    return max(max(m0, m1), max(m2, m3))
+
+
+@kernel_jit
 def _transition(src, dst, skip, post, lo, hi, scratch, precision):
     """``dst[i] = LSE(src[i], src[i-1], src[i-2] + skip[i]) + post[i]`` for ``lo <= i < hi``.
 
@@ -168,20 +191,7 @@ def _transition_block(src, dst, skip, post, lo, hi, scratch, precision):
     """
     n = hi - lo
     window = src[lo - 2:hi]
-    # Four running maxima: one dependency chain per lane instead of one in all.
-    m0 = -np.inf
-    m1 = -np.inf
-    m2 = -np.inf
-    m3 = -np.inf
-    quads = (n + 2) // 4 * 4
-    for j in range(0, quads, 4):
-        m0 = max(m0, window[j])
-        m1 = max(m1, window[j + 1])
-        m2 = max(m2, window[j + 2])
-        m3 = max(m3, window[j + 3])
-    for j in range(quads, n + 2):
-        m0 = max(m0, window[j])
-    m = max(max(m0, m1), max(m2, m3))
+    m = _maximum(window)
     if not m > -np.inf:
         # Every input is -inf (or the maximum is NaN): no shift is needed.
         m = 0.0 if m == -np.inf else m
@@ -271,22 +281,15 @@ def _gather_emissions(x, t, n, ext, lse, from_logits, out):
 
 
 @kernel_jit
-def _row_log_sum_exp(x, t, n):
+def _row_log_sum_exp(x, t, n, precision):
     """log(sum_c exp(x[t, n, c])) in float64, max-shifted; NaN in the row gives NaN."""
-    nc = x.shape[2]
-    m = -np.inf
-    has_nan = False
-    for c in range(nc):
-        v = np.float64(x[t, n, c])
-        m = max(m, v)
-        has_nan |= v != v
-    if has_nan:
-        return np.nan
+    row = x[t, n]
+    m = _maximum(row)
     shift = m if -np.inf < m < np.inf else 0.0
     total = 0.0
-    for c in range(nc):
-        total += exp(np.float64(x[t, n, c]) - shift)
-    return shift + log(total)
+    for c in range(row.size):
+        total += recursion_exp(precision, np.float64(row[c]) - shift)
+    return shift + recursion_log(precision, total)
 
 
 @kernel_jit
@@ -309,7 +312,7 @@ def _fill_row(grad, t, n, value):
 
 @kernel_jit
 def _write_gradient_row(grad, x, t, n, ext, occupancy, lo, hi, acc, label_grad, blank, lse,
-                        from_logits, scale):
+                        from_logits, scale, precision):
     """Gradient row ``t`` of sample ``n`` from the occupancies of the extended labels.
 
     ``occupancy[PAD + s]`` belongs to ``ext[PAD + s]``; only the band
@@ -335,10 +338,12 @@ def _write_gradient_row(grad, x, t, n, ext, occupancy, lo, hi, acc, label_grad, 
         shift = lse[t]
         for i in range(first_label, last, 2):
             c = ext[i]
-            label_grad[i] = scale * (exp(np.float64(x[t, n, c]) - shift) - acc[c])
-        blank_grad = scale * (exp(np.float64(x[t, n, blank]) - shift) - blank_total)
+            label_grad[i] = scale * (recursion_exp(precision, np.float64(x[t, n, c]) - shift)
+                                     - acc[c])
+        blank_grad = scale * (recursion_exp(precision, np.float64(x[t, n, blank]) - shift)
+                              - blank_total)
         for c in range(grad.shape[2]):
-            grad[t, n, c] = scale * exp(np.float64(x[t, n, c]) - shift)
+            grad[t, n, c] = scale * recursion_exp(precision, np.float64(x[t, n, c]) - shift)
         for i in range(first_label, last, 2):
             grad[t, n, ext[i]] = label_grad[i]
     else:
@@ -408,7 +413,7 @@ def run_sample_range(x, precision, labels, offsets, input_lengths, target_length
 
         lse = np.empty(length if from_logits else 0, dtype=np.float64)
         for t in range(length if from_logits else 0):
-            lse[t] = _row_log_sum_exp(x, t, n)
+            lse[t] = _row_log_sum_exp(x, t, n, precision)
 
         # Forward: alpha rows (all of them for the gradient, two otherwise).
         emit = np.empty(size, dtype=np.float64)
@@ -472,7 +477,7 @@ def run_sample_range(x, precision, labels, offsets, input_lengths, target_length
             _gather_emissions(x, t, n, ext_rev, lse, from_logits, emit)
             _occupancy(alpha[t], beta, loss, width, lo, hi, occupancy, precision)
             _write_gradient_row(grad, x, t, n, ext, occupancy, lo, hi, acc, label_grad, blank,
-                                lse, from_logits, scale)
+                                lse, from_logits, scale, precision)
             if t > 0:
                 for i in range(size):
                     with_emit[i] = beta[i] + emit[i]
