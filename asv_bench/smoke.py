@@ -52,8 +52,10 @@ def main():
                     try:
                         getattr(bench, name)(*combo)
                         count += 1
-                        print(f"ok    {module.__name__}.{cls.__name__}.{name}{combo} "
-                              f"{time.perf_counter() - t0:.3f}s")
+                        print(
+                            f"ok    {module.__name__}.{cls.__name__}.{name}{combo} "
+                            f"{time.perf_counter() - t0:.3f}s"
+                        )
                     except Exception as exc:  # report all, fail at the end
                         failures += 1
                         print(f"FAIL  {module.__name__}.{cls.__name__}.{name}{combo}: {exc!r}")

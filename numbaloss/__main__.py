@@ -30,8 +30,9 @@ def demo(epochs=10, samples=200_000, dims=32, lr=0.5, seed=0, out=sys.stdout):
     w = np.zeros(dims, np.float32)
     b = np.float32(0)
     batch = 4096
-    print(f"numbaloss demo: logistic regression, {split} training samples, {dims} features",
-          file=out)
+    print(
+        f"numbaloss demo: logistic regression, {split} training samples, {dims} features", file=out
+    )
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         order = rng.permutation(split)
@@ -39,10 +40,9 @@ def demo(epochs=10, samples=200_000, dims=32, lr=0.5, seed=0, out=sys.stdout):
         steps = range(0, split, batch)
         shown = -1
         for k, i in enumerate(steps):
-            idx = order[i:i + batch]
+            idx = order[i : i + batch]
             logits = x_train[idx] @ w + b
-            loss, grad = nl.binary_cross_entropy_with_logits(logits, y_train[idx],
-                                                             return_grad=True)
+            loss, grad = nl.binary_cross_entropy_with_logits(logits, y_train[idx], return_grad=True)
             w -= lr * (x_train[idx].T @ grad)
             b -= lr * grad.sum()
             total += float(loss) * len(idx)

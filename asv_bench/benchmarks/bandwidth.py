@@ -19,7 +19,10 @@ def _triad(a, b, c, scalar, start, stop):
         c[i] = a[i] + scalar * b[i]
 
 
-def triad(a, b, c, scalar=np.float32(1.5)):
+_SCALE = np.float32(1.5)
+
+
+def triad(a, b, c, scalar=_SCALE):
     chunk = parallel.BLOCK
     nchunks = parallel.n_blocks(a.size, chunk)
 

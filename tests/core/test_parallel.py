@@ -31,8 +31,9 @@ def restore_threads():
 def _all_results(x, y):
     out = []
     for f in (nl.mse_loss, nl.l1_loss, nl.binary_cross_entropy_with_logits, nl.soft_margin_loss):
-        loss, grad = f(x, np.abs(y) % 1 if f is nl.binary_cross_entropy_with_logits else y,
-                       return_grad=True)
+        loss, grad = f(
+            x, np.abs(y) % 1 if f is nl.binary_cross_entropy_with_logits else y, return_grad=True
+        )
         out.append((loss.tobytes(), grad.tobytes()))
     return out
 

@@ -22,20 +22,32 @@ VARIANTS = {
     "l1_loss": [{}, {"weight": lambda r, s, d: r.uniform(0.1, 2, s).astype(d)}],
     "mse_loss": [{}, {"weight": lambda r, s, d: r.uniform(0.1, 2, s).astype(d)}],
     "smooth_l1_loss": [{"beta": 1.0}, {"beta": 0.25}, {"beta": 0.0}],
-    "huber_loss": [{"delta": 1.0}, {"delta": 0.3},
-                   {"delta": 0.5, "weight": lambda r, s, d: r.uniform(0.1, 2, s).astype(d)}],
-    "soft_margin_loss": [{}],
-    "binary_cross_entropy": [{}, {"weight": lambda r, s, d: _last_axis(r, s, d, 0.2, 2)},
-                             {"weight": lambda r, s, d: r.uniform(0.2, 2, s).astype(d)}],
-    "binary_cross_entropy_with_logits": [
-        {}, {"weight": lambda r, s, d: r.uniform(0.2, 2, s).astype(d)},
-        {"pos_weight": lambda r, s, d: _last_axis(r, s, d, 0.5, 3)},
-        {"weight": lambda r, s, d: _last_axis(r, s, d, 0.2, 2),
-         "pos_weight": lambda r, s, d: _last_axis(r, s, d, 0.5, 3)},
+    "huber_loss": [
+        {"delta": 1.0},
+        {"delta": 0.3},
+        {"delta": 0.5, "weight": lambda r, s, d: r.uniform(0.1, 2, s).astype(d)},
     ],
-    "poisson_nll_loss": [{"log_input": True, "full": False}, {"log_input": True, "full": True},
-                         {"log_input": False, "full": False, "eps": 1e-3},
-                         {"log_input": False, "full": True}],
+    "soft_margin_loss": [{}],
+    "binary_cross_entropy": [
+        {},
+        {"weight": lambda r, s, d: _last_axis(r, s, d, 0.2, 2)},
+        {"weight": lambda r, s, d: r.uniform(0.2, 2, s).astype(d)},
+    ],
+    "binary_cross_entropy_with_logits": [
+        {},
+        {"weight": lambda r, s, d: r.uniform(0.2, 2, s).astype(d)},
+        {"pos_weight": lambda r, s, d: _last_axis(r, s, d, 0.5, 3)},
+        {
+            "weight": lambda r, s, d: _last_axis(r, s, d, 0.2, 2),
+            "pos_weight": lambda r, s, d: _last_axis(r, s, d, 0.5, 3),
+        },
+    ],
+    "poisson_nll_loss": [
+        {"log_input": True, "full": False},
+        {"log_input": True, "full": True},
+        {"log_input": False, "full": False, "eps": 1e-3},
+        {"log_input": False, "full": True},
+    ],
     "gaussian_nll_loss": [{}, {"full": True}, {"eps": 0.5}],
     "kl_div": [{"log_target": False}, {"log_target": True}],
     "margin_ranking_loss": [{"margin": 0.0}, {"margin": 0.5}],
@@ -66,8 +78,9 @@ def _as_tuple(g):
 
 
 def _torch_value_and_grads(torch, case, arrays, options, reduction, grad_output):
-    tensors = [torch.tensor(a, requires_grad=(n in case.preds))
-               for n, a in zip(case.arrays, arrays)]
+    tensors = [
+        torch.tensor(a, requires_grad=(n in case.preds)) for n, a in zip(case.arrays, arrays)
+    ]
     topts = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in options.items()}
     loss = case.torch_ref(torch, tensors, reduction=reduction, **topts)
     loss.backward(torch.tensor(grad_output, dtype=loss.dtype).expand_as(loss))
@@ -84,10 +97,12 @@ def test_matches_torch(torch, name, variant, reduction, dtype, rng):
     arrays = _inputs(case, rng, shape, dtype)
     options = _options(VARIANTS[name][variant], rng, shape, dtype)
     grad_output = rng.uniform(0.5, 1.5, shape if reduction == "none" else ()).astype(dtype)
-    loss, grad = case.func(*arrays, reduction=reduction, **options, return_grad=True,
-                           grad_output=grad_output)
-    ref_loss, ref_grads = _torch_value_and_grads(torch, case, arrays, options, reduction,
-                                                 grad_output)
+    loss, grad = case.func(
+        *arrays, reduction=reduction, **options, return_grad=True, grad_output=grad_output
+    )
+    ref_loss, ref_grads = _torch_value_and_grads(
+        torch, case, arrays, options, reduction, grad_output
+    )
     assert np.asarray(loss).dtype == dtype
     assert np.shape(loss) == ref_loss.shape
     assert_close(loss, ref_loss, dtype, scale=5)
@@ -125,8 +140,9 @@ def test_gradient_matches_finite_differences(name, variant, rng):
     arrays = _inputs(case, rng, shape, np.float64)
     options = _options(VARIANTS[name][variant], rng, shape, np.float64)
     weights = rng.uniform(0.5, 1.5, shape)
-    _, grads = case.func(*arrays, reduction="none", **options, return_grad=True,
-                         grad_output=weights)
+    _, grads = case.func(
+        *arrays, reduction="none", **options, return_grad=True, grad_output=weights
+    )
     h = 1e-6
     for k, g in zip([case.arrays.index(p) for p in case.preds], _as_tuple(grads)):
         fd = np.empty(shape)
@@ -145,8 +161,9 @@ def test_gradient_matches_finite_differences(name, variant, rng):
 def test_layouts_give_identical_results(name, rng):
     case = CASES[name]
     arrays = _inputs(case, rng, (6, 5), np.float64)
-    expected_loss, expected_grad = case.func(*arrays, reduction="none", return_grad=True,
-                                             **case.options)
+    expected_loss, expected_grad = case.func(
+        *arrays, reduction="none", return_grad=True, **case.options
+    )
     for layout in layouts(arrays[0]):
         variants = [layouts(a)[layout] for a in arrays]
         loss, grad = case.func(*variants, reduction="none", return_grad=True, **case.options)
@@ -191,8 +208,10 @@ def test_lists_ints_and_float16(name, rng):
     case = CASES[name]
     arrays = _inputs(case, rng, (3, 4), np.float64)
     as_lists = [a.tolist() for a in arrays]
-    np.testing.assert_array_equal(case.func(*as_lists, reduction="none", **case.options),
-                                  case.func(*arrays, reduction="none", **case.options))
+    np.testing.assert_array_equal(
+        case.func(*as_lists, reduction="none", **case.options),
+        case.func(*arrays, reduction="none", **case.options),
+    )
     half = [a.astype(np.float16) for a in arrays]
     loss, grad = case.func(*half, reduction="none", return_grad=True, **case.options)
     assert loss.dtype == np.float16 and all(g.dtype == np.float16 for g in _as_tuple(grad))
@@ -218,8 +237,9 @@ def test_grad_out_in_place(name, rng):
     # a preallocated non-contiguous grad_out is filled too
     out = np.empty((6, 5), np.float32).T
     outs = tuple(out if i == 0 else np.empty((5, 6), np.float32) for i in range(len(case.preds)))
-    _, grad = case.func(*arrays, return_grad=True, grad_out=outs if len(outs) > 1 else outs[0],
-                        **case.options)
+    _, grad = case.func(
+        *arrays, return_grad=True, grad_out=outs if len(outs) > 1 else outs[0], **case.options
+    )
     np.testing.assert_array_equal(_as_tuple(grad)[0], _as_tuple(expected)[0])
     assert _as_tuple(grad)[0] is out
 
@@ -240,7 +260,9 @@ def test_nan_and_inf_propagate(name, rng):
 
 def test_bad_inputs():
     x = np.zeros((3, 4))
-    with pytest.raises(ValueError, match=r"input and target must have the same shape.*\(3, 4\).*\(4,\)"):
+    with pytest.raises(
+        ValueError, match=r"input and target must have the same shape.*\(3, 4\).*\(4,\)"
+    ):
         nl.mse_loss(x, np.zeros(4))
     with pytest.raises(TypeError, match="input must hold real numbers"):
         nl.l1_loss(x.astype(complex), x)
@@ -291,8 +313,9 @@ def test_edge_conventions():
     np.testing.assert_array_equal(grad, [0.0, 1.0, -1.0])
     # huber(delta) == delta * smooth_l1(beta=delta)
     r = np.random.default_rng(0).standard_normal(50)
-    assert_close(nl.huber_loss(r, 0 * r, delta=0.4), 0.4 * nl.smooth_l1_loss(r, 0 * r, beta=0.4),
-                 np.float64)
+    assert_close(
+        nl.huber_loss(r, 0 * r, delta=0.4), 0.4 * nl.smooth_l1_loss(r, 0 * r, beta=0.4), np.float64
+    )
     # kl_div: 'batchmean' divides by the batch size, 'mean' by the element count
     p = np.log(np.full((4, 5), 0.2))
     q = np.random.default_rng(1).dirichlet(np.ones(5), size=4)
@@ -302,8 +325,9 @@ def test_edge_conventions():
     # stable where a naive formula overflows
     big = np.array([1000.0, -1000.0], np.float32)
     assert np.isfinite(nl.soft_margin_loss(big, np.array([-1.0, 1.0], np.float32)))
-    loss, grad = nl.binary_cross_entropy_with_logits(big, np.array([0.0, 1.0], np.float32),
-                                                     return_grad=True)
+    loss, grad = nl.binary_cross_entropy_with_logits(
+        big, np.array([0.0, 1.0], np.float32), return_grad=True
+    )
     assert_close(loss, 1000.0, np.float32)
     np.testing.assert_allclose(grad, [0.5, -0.5])
 
@@ -323,8 +347,12 @@ def test_classes_match_functions(rng):
 
 def test_gaussian_var_shapes_and_gradients(torch, rng):
     x, y = rng.standard_normal((2, 4, 3))
-    for var in [rng.uniform(0.5, 2, (4, 3)), rng.uniform(0.5, 2, (4,)),
-                rng.uniform(0.5, 2, (4, 1)), 0.7]:
+    for var in [
+        rng.uniform(0.5, 2, (4, 3)),
+        rng.uniform(0.5, 2, (4,)),
+        rng.uniform(0.5, 2, (4, 1)),
+        0.7,
+    ]:
         loss, (gx, gv) = nl.gaussian_nll_loss(x, y, var, reduction="sum", return_grad=True)
         tx = torch.tensor(x, requires_grad=True)
         tv = torch.tensor(var, requires_grad=True) if not isinstance(var, float) else var

@@ -5,7 +5,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import numbaloss as nl
 from numbaloss.testing.elementwise import CASES
 
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -24,8 +23,9 @@ def test_none_equals_elementwise_reference_and_reductions_agree(data, name, shap
         arrays = (np.abs(arrays[0]), arrays[1])
     loss = case.func(*arrays, reduction="none", **case.options)
     assert loss.shape == shape
-    np.testing.assert_allclose(loss, case.numpy_ref(*arrays, **case.options), rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        loss, case.numpy_ref(*arrays, **case.options), rtol=1e-12, atol=1e-12
+    )
     total = case.func(*arrays, reduction="sum", **case.options)
     np.testing.assert_allclose(total, loss.sum(), rtol=1e-12, atol=1e-12)
     mean = case.func(*arrays, reduction="mean", **case.options)
@@ -36,10 +36,20 @@ def test_none_equals_elementwise_reference_and_reductions_agree(data, name, shap
 
 
 @SETTINGS
-@given(x=hnp.arrays(np.float32, shapes, elements=anyfloat32),
-       name=st.sampled_from(["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss",
-                             "soft_margin_loss", "binary_cross_entropy_with_logits",
-                             "hinge_embedding_loss"]))
+@given(
+    x=hnp.arrays(np.float32, shapes, elements=anyfloat32),
+    name=st.sampled_from(
+        [
+            "l1_loss",
+            "mse_loss",
+            "smooth_l1_loss",
+            "huber_loss",
+            "soft_margin_loss",
+            "binary_cross_entropy_with_logits",
+            "hinge_embedding_loss",
+        ]
+    ),
+)
 def test_extreme_values_behave_like_the_formula(x, name):
     """NaN stays NaN, inf gives inf or a finite limit, never a NaN from overflow."""
     case = CASES[name]
@@ -58,8 +68,10 @@ def test_extreme_values_behave_like_the_formula(x, name):
 
 
 @SETTINGS
-@given(x=hnp.arrays(np.float64, shapes, elements=finite64), name=st.sampled_from(
-    ["soft_margin_loss", "binary_cross_entropy_with_logits"]))
+@given(
+    x=hnp.arrays(np.float64, shapes, elements=finite64),
+    name=st.sampled_from(["soft_margin_loss", "binary_cross_entropy_with_logits"]),
+)
 def test_stable_for_huge_logits(x, name):
     target = np.ones_like(x)
     loss, grad = CASES[name].func(x, target, reduction="none", return_grad=True)
