@@ -259,7 +259,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     whose loss is ``inf``, as PyTorch gives, or 0 under ``zero_infinity``).
 
     Differences from PyTorch: PyTorch's ``ctc_loss`` returns, as the gradient
-    "with respect to log_probs", ``exp(log_probs) * G - occupancy`` (``G`` the
+    "with respect to log_probs", ``G * (exp(log_probs) - occupancy)`` (``G`` the
     sample's upstream gradient), which is the gradient with respect to the
     logits under a log_softmax.  numbaloss returns the derivative that the
     function has (a finite-difference check confirms it); pushed through a
