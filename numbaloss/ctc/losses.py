@@ -276,6 +276,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     log_probs : array_like
         ``(T, N, C)`` or unbatched ``(T, C)``: log-probabilities of the ``C``
         classes at each frame (normally a log_softmax output; not checked).
+        Read in place when C-contiguous in the compute dtype, else copied once.
 {common_doc}
 
     See Also
