@@ -5,8 +5,6 @@ package docs for the common keywords ``reduction``, ``return_grad``,
 ``grad_output`` and ``grad_out``).
 """
 
-import textwrap
-
 import numpy as np
 
 from .._core.dispatch import on_device
@@ -47,12 +45,9 @@ def _grad_doc(preds):
 
 def _fill_doc(func):
     """Put the common keywords' docs where ``{grad_doc}`` stands, at that line's indentation."""
-    block = textwrap.dedent(_grad_doc(func._preds)).strip("\n")
-    lines = func.__doc__.split("\n")
-    for i, line in enumerate(lines):
-        if line.strip() == "{grad_doc}":
-            lines[i] = textwrap.indent(block, line[: len(line) - len(line.lstrip())]) + "\n"
-    func.__doc__ = "\n".join(lines)
+    # _GRAD_DOC is written at four spaces, as are the docstrings' bodies
+    block = _grad_doc(func._preds).strip("\n")
+    func.__doc__ = func.__doc__.replace("    {grad_doc}\n", block + "\n\n")
     return func
 
 
