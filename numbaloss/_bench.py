@@ -187,7 +187,9 @@ def _margin_family(name, n, dtype, rng):
 
 def _ctc(name, n, dtype, rng):
     batch = max(1, n // (CTC_TIME * CTC_CLASSES))
-    log_probs = _log_softmax(_normal(rng, (CTC_TIME, batch, CTC_CLASSES), np.float64)).astype(dtype)
+    logits = _normal(rng, (CTC_TIME, batch, CTC_CLASSES), np.float64)
+    # ctc_loss takes log-probabilities; ctc_loss_from_logits (where installed) raw scores
+    log_probs = (logits if name == "ctc_loss_from_logits" else _log_softmax(logits)).astype(dtype)
     targets = rng.integers(1, CTC_CLASSES, (batch, CTC_LABELS))
     input_lengths = np.full(batch, CTC_TIME, np.int64)
     target_lengths = np.full(batch, CTC_LABELS, np.int64)
@@ -230,6 +232,7 @@ MAKERS = {
     **dict.fromkeys(_MARGIN, _margin_family),
     "sigmoid_focal_loss": _sigmoid_focal,
     "ctc_loss": _ctc,
+    "ctc_loss_from_logits": _ctc,
 }
 
 

@@ -110,7 +110,11 @@ def _title(text, char="="):
 
 
 def _curve(name):
-    """``(x, loss, derivative, label)`` along the first element of the first prediction."""
+    """``(x, loss, derivative, label)`` along one element of the first prediction.
+
+    The element is the first one, or for class-index losses the first row's score
+    of its target class (so that the curve shows the loss falling as it grows).
+    """
     from numbaloss import _bench
 
     if name not in _bench.available():
@@ -122,17 +126,22 @@ def _curve(name):
     options = dict(load.options)
     if "reduction" in params:
         options["reduction"] = "sum"
-    centre = float(arrays[swept].flat[0])
-    xs = np.linspace(centre - 3.0, centre + 3.0, 241)
+    element = 0
+    pred = arrays[swept]
+    if (len(arrays) > 1 and pred.ndim == 2 and arrays[1].ndim == 1
+            and arrays[1].dtype.kind in "iu" and len(arrays[1]) == len(pred)):
+        element = int(arrays[1][0])  # class-index losses: sweep the target class's score
+    centre = float(pred.flat[element])
+    xs = np.linspace(centre - 6.0, centre + 6.0, 241)
     values = np.full(xs.shape, np.nan)
     grads = np.full(xs.shape, np.nan)
     for k, value in enumerate(xs):
-        arrays[swept].flat[0] = value
+        arrays[swept].flat[element] = value
         try:
             if load.preds:
                 loss, grad = load.func(*arrays, **options, return_grad=True)
                 grad = grad[0] if isinstance(grad, tuple) else grad
-                grads[k] = np.asarray(grad).flat[0]
+                grads[k] = np.asarray(grad).flat[element]
             else:
                 loss = load.func(*arrays, **options)
         except ValueError:  # outside the loss's domain (e.g. BCE input outside [0, 1])
@@ -143,7 +152,9 @@ def _curve(name):
         if finite.sum() > 2:
             grads[finite] = np.gradient(values[finite], xs[finite])
     argname = params[swept]
-    return xs, values, grads, f"{argname}[0]" if arrays[swept].ndim else argname
+    index = np.unravel_index(element, pred.shape) if pred.ndim else ()
+    label = f"{argname}[{', '.join(map(str, index))}]" if pred.ndim else argname
+    return xs, values, grads, label
 
 
 def _plot(name, path):
@@ -190,7 +201,8 @@ def _loss_page(name, has_plot):
             f".. figure:: /_generated/plots/{name}.png\n"
             f"   :alt: {name} and its derivative\n\n"
             "   The loss (``reduction='sum'`` where the function reduces) and its derivative\n"
-            "   as one element of the first prediction varies, the other inputs fixed at\n"
+            "   as one element of the first prediction varies (for class-index losses, the\n"
+            "   score of the first sample's target class), the other inputs fixed at\n"
             "   random valid values; computed with numbaloss in float64 when the docs were\n"
             "   built (the derivative is numbaloss's ``return_grad`` where the function has\n"
             "   one, else a finite difference of the curve).\n",
