@@ -20,7 +20,11 @@ def _sizes(text):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="python -m numbaloss", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m numbaloss",
+        description="numbaloss from the command line: demo (train a classifier with numbaloss "
+        "gradients) and bench (time losses beside PyTorch and NumPy).",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser(
         "demo",
