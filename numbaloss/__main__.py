@@ -84,7 +84,9 @@ def bench(args, out=sys.stdout, err=sys.stderr):
     bar.close("done")
     print(
         f"median of {args.repeat} runs, {args.dtype}, {numbaloss.get_num_threads()} threads; "
-        "numbaloss and NumPy: value and gradient, PyTorch: forward and backward\n",
+        "numbaloss and NumPy: value and gradient, PyTorch: forward and backward "
+        "(value only for functions without a gradient: the softmax primitives, "
+        "zero_one_loss); '-': no such function in that library\n",
         file=out,
     )
     print(_bench.format_table(timings, markdown=args.markdown), file=out)
