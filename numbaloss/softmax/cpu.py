@@ -40,9 +40,8 @@ array and processed with the class loop outside and the row loop inside, so that
 the vectorized loops run over rows.  The per-row arithmetic of a row does not
 depend on the tile it is in, so the results are the same for any split.
 
-The exponentials of the logits use ``vecmath.exp_single``: for float32 it is
-evaluated in single precision (8 SIMD lanes, max error 2 ulp), twice as fast as
-``vecmath.exp``, which the loss terms use.
+The exponentials and logarithms are ``vecmath``'s (float32 evaluated in float32,
+8 SIMD lanes).
 """
 
 from collections import namedtuple
@@ -53,7 +52,7 @@ from numba.core import types
 from numba.extending import intrinsic, overload
 
 from .._core.kernels import at
-from .._core.vecmath import exp, exp_single, log, log1p
+from .._core.vecmath import exp, log, log1p
 from .._jit import MATH_FASTMATH, kernel_jit, math_jit
 
 #: Up to this many classes the row-tile kernel (vectorized across rows) is used.
@@ -270,7 +269,7 @@ def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_r
                 continue
             m = row_max(x, r)
             x_t = x[r, t]
-            e_t = exp_single(x_t - m)
+            e_t = exp(x_t - m)
             s_rest = x.dtype.type(0)
             sd = x.dtype.type(0)
             if smoothing:
@@ -278,18 +277,18 @@ def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_r
                     sd += weight[c] * (m - x[r, c])
             if grad is not None:
                 for c in range(t):
-                    e = exp_single(x[r, c] - m)
+                    e = exp(x[r, c] - m)
                     row[c] = e
                     s_rest += e
                 for c in range(t + 1, n_classes):
-                    e = exp_single(x[r, c] - m)
+                    e = exp(x[r, c] - m)
                     row[c] = e
                     s_rest += e
             else:
                 for c in range(t):
-                    s_rest += exp_single(x[r, c] - m)
+                    s_rest += exp(x[r, c] - m)
                 for c in range(t + 1, n_classes):
-                    s_rest += exp_single(x[r, c] - m)
+                    s_rest += exp(x[r, c] - m)
             log_s = log_sum(e_t, s_rest)
             part0, part1, big_a, big_b, big_d = row_terms(
                 params, n_classes, log_s, (m - x_t) + log_s, e_t, s_rest, sd, weight[t], w_sum,
@@ -364,11 +363,11 @@ def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_
                     for j in range(n):
                         sd[j] += wc * (m[j] - tile[c, j])
             for j in range(n):
-                e_t[j] = exp_single(x_t[j] - m[j])
+                e_t[j] = exp(x_t[j] - m[j])
             for c in range(n_classes):
                 cf = dtype.type(c)
                 for j in range(n):
-                    e = exp_single(tile[c, j] - m[j])
+                    e = exp(tile[c, j] - m[j])
                     tile[c, j] = e
                     s_rest[j] += e if cls[j] != cf else zero
             for j in range(n):  # branch-free, so that it vectorizes across rows
@@ -437,7 +436,7 @@ def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partia
                     wq = weight[c] * (keep * prob[r, c] + spread)
                     big_s += wq
                     dot += wq * (m - xc)
-                    e = exp_single(xc - m)
+                    e = exp(xc - m)
                     s += e
                     if grad is not None:
                         row[c] = e
@@ -507,7 +506,7 @@ def softmax_rows(x, kind, out, start, stop):
         s = x.dtype.type(0)
         if kind == SOFTMAX:
             for c in range(n_classes):
-                e = exp_single(x[r, c] - shift)
+                e = exp(x[r, c] - shift)
                 out[r, c] = e
                 s += e
             inv = 1 / s
@@ -515,7 +514,7 @@ def softmax_rows(x, kind, out, start, stop):
                 out[r, c] = out[r, c] * inv
         else:
             for c in range(n_classes):
-                s += exp_single(x[r, c] - shift)
+                s += exp(x[r, c] - shift)
             log_s = log(s)
             if kind == LOGSUMEXP:
                 out[r, 0] = shift + log_s

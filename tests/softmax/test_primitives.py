@@ -5,8 +5,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import numbaloss as nl
-from numbaloss._core.vecmath import exp_single
-from numbaloss._jit import kernel_jit
 from tests.conftest import assert_close, layouts
 
 AXES = [None, 0, 1, -1, (0, 2), (1, 2)]
@@ -68,24 +66,3 @@ def test_property_stable(shape, scale, seed):
     np.testing.assert_allclose(nl.logsumexp(x, axis=-1),
                                sp.logsumexp(x.astype(np.float64), axis=-1), rtol=1e-6,
                                atol=1e-6)
-
-
-@kernel_jit
-def _exp_single_all(x, out):
-    for i in range(x.shape[0]):
-        out[i] = exp_single(x[i])
-
-
-def test_single_precision_exp_accuracy():
-    x = np.concatenate([np.linspace(-104, 89, 400_001, dtype=np.float32),
-                        np.array([-np.inf, np.inf, np.nan, -0.0, 88.72, -87.4], np.float32)])
-    out = np.empty_like(x)
-    _exp_single_all(x, out)
-    ref = np.exp(x.astype(np.float64))
-    normal = (ref > np.finfo(np.float32).tiny) & (ref < np.finfo(np.float32).max)
-    ulp = np.abs(out[normal] - ref[normal]) / np.spacing(ref[normal].astype(np.float32))
-    assert ulp.max() <= 2
-    sub = (ref <= np.finfo(np.float32).tiny) & np.isfinite(ref)
-    assert np.abs(out[sub] - ref[sub]).max() <= np.finfo(np.float32).smallest_subnormal
-    assert out[-6] == 0 and out[-5] == np.inf and np.isnan(out[-4]) and out[-3] == 1
-    assert np.isinf(out[(x > 88.73) & np.isfinite(x)]).all()
