@@ -8,8 +8,13 @@ back end is imported only once a device array has arrived.
 
 
 def is_device_array(obj):
-    """True for objects that live in GPU memory (the CUDA array interface)."""
-    return hasattr(obj, "__cuda_array_interface__")
+    """True for objects that live in GPU memory.
+
+    That is anything with the CUDA array interface (numba device arrays, CuPy
+    arrays, PyTorch CUDA tensors), and numba's own device arrays, which under the
+    CUDA simulator carry the ``__cuda_ndarray__`` marker but no interface.
+    """
+    return hasattr(obj, "__cuda_array_interface__") or bool(getattr(obj, "__cuda_ndarray__", False))
 
 
 def any_device_array(*objs):
