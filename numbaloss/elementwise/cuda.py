@@ -139,7 +139,7 @@ def _finish_grad(buffer, out, in_place, layout, sum_to=None, full_shape=None):
     if sum_to is not None:
         c_order = cs.gather(layout.view(buffer), layout.shape, False, layout.cdtype)
         result = cs.sum_to_shape(c_order, layout.shape, full_shape, layout.dtype)
-        result = result.reshape(sum_to) if sum_to else result
+        result = result.reshape(sum_to)
     else:
         result = layout.view(cs.cast(buffer, layout.dtype))
     if out is None or in_place:
