@@ -535,3 +535,26 @@ def _register_cuda_math():
 
 if not SIMULATOR:
     _register_cuda_math()
+
+
+def ptx_signatures():
+    """``(kernel, argument types)`` of this module's launches, for the offline PTX check.
+
+    Each family's ``cuda.py`` has the same function for its own kernels; see
+    :mod:`numbaloss.cuda_check`.
+    """
+    f16, f32, f64, i64 = types.float16, types.float32, types.float64, types.int64
+    for dtype in (f16, f32, f64):
+        yield finish_sum, (f64[::1], f64, dtype[::1])
+        yield finish_sum, (f64[::1], f64[::1], dtype[::1])
+    for src, dst in ((f32, f32), (f64, f64), (i64, f64), (types.boolean, f32), (f16, f32)):
+        for ndim in (1, 2, 3):
+            tup = types.UniTuple(i64, ndim)
+            yield gather_kernel, (src[::1], tup, tup, dst[::1])
+    for src, dst in ((f32, f16), (f16, f32), (f64, f32)):
+        yield cast_kernel, (src[::1], dst[::1])
+    for dtype in (f32, f64):
+        yield sum_kernel, (dtype[::1], f64[::1])
+        for ndim in (1, 2):
+            tup = types.UniTuple(i64, ndim)
+            yield sum_to_shape_kernel, (dtype[::1], tup, tup, tup, tup, dtype[::1])

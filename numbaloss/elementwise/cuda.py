@@ -285,3 +285,48 @@ mse_loss = _device_loss("mse_loss")
 poisson_nll_loss = _device_loss("poisson_nll_loss")
 smooth_l1_loss = _device_loss("smooth_l1_loss")
 soft_margin_loss = _device_loss("soft_margin_loss")
+
+
+def ptx_signatures():
+    """``(kernel, argument types)`` of representative launches, for the offline PTX check.
+
+    Every loss (and each option that changes its code path), float32 and float64,
+    unreduced with an upstream-gradient array and reduced with device-side
+    ``grad_output``/divisor, one and two gradients.
+    """
+    from numba import types
+    from numba.core.typing import typeof
+
+    from . import cpu
+
+    params = [
+        cpu.L1(),
+        cpu.MSE(),
+        cpu.SmoothL1(1.0),
+        cpu.Huber(1.0),
+        cpu.SoftMargin(),
+        cpu.BCE(),
+        cpu.BCEWithLogits(),
+        cpu.PoissonNLL(True, True, 1e-8),
+        cpu.PoissonNLL(False, False, 1e-8),
+        cpu.GaussianNLL(True, 1e-6),
+        cpu.KLDiv(False),
+        cpu.KLDiv(True),
+        cpu.MarginRanking(0.0),
+        cpu.HingeEmbedding(1.0),
+    ]
+    f64, i64 = types.float64, types.int64
+    for p in params:
+        two = isinstance(p, (cpu.GaussianNLL, cpu.MarginRanking))
+        for dt in (types.float32, f64):
+            arr = dt[::1]
+            # reduction='none': loss array, per-element grad_output, scalar scale
+            yield elementwise_kernel, (
+                typeof.typeof(p), arr, arr, arr, dt, arr, f64, f64, arr, arr,
+                arr if two else types.none, i64, f64[::1], f64[::1],
+            )  # fmt: skip
+            # reduced: no loss array, grad_output and divisor on the device, no gradient
+            yield elementwise_kernel, (
+                typeof.typeof(p), arr, arr, dt, dt, dt, f64[::1], f64[::1], types.none, arr,
+                types.none, i64, f64[::1], f64[::1],
+            )  # fmt: skip
