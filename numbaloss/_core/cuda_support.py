@@ -16,6 +16,7 @@ Imported only once a device array has reached a loss (see :mod:`.dispatch`), nev
   deterministic two-stage reduction: each block sums its threads' float64 partials in
   shared memory in a fixed tree order, and one small block then sums the per-block
   partials in a fixed order and divides by the mean's divisor.  No float atomics.
+  :func:`block_max` is the same tree for a maximum (row-wise kernels: log-sum-exp).
 * :func:`gather` lays an operand out in a kernel's flat element order (other memory
   order, broadcast axes, dtype conversion), :func:`sum_to_shape` sums a gradient back
   over broadcast axes, both without leaving the device.
@@ -28,6 +29,25 @@ Imported only once a device array has reached a loss (see :mod:`.dispatch`), nev
 
 Kernels are launched on the default stream and nothing here waits for the GPU, so a
 call returns as soon as its kernels are queued.
+
+How a family plugs in (the elementwise family is the model):
+
+1. Validation is written once, backend-neutral: functions that take the loss's own
+   arguments plus an ``args`` coercer (``HOST`` on the CPU, a :class:`DeviceArgs` on
+   the GPU; ``args.array`` for large arrays, ``args.option`` for small options) and
+   return a plan (see :mod:`numbaloss.elementwise.plans`).  The CPU wrapper and the
+   CUDA function both call them.
+2. ``numbaloss/<family>/cuda.py`` defines the same public names as the family's
+   ``losses.py`` (:func:`numbaloss._core.dispatch.on_device` looks them up by name),
+   with the CPU signature (``elementwise.cuda._device_loss`` shows how).
+3. Kernels are ``@cuda.jit`` functions that call the family's CPU point or row
+   functions (``math_jit``) where they can; :func:`launch_config` sizes grid-stride
+   loops, :func:`block_sum`/:func:`block_max` reduce in a block,
+   :func:`reduce_partials` finishes a reduction on the device, :func:`gather` lays
+   operands out, :meth:`DeviceArgs.wrap` returns results as the caller's type.
+4. ``ptx_signatures()`` in the family's ``cuda.py`` lists its launches for the
+   offline compile check, and the family is added to
+   ``numbaloss.cuda_check.FAMILIES``; its tests go in ``tests/cuda/test_<family>.py``.
 """
 
 import math
@@ -117,6 +137,28 @@ def block_sum(value):
     while half > 0:
         if tid < half:
             buf[tid] += buf[tid + half]
+        cuda.syncthreads()
+        half //= 2
+    return buf[0]
+
+
+@cuda.jit(device=True)
+def block_max(value):
+    """Maximum of ``value`` over the threads of a block (NaN wins), for row kernels.
+
+    Same contract as :func:`block_sum`: every thread calls it, power-of-two blocks.
+    """
+    buf = cuda.shared.array(MAX_THREADS, float64)
+    tid = cuda.threadIdx.x
+    cuda.syncthreads()
+    buf[tid] = value
+    cuda.syncthreads()
+    half = cuda.blockDim.x // 2
+    while half > 0:
+        if tid < half:
+            other = buf[tid + half]
+            if other > buf[tid] or other != other:
+                buf[tid] = other
         cuda.syncthreads()
         half //= 2
     return buf[0]
