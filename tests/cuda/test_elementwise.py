@@ -293,3 +293,31 @@ def test_cupy_arrays_in_cupy_arrays_out(rng):
     want, want_grad = nl.l1_loss(x, y, "none", return_grad=True)
     np.testing.assert_allclose(cupy.asnumpy(loss), want)
     np.testing.assert_allclose(cupy.asnumpy(grad), want_grad)
+
+
+OPTION_CASES = [
+    ("poisson_nll_loss", {"log_input": False, "full": True}, "sum"),
+    ("kl_div", {"log_target": True}, "batchmean"),
+    ("kl_div", {}, "batchmean"),
+    ("smooth_l1_loss", {"beta": 0.0}, "mean"),
+    ("gaussian_nll_loss", {"full": True, "eps": 0.5}, "mean"),
+    ("hinge_embedding_loss", {"margin": 0.5}, "none"),
+    ("huber_loss", {"delta": 2.5}, "sum"),
+]
+
+
+@pytest.mark.parametrize(("name", "options", "reduction"), OPTION_CASES, ids=str)
+def test_options_match_cpu(cuda, rng, name, options, reduction):
+    case = CASES[name]
+    arrays = case.make(rng, SHAPE, np.float64)
+    if name == "poisson_nll_loss":
+        arrays = (np.abs(arrays[0]), arrays[1])  # rates, not log-rates
+    if name == "kl_div" and options.get("log_target"):
+        arrays = (arrays[0], np.log(arrays[1]))
+    loss, grad = case.func(
+        *(cuda.to_device(a) for a in arrays), **options, reduction=reduction, return_grad=True
+    )
+    want, want_grad = case.func(*arrays, **options, reduction=reduction, return_grad=True)
+    _compare(loss, want, np.float64)
+    for g, e in zip(_tuple(grad), _tuple(want_grad), strict=True):
+        _compare(g, e, np.float64)
