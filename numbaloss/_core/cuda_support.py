@@ -59,6 +59,7 @@ from numba import cuda, float64, types
 from numba.core import config as numba_config
 
 from . import kernels, vecmath
+from .dispatch import is_device_array
 from .validation import as_array, compute_dtype
 
 #: True under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``).
@@ -411,8 +412,11 @@ class DeviceArgs:
         """``value`` as a numba device array, or ``None`` when it is on the host."""
         if is_numba_device_array(value):
             arr = value
-        elif hasattr(value, "__cuda_array_interface__"):
-            arr = cuda.as_cuda_array(value, sync=False)
+        elif is_device_array(value):
+            # PyTorch refuses to export a tensor that requires grad; its data is what counts.
+            exported = value.detach() if getattr(value, "requires_grad", False) else value
+            # sync=False: kernels are queued on the default stream, nothing waits here.
+            arr = cuda.as_cuda_array(exported, sync=False)
         else:
             return None
         self._remember(value)

@@ -14,7 +14,12 @@ def is_device_array(obj):
     arrays, PyTorch CUDA tensors), and numba's own device arrays, which under the
     CUDA simulator carry the ``__cuda_ndarray__`` marker but no interface.
     """
-    return hasattr(obj, "__cuda_array_interface__") or bool(getattr(obj, "__cuda_ndarray__", False))
+    if getattr(obj, "__cuda_ndarray__", False):
+        return True
+    try:
+        return hasattr(obj, "__cuda_array_interface__")
+    except RuntimeError:  # PyTorch: a CUDA tensor that requires grad refuses to export
+        return True
 
 
 def any_device_array(*objs):

@@ -48,3 +48,15 @@ def test_a_device_array_without_a_gpu_is_a_clear_runtime_error():
 
 def test_host_calls_are_untouched():
     assert float(nl.mse_loss([1.0, 2.0], [0.0, 4.0])) == 2.5
+
+
+class _GradTensor:
+    """Like a PyTorch CUDA tensor that requires grad: its interface raises RuntimeError."""
+
+    @property
+    def __cuda_array_interface__(self):
+        raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+
+
+def test_a_tensor_that_requires_grad_counts_as_a_device_array():
+    assert is_device_array(_GradTensor())

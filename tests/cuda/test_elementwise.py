@@ -321,3 +321,11 @@ def test_options_match_cpu(cuda, rng, name, options, reduction):
     _compare(loss, want, np.float64)
     for g, e in zip(_tuple(grad), _tuple(want_grad), strict=True):
         _compare(g, e, np.float64)
+
+
+def test_loss_classes_take_device_arrays(cuda, rng):
+    x, y = rng.standard_normal(SHAPE), rng.standard_normal(SHAPE)
+    loss, grad = nl.MSELoss(reduction="sum")(cuda.to_device(x), cuda.to_device(y), return_grad=True)
+    want, want_grad = nl.MSELoss(reduction="sum")(x, y, return_grad=True)
+    _compare(loss, want, np.float64)
+    _compare(grad, want_grad, np.float64)
