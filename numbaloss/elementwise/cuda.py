@@ -178,11 +178,15 @@ def _run(plan, args, return_grad, grad_output, grad_out):
     buffers = [None, None]
     outs = [None, None]
     in_place = [False, False]
+    callers = [None, None]  # the caller's grad_out objects, handed back as they are
     if return_grad:
         for slot, name, out in zip(plan.grad_slots, names, unpack_grad_out(grad_out, names)):
+            callers[slot] = out
             if broadcast_b and slot == 1:
                 buffers[1] = cuda.device_array(n, dtype=layout.cdtype)
-                outs[1] = None if out is None else args.array(out, f"grad_out for {name}")
+                if out is not None:
+                    outs[1] = args.array(out, f"grad_out for {name}")
+                    _check_small_grad_out(outs[1], plan.grad_b_shape, name, layout.dtype)
             else:
                 buffers[slot], outs[slot], in_place[slot] = _grad_buffer(args, out, name, layout)
 
@@ -224,19 +228,18 @@ def _run(plan, args, return_grad, grad_output, grad_out):
             full_shape = (1,) * (len(layout.shape) - len(full_shape)) + full_shape
             g = _finish_grad(buffers[1], None, False, layout, plan.grad_b_shape, full_shape)
             if outs[1] is not None:
-                _check_small_grad_out(outs[1], g, names[1], layout.dtype)
                 cs.flat_view(outs[1]).copy_to_device(cs.flat_view(g))
-                g = outs[1]
         else:
             g = _finish_grad(buffers[slot], outs[slot], in_place[slot], layout)
-        grads.append(args.wrap(g))
+        grads.append(args.wrap(g) if callers[slot] is None else callers[slot])
     return loss, grads[0] if len(grads) == 1 else tuple(grads)
 
 
-def _check_small_grad_out(out, g, name, dtype):
-    if out.size != g.size or not (out.is_c_contiguous() or out.ndim <= 1):
+def _check_small_grad_out(out, shape, name, dtype):
+    """A grad_out for a broadcast prediction: its own (caller's) shape, C order."""
+    if out.size != int(np.prod(shape, dtype=np.int64)) or not out.is_c_contiguous():
         raise ValueError(
-            f"grad_out for {name} must be a C-contiguous array of shape {tuple(g.shape)}, "
+            f"grad_out for {name} must be a C-contiguous array of shape {tuple(shape)}, "
             f"got shape {tuple(out.shape)}"
         )
     if np.dtype(out.dtype) != dtype:

@@ -2,7 +2,9 @@
 
 Every function takes array_like arguments and returns NumPy results (see the
 package docs for the common keywords ``reduction``, ``return_grad``,
-``grad_output`` and ``grad_out``).
+``grad_output`` and ``grad_out``).  The arguments are validated by :mod:`.plans`,
+which the CUDA versions in :mod:`.cuda` share; device-array arguments are routed
+there by :func:`~numbaloss._core.dispatch.on_device`.
 """
 
 import numpy as np

@@ -329,3 +329,24 @@ def test_loss_classes_take_device_arrays(cuda, rng):
     want, want_grad = nl.MSELoss(reduction="sum")(x, y, return_grad=True)
     _compare(loss, want, np.float64)
     _compare(grad, want_grad, np.float64)
+
+
+def test_gaussian_grad_out_for_a_broadcast_var(cuda, rng):
+    x, y = rng.standard_normal(SHAPE), rng.standard_normal(SHAPE)
+    var = rng.uniform(0.2, 2.0, SHAPE[:-1])
+    outs = (cuda.device_array(SHAPE), cuda.device_array(SHAPE[:-1]))
+    _, grads = nl.gaussian_nll_loss(
+        cuda.to_device(x), cuda.to_device(y), var, return_grad=True, grad_out=outs
+    )
+    _, want = nl.gaussian_nll_loss(x, y, var, return_grad=True)
+    assert grads[0] is outs[0] and grads[1] is outs[1]
+    _compare(outs[0], want[0], np.float64)
+    _compare(outs[1], want[1], np.float64)
+    with pytest.raises(ValueError, match="grad_out for var must be"):
+        nl.gaussian_nll_loss(
+            cuda.to_device(x),
+            cuda.to_device(y),
+            var,
+            return_grad=True,
+            grad_out=(outs[0], cuda.device_array(SHAPE)),
+        )
