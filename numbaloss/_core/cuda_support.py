@@ -438,12 +438,16 @@ class DeviceArgs:
         return arr
 
     def option(self, value, name):
-        """A small option: a device array as it is, a host array_like validated and copied."""
+        """A small option: a device array as it is, a host array_like validated.
+
+        A host option is copied to the device by the caller (a synchronous copy,
+        which waits for work already queued on the GPU): keep options on the device
+        where a call must not wait.
+        """
         arr = self.device(value, name)
         if arr is not None:
             return arr
-        host = as_array(value, name)
-        return cuda.to_device(np.ascontiguousarray(host))
+        return as_array(value, name)
 
     def scalar_or_device(self, value, name):
         """A grad_output of a reduced loss: a host float, or a 1-element device array.
