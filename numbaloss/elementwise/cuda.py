@@ -26,7 +26,7 @@ from numba import cuda, float64
 from .._core import cuda_support as cs
 from .._core.driver import unpack_grad_out
 from .._core.kernels import at, like, point
-from .._core.validation import as_array
+from .._core.validation import as_array, check_broadcastable
 from . import losses, plans
 
 
@@ -105,14 +105,7 @@ def _grad_output(args, grad_output, layout):
                 "pass a scalar or a device array"
             )
         return layout.cdtype.type(host.reshape(()))
-    shape = tuple(g.shape)
-    ok = len(shape) <= len(layout.shape) and all(
-        s in (1, full) for s, full in zip(shape[::-1], layout.shape[::-1])
-    )
-    if not ok:
-        raise ValueError(
-            f"grad_output of shape {shape} cannot be broadcast to the loss shape {layout.shape}"
-        )
+    check_broadcastable("grad_output", g, "the loss", layout.shape)
     return cs.gather(g, layout.shape, layout.fortran, layout.cdtype)
 
 

@@ -11,6 +11,8 @@ arrays, ``args.option`` for small options that may come from the host on the GPU
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .._core.validation import (
     as_array,
     check_bool,
@@ -102,11 +104,14 @@ def _broadcast_weight(args, weight, shape, name):
     if weight is None:
         return None
     w = args.option(weight, name)
-    shape = tuple(shape)
-    wshape = tuple(w.shape)
-    ok = len(wshape) <= len(shape) and all(ws in (1, s) for ws, s in zip(wshape[::-1], shape[::-1]))
-    if not ok:
-        raise ValueError(f"{name} of shape {wshape} cannot be broadcast to the input shape {shape}")
+    try:
+        full = np.broadcast_shapes(tuple(w.shape), tuple(shape))
+    except ValueError:
+        full = None
+    if full != tuple(shape):
+        raise ValueError(
+            f"{name} of shape {tuple(w.shape)} cannot be broadcast to the input shape {tuple(shape)}"
+        )
     return w
 
 

@@ -211,6 +211,10 @@ def test_validation_is_the_cpus(cuda, rng):
         nl.binary_cross_entropy(cuda.to_device(np.full(SHAPE, 1.5)), y)
     with pytest.raises(ValueError, match="var has negative"):
         nl.gaussian_nll_loss(x, y, cuda.to_device(np.full(SHAPE, -1.0)))
+    with pytest.raises(ValueError, match="grad_output of shape"):
+        nl.mse_loss(x, y, "none", return_grad=True, grad_output=cuda.to_device(np.ones(3)))
+    with pytest.raises(ValueError, match="weight of shape"):
+        nl.binary_cross_entropy(x, y, weight=np.ones(3))
     with pytest.raises(TypeError, match="must hold real numbers"):
         nl.mse_loss(x, y, weight=np.array(["a"] * 35).reshape(SHAPE))
 
