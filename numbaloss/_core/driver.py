@@ -11,7 +11,7 @@ kernel reported, and shapes the results.
 import numpy as np
 
 from . import parallel
-from .validation import as_array, compute_dtype, result_dtype
+from .validation import as_array, check_broadcastable, compute_dtype, result_dtype
 
 
 class Operands:
@@ -222,14 +222,7 @@ def run_elementwise(
 
 def _grad_output_array(grad_output, shape):
     g = as_array(grad_output, "grad_output")
-    try:
-        full = np.broadcast_shapes(g.shape, shape)
-    except ValueError:
-        full = None
-    if full != tuple(shape):
-        raise ValueError(
-            f"grad_output of shape {tuple(g.shape)} cannot be broadcast to the loss shape {tuple(shape)}"
-        )
+    check_broadcastable("grad_output", g, "the loss", shape)
     return g
 
 
