@@ -91,5 +91,14 @@ for _name, _func, _opts in [
     ("KLDivLoss", F.kl_div, [_R, ("log_target", False)]),
     ("MarginRankingLoss", F.margin_ranking_loss, [("margin", 0.0), _R]),
     ("HingeEmbeddingLoss", F.hinge_embedding_loss, [("margin", 1.0), _R]),
+    ("MultiMarginLoss", F.multi_margin_loss, [("p", 1), ("margin", 1.0), ("weight", None), _R]),
+    ("MultiLabelMarginLoss", F.multilabel_margin_loss, [_R]),
+    ("MultiLabelSoftMarginLoss", F.multilabel_soft_margin_loss, [("weight", None), _R]),
+    ("CosineEmbeddingLoss", F.cosine_embedding_loss, [("margin", 0.0), _R]),
+    ("TripletMarginLoss", F.triplet_margin_loss,
+     [("margin", 1.0), ("p", 2.0), ("eps", 1e-6), ("swap", False), _R]),
+    ("TripletMarginWithDistanceLoss", F.triplet_margin_with_distance_loss,
+     ["*", ("distance_function", None), ("margin", 1.0), ("swap", False), _R,
+      ("distance_grad", None)]),
 ]:
     loss_class(_name, _func, _opts)
