@@ -394,7 +394,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean", 
 
     With :math:`\cos = \langle x_1, x_2 \rangle /
     \sqrt{(\lVert x_1 \rVert^2 + \epsilon)(\lVert x_2 \rVert^2 + \epsilon)}` and
-    PyTorch's :math:`\epsilon = 10^{-12}` (so zero vectors give ``cos = 0``):
+    PyTorch's :math:`\epsilon` (``1e-12`` as a float32; zero vectors give ``cos = 0``):
 
     .. math:: \ell = \begin{cases} 1 - \cos & y = 1 \\
               \max(0, \cos - m) & y = -1 \\ 0 & \text{otherwise} \end{cases}
