@@ -62,13 +62,22 @@ def loss_class(name, function, options):
         f"returns ``{function.__name__}(*arrays, **options)``, and accepts ``return_grad``,\n"
         "``grad_output`` and ``grad_out`` as the function does.\n"
     )
+
+    def __init__(self, *args, **kwargs):
+        Loss.__init__(self, *args, **kwargs)
+
+    # Each class needs its own __init__ to carry its own signature (with ``self``, as
+    # torch.nn's), so that inspect.signature of the class and of its __init__ are right.
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    __init__.__signature__ = signature.replace(parameters=[self_param, *params])
+    __init__.__qualname__ = f"{name}.__init__"
     cls = type(name, (Loss,), {
         "_function": staticmethod(function),
         "_signature": signature,
+        "__init__": __init__,
         "__doc__": doc,
         "__module__": __name__,
     })
-    cls.__init__.__signature__ = signature
     globals()[name] = cls
     __all__.append(name)
     return cls

@@ -161,6 +161,24 @@ def multilabel_margin_rows(x, target, gout, loss_rows, grad, want_grad, bad, sta
 # --- multilabel_soft_margin_loss -----------------------------------------------------------
 
 
+@math_jit
+def soft_margin_point(x, y):
+    """``y softplus(-x) + (1 - y) softplus(x)`` and ``sigmoid(x)``, from one ``exp``.
+
+    Compiled without ``reassoc`` (and inlined with its own flags), so that an infinite
+    ``x`` gives PyTorch's inf or NaN rather than what a reassociated sum would give.
+    """
+    one = like(x, 1)
+    zero = like(x, 0)
+    e = exp(-abs(x))
+    lp = log1p(e)
+    pos = x if x > 0 else zero
+    neg = zero if x > 0 else -x
+    loss = y * (neg + lp) + (one - y) * (pos + lp)
+    inv = one / (one + e)
+    return loss, (inv if x >= 0 else e * inv)
+
+
 @kernel_jit
 def multilabel_soft_margin_rows(x, target, weight, gout, loss_rows, grad, want_grad, start, stop):
     """Rows of ``sum_j w_j (y_j softplus(-x_j) + (1 - y_j) softplus(x_j)) / C``.
@@ -172,29 +190,17 @@ def multilabel_soft_margin_rows(x, target, weight, gout, loss_rows, grad, want_g
         row = x[i]
         labels = target[i]
         scale = like(gout[i], gout[i] / n_classes)
-        one = like(gout[i], 1)
         total = 0.0
         if want_grad:
             for j in range(n_classes):
-                xj = row[j]
-                yj = labels[j]
-                e = exp(-abs(xj))
-                lp = log1p(e)
-                pos = xj if xj > 0 else xj * 0
-                softplus_x = pos + lp
-                softplus_neg = (pos - xj) + lp
+                loss, sig = soft_margin_point(row[j], labels[j])
                 w = weight[j]
-                total += np.float64(w * (yj * softplus_neg + (one - yj) * softplus_x))
-                inv = one / (one + e)
-                sig = inv if xj >= 0 else e * inv
-                grad[i, j] = (w * scale) * (sig - yj)
+                total += np.float64(w * loss)
+                grad[i, j] = (w * scale) * (sig - labels[j])
         else:
             for j in range(n_classes):
-                xj = row[j]
-                yj = labels[j]
-                lp = log1p(exp(-abs(xj)))
-                pos = xj if xj > 0 else xj * 0
-                total += np.float64(weight[j] * (yj * ((pos - xj) + lp) + (one - yj) * (pos + lp)))
+                loss, _ = soft_margin_point(row[j], labels[j])
+                total += np.float64(weight[j] * loss)
         loss_rows[i] = total / n_classes
 
 

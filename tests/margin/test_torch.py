@@ -29,7 +29,7 @@ def compare(torch, func, torch_func, preds, others, kwargs, reduction, dtype, rn
         assert_close(grad, exp, dtype, scale=scale)
 
 
-# --- multi_margin_loss ----------------------------------------------------------------------
+# --- multi_margin_loss ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -65,7 +65,7 @@ def test_multi_margin_ties(torch, rng):
                     dict(p=p, margin=margin), "sum", np.float64, rng)
 
 
-# --- multilabel_margin_loss --------------------------------------------------------------------
+# --- multilabel_margin_loss ----------------------------------------------------------------
 
 
 def _multilabel_targets(rng, n, c):
@@ -99,7 +99,7 @@ def test_multilabel_margin_docs_example_and_edges(torch, rng):
                     [np.array(x)], [np.array(t)], {}, reduction, np.float64, rng)
 
 
-# --- multilabel_soft_margin_loss ------------------------------------------------------------------
+# --- multilabel_soft_margin_loss -----------------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -123,7 +123,7 @@ def test_multilabel_soft_margin_unbatched_and_extremes(torch, rng):
                 np.float64, rng)
 
 
-# --- cosine_embedding_loss ---------------------------------------------------------------------------
+# --- cosine_embedding_loss -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -159,7 +159,7 @@ def test_cosine_embedding_unbatched_zero_vectors_ties(torch, rng):
             [a, b], [np.array([1, -1, 0, 2])], {}, "none", np.float64, rng)
 
 
-# --- triplet losses ---------------------------------------------------------------------------
+# --- triplet losses ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -276,7 +276,7 @@ def test_triplet_user_callables(torch, rng):
             distance_function=lambda x, y: ((x - y) ** 2).sum(-1)).item(), np.float64)
 
 
-# --- layouts and dtypes -----------------------------------------------------------------------------
+# --- layouts and dtypes --------------------------------------------------------------------
 
 
 def test_layouts(torch, rng):
