@@ -162,15 +162,14 @@ def multilabel_margin_rows(x, target, gout, loss_rows, grad, want_grad, bad, sta
 
 
 @math_jit
-def soft_margin_point(x, y):
-    """``y softplus(-x) + (1 - y) softplus(x)`` and ``sigmoid(x)``, from one ``exp``.
+def soft_margin_point(x, y, e):
+    """``y softplus(-x) + (1 - y) softplus(x)`` and ``sigmoid(x)``, given ``e = exp(-|x|)``.
 
     Compiled without ``reassoc`` (and inlined with its own flags), so that an infinite
     ``x`` gives PyTorch's inf or NaN rather than what a reassociated sum would give.
     """
     one = like(x, 1)
     zero = like(x, 0)
-    e = exp(-abs(x))
     lp = log1p(e)
     pos = x if x > 0 else zero
     neg = zero if x > 0 else -x
@@ -184,22 +183,27 @@ def multilabel_soft_margin_rows(x, target, weight, gout, loss_rows, grad, want_g
     """Rows of ``sum_j w_j (y_j softplus(-x_j) + (1 - y_j) softplus(x_j)) / C``.
 
     Gradient ``w_j (sigmoid(x_j) - y_j) / C``; one ``exp`` and one ``log1p`` per element.
+    The ``exp`` of a row goes first, into a scratch row, in a loop of its own: with both
+    ``exp`` and ``log1p`` in one loop LLVM stops inlining them and the loop stays scalar.
     """
     n_classes = x.shape[1]
+    exp_row = np.empty(n_classes, dtype=x.dtype)
     for i in range(start, stop):
         row = x[i]
         labels = target[i]
         scale = like(gout[i], gout[i] / n_classes)
+        for j in range(n_classes):
+            exp_row[j] = exp(-abs(row[j]))
         total = 0.0
         if want_grad:
             for j in range(n_classes):
-                loss, sig = soft_margin_point(row[j], labels[j])
+                loss, sig = soft_margin_point(row[j], labels[j], exp_row[j])
                 w = weight[j]
                 total += np.float64(w * loss)
                 grad[i, j] = (w * scale) * (sig - labels[j])
         else:
             for j in range(n_classes):
-                loss, _ = soft_margin_point(row[j], labels[j])
+                loss, _ = soft_margin_point(row[j], labels[j], exp_row[j])
                 total += np.float64(weight[j] * loss)
         loss_rows[i] = total / n_classes
 
@@ -506,6 +510,11 @@ def triplet_rows(metric, anchor, positive, negative, margin, swap, gout, loss_ro
 # A user's @njit distance is a new type for every function object, so kernels that take
 # one are compiled in memory only (caching them on disk would add an entry per process).
 custom_jit = njit(fastmath=set(KERNEL_FASTMATH), nogil=True, error_model="numpy")
+
+
+@custom_jit
+def no_distance_grad(x, y, gx, gy):
+    """Stands in for ``distance_grad`` when only the value is wanted (never called then)."""
 
 
 @custom_jit

@@ -689,13 +689,10 @@ def _run_triplet_njit(distance, distance_grad, arrays, margin, swap, reduction, 
     call = _RowCall([(n, r.reshape(shape)) for n, r in zip(_TRIPLET, rows)], arrays, loss_shape,
                     n_rows, width, reduction=reduction, return_grad=return_grad,
                     grad_output=grad_output, grad_out=grad_out)
-    grad_fn = _no_distance_grad if distance_grad is None else distance_grad
+    grad_fn = cpu.no_distance_grad if distance_grad is None else distance_grad
     parallel.run_ranges(cpu.triplet_custom_rows, n_rows, 3 * width, distance, grad_fn, *rows,
                         margin, swap, call.gout, call.loss_rows, *call.buffers, call.return_grad)
     return call.finish()
-
-
-_no_distance_grad = cpu.custom_jit(lambda x, y, gx, gy: None)
 
 
 def _user_distances(distance, x, y, loss_shape):

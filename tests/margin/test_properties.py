@@ -300,6 +300,15 @@ def test_bad_options():
     with pytest.raises(ValueError, match="distance_grad is only"):
         nl.triplet_margin_with_distance_loss(x, x, x, distance_function="cosine",
                                              distance_grad=lambda u, v: (u, v))
+    from numba import njit
+
+    row_distance = njit(lambda u, v: np.abs(u - v).sum())
+    with pytest.raises(TypeError, match="@njit"):
+        nl.triplet_margin_with_distance_loss(x, x, x, distance_function=row_distance,
+                                             distance_grad=lambda u, v: (u, v), return_grad=True)
+    with pytest.raises(ValueError, match="distance_grad"):
+        nl.triplet_margin_with_distance_loss(x, x, x, distance_function=row_distance,
+                                             return_grad=True)
     with pytest.raises(ValueError, match="one distance per row"):
         nl.triplet_margin_with_distance_loss(x, x, x, distance_function=lambda u, v: u)
 
