@@ -459,6 +459,23 @@ def hinge_weights(margin, d_pos, d_neg, d_swap, swap):
 
 
 @kernel_jit
+def triplet_hinge_rows(d_pos, d_neg, d_swap, margin, swap, gout, loss_rows, weights, start, stop):
+    """The hinge of rows whose distances were computed elsewhere (a user's array distance).
+
+    ``weights[i]`` gets the factors of ``d(a, p)``, ``d(a, n)`` and ``d(p, n)``'s gradients
+    in the row's gradient: ``(g, g w_neg, g w_swap)`` with ``g = gout[i]`` where active.
+    """
+    for i in range(start, stop):
+        loss, active, w_neg, w_swap = hinge_weights(margin, d_pos[i], d_neg[i], d_swap[i], swap)
+        loss_rows[i] = loss
+        if active:
+            g = gout[i]
+            weights[i, 0] = g
+            weights[i, 1] = g * like(g, w_neg)
+            weights[i, 2] = g * like(g, w_swap)
+
+
+@kernel_jit
 def triplet_rows(metric, anchor, positive, negative, margin, swap, gout, loss_rows,
                  grad_a, grad_p, grad_n, want_grad, start, stop):
     """Rows of ``max(margin + d(a, p) - min(d(a, n), d(p, n) if swap), 0)``."""

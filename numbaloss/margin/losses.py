@@ -497,8 +497,8 @@ def _triplet_arrays(anchor, positive, negative, margin, swap, reduction, return_
     return arrays, margin, swap
 
 
-def _run_triplet(metric, arrays, margin, swap, reduction, return_grad, grad_output, grad_out):
-    """The fused triplet kernel with a built-in metric."""
+def _triplet_call(arrays, reduction, return_grad, grad_output, grad_out):
+    """The ``(rows, D)`` matrices of the three inputs and the call's outputs."""
     shape = arrays[0].shape
     cdtype = _compute_dtype_of(arrays)
     width = shape[-1]
@@ -508,8 +508,14 @@ def _run_triplet(metric, arrays, margin, swap, reduction, return_grad, grad_outp
     call = _RowCall([(n, r.reshape(shape)) for n, r in zip(_TRIPLET, rows)], arrays, loss_shape,
                     n_rows, width, reduction=reduction, return_grad=return_grad,
                     grad_output=grad_output, grad_out=grad_out)
-    parallel.run_ranges(cpu.triplet_rows, n_rows, 3 * width, metric, *rows, margin, swap,
-                        call.gout, call.loss_rows, *call.buffers, call.return_grad)
+    return rows, call
+
+
+def _run_triplet(metric, arrays, margin, swap, reduction, return_grad, grad_output, grad_out):
+    """The fused triplet kernel with a built-in metric."""
+    rows, call = _triplet_call(arrays, reduction, return_grad, grad_output, grad_out)
+    parallel.run_ranges(cpu.triplet_rows, call.n_rows, 3 * rows[0].shape[1], metric, *rows,
+                        margin, swap, call.gout, call.loss_rows, *call.buffers, call.return_grad)
     return call.finish()
 
 
@@ -680,67 +686,49 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
 
 def _run_triplet_njit(distance, distance_grad, arrays, margin, swap, reduction, return_grad,
                       grad_output, grad_out):
-    shape = arrays[0].shape
-    cdtype = _compute_dtype_of(arrays)
-    width = shape[-1]
-    loss_shape = shape[:-1]
-    n_rows = int(np.prod(loss_shape, dtype=np.int64))
-    rows = [_row_matrix(a, n_rows, width, cdtype) for a in arrays]
-    call = _RowCall([(n, r.reshape(shape)) for n, r in zip(_TRIPLET, rows)], arrays, loss_shape,
-                    n_rows, width, reduction=reduction, return_grad=return_grad,
-                    grad_output=grad_output, grad_out=grad_out)
+    """The triplet kernel with a user's ``@njit`` row distance compiled in."""
+    rows, call = _triplet_call(arrays, reduction, return_grad, grad_output, grad_out)
     grad_fn = cpu.no_distance_grad if distance_grad is None else distance_grad
-    parallel.run_ranges(cpu.triplet_custom_rows, n_rows, 3 * width, distance, grad_fn, *rows,
-                        margin, swap, call.gout, call.loss_rows, *call.buffers, call.return_grad)
+    parallel.run_ranges(cpu.triplet_custom_rows, call.n_rows, 3 * rows[0].shape[1], distance,
+                        grad_fn, *rows, margin, swap, call.gout, call.loss_rows, *call.buffers,
+                        call.return_grad)
     return call.finish()
 
 
-def _user_distances(distance, x, y, loss_shape):
+def _user_distances(distance, x, y, n_rows):
     d = as_array(distance(x, y), "the result of distance_function")
-    if d.shape != tuple(loss_shape):
-        d = d.reshape(-1) if d.size == int(np.prod(loss_shape, dtype=np.int64)) else d
-        if d.size != int(np.prod(loss_shape, dtype=np.int64)):
-            raise ValueError(
-                f"distance_function must return one distance per row, shape {tuple(loss_shape)}; "
-                f"got shape {tuple(d.shape)}"
-            )
-    return np.asarray(d, dtype=np.float64).reshape(loss_shape)
+    if d.size != n_rows or d.ndim > x.ndim - 1:
+        raise ValueError(
+            f"distance_function must return one distance per row, shape {x.shape[:-1]}; "
+            f"got shape {tuple(d.shape)}"
+        )
+    return np.ascontiguousarray(d, dtype=np.float64).reshape(n_rows)
 
 
 def _run_triplet_arrays(distance, distance_grad, arrays, margin, swap, reduction, return_grad,
                         grad_output, grad_out):
-    """A user's array distance: distances (and their gradients) from the caller's code."""
-    shape = arrays[0].shape
-    cdtype = _compute_dtype_of(arrays)
-    width = shape[-1]
-    loss_shape = shape[:-1]
-    n_rows = int(np.prod(loss_shape, dtype=np.int64))
-    a, p, n = (np.ascontiguousarray(native(x, cdtype)) for x in arrays)
-    call = _RowCall([("anchor", a), ("positive", p), ("negative", n)], arrays, loss_shape, n_rows,
-                    width, reduction=reduction, return_grad=return_grad,
-                    grad_output=grad_output, grad_out=grad_out)
-    d_pos = _user_distances(distance, a, p, loss_shape).reshape(n_rows)
-    d_neg = _user_distances(distance, a, n, loss_shape).reshape(n_rows)
-    d_swap = _user_distances(distance, p, n, loss_shape).reshape(n_rows) if swap else d_neg
-    w_neg = np.ones(n_rows)
-    w_swap = np.zeros(n_rows)
-    if swap:
-        w_neg = np.where(d_swap < d_neg, 0.0, np.where(d_swap == d_neg, 0.5, 1.0))
-        w_swap = 1.0 - w_neg
-    v = margin + d_pos - np.minimum(d_neg, d_swap) if swap else margin + d_pos - d_neg
-    call.loss_rows[:] = np.where(v < 0, 0.0, v)
+    """A user's array distance: distances (and their gradients) from the caller's code.
+
+    The hinge (with its tie rules) runs in :func:`cpu.triplet_hinge_rows`, which gives
+    each row's weights of the three distance gradients.
+    """
+    rows, call = _triplet_call(arrays, reduction, return_grad, grad_output, grad_out)
+    n_rows, width = rows[0].shape
+    a, p, n = (r.reshape(arrays[0].shape) for r in rows)
+    d_pos = _user_distances(distance, a, p, n_rows)
+    d_neg = _user_distances(distance, a, n, n_rows)
+    d_swap = _user_distances(distance, p, n, n_rows) if swap else d_neg
+    weights = np.zeros((n_rows, 3), dtype=rows[0].dtype)
+    parallel.run_ranges(cpu.triplet_hinge_rows, n_rows, 1, d_pos, d_neg, d_swap, margin, swap,
+                        call.gout, call.loss_rows, weights)
     if call.return_grad:
-        g = np.where(v >= 0, call.gout, 0).astype(cdtype)[:, None]
-        gn = (g * w_neg[:, None]).astype(cdtype)
-        gs = (g * w_swap[:, None]).astype(cdtype)
         # All distance gradients are taken before any gradient (maybe an input) is written.
         pa, pp = _user_grads(distance_grad, a, p, n_rows, width)
         na, nn = _user_grads(distance_grad, a, n, n_rows, width)
         sp, sn = _user_grads(distance_grad, p, n, n_rows, width) if swap else (0, 0)
-        grad_a = g * pa - gn * na
-        grad_p = g * pp - gs * sp
-        grad_n = -gn * nn - gs * sn
-        for buffer, grad in zip(call.buffers, (grad_a, grad_p, grad_n)):
+        g_pos, g_neg, g_swap = (weights[:, k:k + 1] for k in range(3))
+        grads = (g_pos * pa - g_neg * na, g_pos * pp - g_swap * sp, -g_neg * nn - g_swap * sn)
+        for buffer, grad in zip(call.buffers, grads):
             np.copyto(buffer, grad, casting="unsafe")
     return call.finish()
 
