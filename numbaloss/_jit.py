@@ -7,7 +7,8 @@ so that the options are chosen once:
   :mod:`numbaloss._core.parallel` can run them on several Python threads.
 * ``error_model="numpy"``: division by zero gives inf/NaN as in NumPy instead of
   raising, which also removes the zero checks that block SIMD vectorization.
-* ``cache=True``: compiled machine code is kept on disk next to the sources.
+* ``cache=True`` for kernels: compiled machine code is kept on disk next to the
+  sources (scalar helpers are compiled into the kernels that inline them).
 * fastmath flags that keep NaN and inf honest: never ``nnan``/``ninf``.
 
   - ``math_jit`` (scalar math helpers such as the vectorizable ``exp``) uses
@@ -25,19 +26,23 @@ from numba import njit
 MATH_FASTMATH = frozenset({"contract", "nsz"})
 KERNEL_FASTMATH = frozenset({"contract", "nsz", "reassoc"})
 
-_COMMON = {"nogil": True, "error_model": "numpy", "cache": True}
+_COMMON = {"nogil": True, "error_model": "numpy"}
 
 
 def math_jit(func):
-    """Compile a scalar helper that kernels (and users' own ``@njit`` code) inline."""
-    return njit(fastmath=set(MATH_FASTMATH), **_COMMON)(func)
+    """Compile a scalar helper that kernels (and users' own ``@njit`` code) inline.
+
+    Helpers are inlined into their callers by numba itself (``inline="always"``):
+    LLVM's own inliner gives up on a helper that already holds an inlined ``exp``
+    and ``log``, and a call left in a loop keeps the loop scalar.  For the same
+    reason helpers are *not* cached on disk: a function loaded from the cache is linked
+    as machine code, which LLVM cannot inline into the calling loop, and the loop
+    would then stay scalar.  The kernels that call them are cached, with the
+    helpers inlined.
+    """
+    return njit(fastmath=set(MATH_FASTMATH), inline="always", **_COMMON)(func)
 
 
 def kernel_jit(func):
-    """Compile a kernel that loops over data."""
-    return njit(fastmath=set(KERNEL_FASTMATH), **_COMMON)(func)
-
-
-def plain_jit(func):
-    """Compile a helper with no fast-math flags at all (exact IEEE semantics)."""
-    return njit(**_COMMON)(func)
+    """Compile a kernel that loops over data (cached on disk)."""
+    return njit(fastmath=set(KERNEL_FASTMATH), cache=True, **_COMMON)(func)

@@ -40,7 +40,10 @@ def rng():
     return np.random.default_rng(12345)
 
 
-TOL = {np.dtype(np.float32): dict(rtol=2e-5, atol=2e-6), np.dtype(np.float64): dict(rtol=1e-11, atol=1e-13)}
+TOL = {
+    np.dtype(np.float32): dict(rtol=2e-5, atol=2e-6),
+    np.dtype(np.float64): dict(rtol=1e-11, atol=1e-13),
+}
 
 
 def assert_close(actual, expected, dtype, scale=1.0, **kwargs):
@@ -48,8 +51,12 @@ def assert_close(actual, expected, dtype, scale=1.0, **kwargs):
     tol = dict(TOL[np.dtype(dtype)])
     tol = {k: v * scale for k, v in tol.items()}
     tol.update(kwargs)
-    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64),
-                               np.asarray(expected, dtype=np.float64), equal_nan=True, **tol)
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=np.float64),
+        np.asarray(expected, dtype=np.float64),
+        equal_nan=True,
+        **tol,
+    )
 
 
 def layouts(arr):

@@ -79,7 +79,9 @@ class GradTarget:
         ops = self.ops
         if self.out is not None:
             if not np.shares_memory(self.out, self.buffer):
-                np.copyto(self.out, ops.unorient(self.buffer.reshape(ops.work_shape)), casting="unsafe")
+                np.copyto(
+                    self.out, ops.unorient(self.buffer.reshape(ops.work_shape)), casting="unsafe"
+                )
             return self.out
         result = ops.unorient(self.buffer.reshape(ops.work_shape))
         if result.dtype != ops.dtype:
@@ -91,7 +93,9 @@ def _check_grad_out(name, grad_out, shape, dtype):
     if not isinstance(grad_out, np.ndarray):
         raise TypeError(f"grad_out for {name} must be a NumPy array, got {type(grad_out).__name__}")
     if grad_out.shape != tuple(shape):
-        raise ValueError(f"grad_out for {name} must have shape {tuple(shape)}, got {tuple(grad_out.shape)}")
+        raise ValueError(
+            f"grad_out for {name} must have shape {tuple(shape)}, got {tuple(grad_out.shape)}"
+        )
     if grad_out.dtype != dtype:
         raise ValueError(f"grad_out for {name} must have dtype {dtype}, got {grad_out.dtype}")
     if not grad_out.flags.writeable:
@@ -122,14 +126,25 @@ def unpack_grad_out(grad_out, names):
             return list(grad_out)
         return [grad_out]
     if not isinstance(grad_out, (tuple, list)) or len(grad_out) != len(names):
-        raise ValueError(
-            f"grad_out must be a tuple of {len(names)} arrays, for {', '.join(names)}"
-        )
+        raise ValueError(f"grad_out must be a tuple of {len(names)} arrays, for {', '.join(names)}")
     return list(grad_out)
 
 
-def run_elementwise(kernel, params, ops, operands, *, reduction, return_grad, grad_output,
-                    grad_out, grad_names, grad_slots=(0,), divisor=None, domain_error=None):
+def run_elementwise(
+    kernel,
+    params,
+    ops,
+    operands,
+    *,
+    reduction,
+    return_grad,
+    grad_output,
+    grad_out,
+    grad_names,
+    grad_slots=(0,),
+    divisor=None,
+    domain_error=None,
+):
     """Run ``kernel`` over flat ``operands`` (up to 4) and build the results.
 
     ``grad_slots`` says which kernel gradient outputs (0 = ``dloss/da``, 1 =
@@ -147,10 +162,16 @@ def run_elementwise(kernel, params, ops, operands, *, reduction, return_grad, gr
 
     loss_out = np.empty(n, dtype=cdtype) if reduction == "none" else None
     if reduction == "none":
-        gout = ops.flat(_grad_output_array(grad_output, ops.shape)) if grad_output is not None else cdtype.type(1)
+        if grad_output is None:
+            gout = cdtype.type(1)
+        else:
+            gout = ops.flat(_grad_output_array(grad_output, ops.shape))
     else:
         g = _scalar_grad_output(grad_output)
-        gout = cdtype.type(g / divisor) if reduction == "mean" else cdtype.type(g)
+        if reduction == "mean":
+            gout = cdtype.type(g / divisor if divisor else np.nan)
+        else:
+            gout = cdtype.type(g)
 
     targets = [None, None]
     if return_grad:
@@ -161,8 +182,24 @@ def run_elementwise(kernel, params, ops, operands, *, reduction, return_grad, gr
     grad_a = targets[0].buffer if targets[0] is not None else None
     grad_b = targets[1].buffer if targets[1] is not None else None
 
-    parallel.run_ranges(kernel, nblocks, parallel.BLOCK, params, a, b, c, d, gout, loss_out,
-                        grad_a, grad_b, n, parallel.BLOCK, partials, flags)
+    parallel.run_ranges(
+        kernel,
+        nblocks,
+        parallel.BLOCK,
+        params,
+        a,
+        b,
+        c,
+        d,
+        gout,
+        loss_out,
+        grad_a,
+        grad_b,
+        n,
+        parallel.BLOCK,
+        partials,
+        flags,
+    )
     if domain_error is not None and flags.any():
         raise ValueError(domain_error)
 

@@ -25,7 +25,7 @@ def at(x, i):
 _OPTIONS = {"fastmath": set(MATH_FASTMATH), "nogil": True, "error_model": "numpy"}
 
 
-@overload(at, jit_options=_OPTIONS)
+@overload(at, jit_options=_OPTIONS, inline="always")
 def _ov_at(x, i):
     if isinstance(x, types.Array):
         return lambda x, i: x[i]
@@ -34,20 +34,20 @@ def _ov_at(x, i):
     return None
 
 
-def point(params, *args):
-    """Call ``type(params).point(params, *args)`` (dispatched at compile time)."""
-    return type(params).point(params, *args)
+def point(params, a, b, c, d):
+    """Call ``type(params).point(params, a, b, c, d)`` (dispatched at compile time)."""
+    return type(params).point(params, a, b, c, d)
 
 
-@overload(point, jit_options=_OPTIONS)
-def _ov_point(params, *args):
+@overload(point, jit_options=_OPTIONS, inline="always")
+def _ov_point(params, a, b, c, d):
     cls = getattr(params, "instance_class", None)
     func = getattr(cls, "point", None)
     if func is None:
         return None
 
-    def impl(params, *args):
-        return func(params, *args)
+    def impl(params, a, b, c, d):
+        return func(params, a, b, c, d)
 
     return impl
 
@@ -57,7 +57,7 @@ def like(x, value):
     return np.asarray(value, dtype=np.asarray(x).dtype)[()]
 
 
-@overload(like, jit_options=_OPTIONS)
+@overload(like, jit_options=_OPTIONS, inline="always")
 def _ov_like(x, value):
     if isinstance(x, types.Boolean):
         ctor = np.bool_

@@ -40,7 +40,9 @@ def _default_threads():
         try:
             n = int(env)
         except ValueError:
-            raise ValueError(f"NUMBALOSS_NUM_THREADS must be a positive integer, got {env!r}") from None
+            raise ValueError(
+                f"NUMBALOSS_NUM_THREADS must be a positive integer, got {env!r}"
+            ) from None
         if n < 1:
             raise ValueError(f"NUMBALOSS_NUM_THREADS must be a positive integer, got {env!r}")
         return n

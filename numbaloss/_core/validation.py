@@ -24,7 +24,9 @@ def as_array(value, name):
             f"{name} must hold real numbers (bool, integer or floating), got dtype {arr.dtype}"
         )
     if kind == "f" and arr.dtype.itemsize > 8:
-        raise TypeError(f"{name} has dtype {arr.dtype}; numbaloss supports float16, float32 and float64")
+        raise TypeError(
+            f"{name} has dtype {arr.dtype}; numbaloss supports float16, float32 and float64"
+        )
     return arr
 
 

@@ -19,13 +19,14 @@ from collections import namedtuple
 import numpy as np
 
 from .._core.kernels import at, like, point
-from .._core.vecmath import exp, log, sigmoid, softplus
+from .._core.vecmath import exp, log, softplus_sigmoid
 from .._jit import kernel_jit, math_jit
 
 
 @kernel_jit
-def run_block_range(params, a, b, c, d, gout, loss_out, grad_a, grad_b, n, block,
-                    partials, flags, start, stop):
+def run_block_range(
+    params, a, b, c, d, gout, loss_out, grad_a, grad_b, n, block, partials, flags, start, stop
+):
     """Blocks ``start..stop``: loss (to ``loss_out`` or block sums), gradients, flags."""
     for blk in range(start, stop):
         lo = blk * block
@@ -122,8 +123,8 @@ class SoftMargin(namedtuple("SoftMargin", [])):
     @staticmethod
     @math_jit
     def point(p, x, y, c, d):
-        z = -y * x
-        return softplus(z), -y * sigmoid(z), _zero(x), False
+        loss, s = softplus_sigmoid(-y * x)
+        return loss, -y * s, _zero(x), False
 
 
 class BCE(namedtuple("BCE", [])):
@@ -137,14 +138,15 @@ class BCE(namedtuple("BCE", [])):
         log_x = log(x)
         log_1mx = log(one - x)
         g = _zero(x)
-        if log_x > lo:
-            g -= y / x
-        else:
+        # Clamp at -100 as PyTorch does; a NaN input is not clamped but propagates.
+        if log_x < lo:
             log_x = lo
-        if log_1mx > lo:
-            g += (one - y) / (one - x)
         else:
+            g -= y / x
+        if log_1mx < lo:
             log_1mx = lo
+        else:
+            g += (one - y) / (one - x)
         loss = -w * (y * log_x + (one - y) * log_1mx)
         return loss, w * g, _zero(x), (x < 0) | (x > 1)
 
@@ -157,8 +159,9 @@ class BCEWithLogits(namedtuple("BCEWithLogits", [])):
     def point(p, x, y, w, pw):
         one = 1
         lw = one + (pw - one) * y
-        loss = (one - y) * x + lw * softplus(-x)
-        g = (one - y) - lw * sigmoid(-x)
+        sp, s = softplus_sigmoid(-x)
+        loss = (one - y) * x + lw * sp
+        g = (one - y) - lw * s
         return w * loss, w * g, _zero(x), False
 
 

@@ -63,18 +63,37 @@ def _input_target(input, target, names=("input", "target")):
     return x, t
 
 
-def _pointwise(params, x, t, *, extra=(), reduction, return_grad, grad_output, grad_out,
-               divisor=None, domain_error=None, allowed=("none", "mean", "sum")):
+def _pointwise(
+    params,
+    x,
+    t,
+    *,
+    extra=(),
+    reduction,
+    return_grad,
+    grad_output,
+    grad_out,
+    divisor=None,
+    domain_error=None,
+    allowed=("none", "mean", "sum"),
+):
     """Run a loss of one prediction ``x`` against ``t`` (and ``extra`` operands)."""
     check_reduction(reduction, allowed)
     ops = Operands(x, [x, t, *(e for e in extra if e is not None)])
     operands = [ops.flat(x), ops.flat(t)]
     operands += [ops.flat(e) if e is not None else ops.cdtype.type(1) for e in extra]
     return run_elementwise(
-        cpu.run_block_range, params, ops, operands,
+        cpu.run_block_range,
+        params,
+        ops,
+        operands,
         reduction="mean" if reduction == "batchmean" else reduction,
-        return_grad=return_grad, grad_output=grad_output, grad_out=grad_out,
-        grad_names=["input"], divisor=divisor, domain_error=domain_error,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+        grad_names=["input"],
+        divisor=divisor,
+        domain_error=domain_error,
     )
 
 
@@ -83,7 +102,9 @@ def _check_weight(weight, x, name="weight"):
         return None
     w = as_array(weight, name)
     if w.shape != x.shape:
-        raise ValueError(f"{name} must have the same shape as input; got {name} {w.shape}, input {x.shape}")
+        raise ValueError(
+            f"{name} must have the same shape as input; got {name} {w.shape}, input {x.shape}"
+        )
     return w
 
 
@@ -93,73 +114,108 @@ def _weight_sum(w, x):
 
 @on_device("elementwise")
 @_doc("input")
-def l1_loss(input, target, reduction="mean", weight=None, *, return_grad=False,
-            grad_output=None, grad_out=None):
+def l1_loss(
+    input,
+    target,
+    reduction="mean",
+    weight=None,
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Mean absolute error.
 
-    .. math:: \ell_i = w_i \lvert x_i - y_i \rvert, \qquad
-              \partial \ell_i / \partial x_i = w_i \operatorname{sign}(x_i - y_i)
+        .. math:: \ell_i = w_i \lvert x_i - y_i \rvert, \qquad
+                  \partial \ell_i / \partial x_i = w_i \operatorname{sign}(x_i - y_i)
 
-    with ``sign(0) = 0`` (PyTorch's subgradient).
+        with ``sign(0) = 0`` (PyTorch's subgradient).
 
-    Parameters
-    ----------
-    input, target : array_like
-        Predictions and targets, of one shape.
-    reduction : {'mean', 'sum', 'none'}, optional
-        ``'mean'`` divides by the number of elements, or with ``weight`` by the
-        sum of the weights (as PyTorch does).
-    weight : array_like, optional
-        Per-element weights of the input's shape.
-{grad_doc}
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> loss, grad = nl.l1_loss([1.0, 2.0, 4.0], [1.5, 2.0, 3.0], return_grad=True)
-    >>> float(loss), grad.tolist()
-    (0.5, [-0.3333333333333333, 0.0, 0.3333333333333333])
+        Parameters
+        ----------
+        input, target : array_like
+            Predictions and targets, of one shape.
+        reduction : {'mean', 'sum', 'none'}, optional
+            ``'mean'`` divides by the number of elements, or with ``weight`` by the
+            sum of the weights (as PyTorch does).
+        weight : array_like, optional
+            Per-element weights of the input's shape.
+    {grad_doc}
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> loss, grad = nl.l1_loss([1.0, 2.0, 4.0], [1.5, 2.0, 3.0], return_grad=True)
+        >>> float(loss), grad.tolist()
+        (0.5, [-0.3333333333333333, 0.0, 0.3333333333333333])
     """
     x, t = _input_target(input, target)
     w = _check_weight(weight, x)
-    return _pointwise(cpu.L1(), x, t, extra=(w,), reduction=reduction, return_grad=return_grad,
-                      grad_output=grad_output, grad_out=grad_out, divisor=_weight_sum(w, x))
+    return _pointwise(
+        cpu.L1(),
+        x,
+        t,
+        extra=(w,),
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+        divisor=_weight_sum(w, x),
+    )
 
 
 @on_device("elementwise")
 @_doc("input")
-def mse_loss(input, target, reduction="mean", weight=None, *, return_grad=False,
-             grad_output=None, grad_out=None):
+def mse_loss(
+    input,
+    target,
+    reduction="mean",
+    weight=None,
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Mean squared error.
 
-    .. math:: \ell_i = w_i (x_i - y_i)^2, \qquad
-              \partial \ell_i / \partial x_i = 2 w_i (x_i - y_i)
+        .. math:: \ell_i = w_i (x_i - y_i)^2, \qquad
+                  \partial \ell_i / \partial x_i = 2 w_i (x_i - y_i)
 
-    Parameters
-    ----------
-    input, target : array_like
-        Predictions and targets, of one shape.
-    reduction : {'mean', 'sum', 'none'}, optional
-        ``'mean'`` divides by the number of elements, or with ``weight`` by the
-        sum of the weights (as PyTorch does).
-    weight : array_like, optional
-        Per-element weights of the input's shape.
-{grad_doc}
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> float(nl.mse_loss([1.0, 2.0], [0.0, 4.0]))
-    2.5
+        Parameters
+        ----------
+        input, target : array_like
+            Predictions and targets, of one shape.
+        reduction : {'mean', 'sum', 'none'}, optional
+            ``'mean'`` divides by the number of elements, or with ``weight`` by the
+            sum of the weights (as PyTorch does).
+        weight : array_like, optional
+            Per-element weights of the input's shape.
+    {grad_doc}
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> float(nl.mse_loss([1.0, 2.0], [0.0, 4.0]))
+        2.5
     """
     x, t = _input_target(input, target)
     w = _check_weight(weight, x)
-    return _pointwise(cpu.MSE(), x, t, extra=(w,), reduction=reduction, return_grad=return_grad,
-                      grad_output=grad_output, grad_out=grad_out, divisor=_weight_sum(w, x))
+    return _pointwise(
+        cpu.MSE(),
+        x,
+        t,
+        extra=(w,),
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+        divisor=_weight_sum(w, x),
+    )
 
 
 @on_device("elementwise")
 @_doc("input")
-def smooth_l1_loss(input, target, reduction="mean", beta=1.0, *, return_grad=False,
-                   grad_output=None, grad_out=None):
+def smooth_l1_loss(
+    input, target, reduction="mean", beta=1.0, *, return_grad=False, grad_output=None, grad_out=None
+):
     r"""Smooth L1 loss: quadratic below ``beta``, linear above.
 
     .. math:: \ell_i = \begin{cases} 0.5 d_i^2 / \beta & |d_i| < \beta \\
@@ -186,14 +242,31 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0, *, return_grad=Fal
     x, t = _input_target(input, target)
     beta = check_real_scalar(beta, "beta", nonnegative=True)
     params = cpu.L1() if beta == 0 else cpu.SmoothL1(beta)
-    return _pointwise(params, x, t, extra=(None,), reduction=reduction, return_grad=return_grad,
-                      grad_output=grad_output, grad_out=grad_out)
+    return _pointwise(
+        params,
+        x,
+        t,
+        extra=(None,),
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )
 
 
 @on_device("elementwise")
 @_doc("input")
-def huber_loss(input, target, reduction="mean", delta=1.0, weight=None, *, return_grad=False,
-               grad_output=None, grad_out=None):
+def huber_loss(
+    input,
+    target,
+    reduction="mean",
+    delta=1.0,
+    weight=None,
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Huber loss: quadratic below ``delta``, ``delta``-scaled linear above.
 
     .. math:: \ell_i = w_i \begin{cases} 0.5 d_i^2 & |d_i| < \delta \\
@@ -222,37 +295,53 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None, *, retur
     x, t = _input_target(input, target)
     delta = check_real_scalar(delta, "delta", positive=True)
     w = _check_weight(weight, x)
-    return _pointwise(cpu.Huber(delta), x, t, extra=(w,), reduction=reduction,
-                      return_grad=return_grad, grad_output=grad_output, grad_out=grad_out)
+    return _pointwise(
+        cpu.Huber(delta),
+        x,
+        t,
+        extra=(w,),
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )
 
 
 @on_device("elementwise")
 @_doc("input")
-def soft_margin_loss(input, target, reduction="mean", *, return_grad=False, grad_output=None,
-                     grad_out=None):
+def soft_margin_loss(
+    input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
+):
     r"""Two-class logistic loss with targets :math:`y \in \{-1, 1\}`.
 
-    .. math:: \ell_i = \log(1 + e^{-y_i x_i}), \qquad
-              \partial \ell_i / \partial x_i = -y_i \, \sigma(-y_i x_i)
+        .. math:: \ell_i = \log(1 + e^{-y_i x_i}), \qquad
+                  \partial \ell_i / \partial x_i = -y_i \, \sigma(-y_i x_i)
 
-    Computed as a softplus, so it stays finite where PyTorch's ``log1p(exp(.))``
-    overflows to inf (and its gradient to NaN) for :math:`-y x \gtrsim 89` in float32.
+        Computed as a softplus, so it stays finite where PyTorch's ``log1p(exp(.))``
+        overflows to inf (and its gradient to NaN) for :math:`-y x \gtrsim 89` in float32.
 
-    Parameters
-    ----------
-    input, target : array_like
-        Scores and targets (usually +-1), of one shape.
-    reduction : {'mean', 'sum', 'none'}, optional
-{grad_doc}
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> round(float(nl.soft_margin_loss([2.0, -1.0], [1.0, -1.0])), 6)
-    0.220109
+        Parameters
+        ----------
+        input, target : array_like
+            Scores and targets (usually +-1), of one shape.
+        reduction : {'mean', 'sum', 'none'}, optional
+    {grad_doc}
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> round(float(nl.soft_margin_loss([2.0, -1.0], [1.0, -1.0])), 6)
+        0.220109
     """
     x, t = _input_target(input, target)
-    return _pointwise(cpu.SoftMargin(), x, t, reduction=reduction, return_grad=return_grad,
-                      grad_output=grad_output, grad_out=grad_out)
+    return _pointwise(
+        cpu.SoftMargin(),
+        x,
+        t,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )
 
 
 def _broadcast_weight(weight, shape, name):
@@ -272,153 +361,213 @@ def _broadcast_weight(weight, shape, name):
 
 @on_device("elementwise")
 @_doc("input")
-def binary_cross_entropy(input, target, weight=None, reduction="mean", *, return_grad=False,
-                         grad_output=None, grad_out=None):
+def binary_cross_entropy(
+    input,
+    target,
+    weight=None,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Binary cross entropy between probabilities ``input`` and ``target``.
 
-    .. math:: \ell_i = -w_i \left[ y_i \max(\log x_i, -100)
-              + (1 - y_i) \max(\log(1 - x_i), -100) \right]
+        .. math:: \ell_i = -w_i \left[ y_i \max(\log x_i, -100)
+                  + (1 - y_i) \max(\log(1 - x_i), -100) \right]
 
-    The logs are clamped at -100 as in PyTorch, so ``x = 0`` or ``1`` gives a
-    finite loss.  The gradient is the derivative of this clamped function,
-    :math:`w_i(-y_i/x_i + (1-y_i)/(1-x_i))`, each term dropped where its log is
-    clamped.  PyTorch instead returns :math:`w_i (x_i - y_i)/\max(x_i(1-x_i), 10^{-12})`;
-    the two agree wherever neither log is clamped.
+        The logs are clamped at -100 as in PyTorch, so ``x = 0`` or ``1`` gives a
+        finite loss.  The gradient is the derivative of this clamped function,
+        :math:`w_i(-y_i/x_i + (1-y_i)/(1-x_i))`, each term dropped where its log is
+        clamped.  PyTorch instead returns :math:`w_i (x_i - y_i)/\max(x_i(1-x_i), 10^{-12})`;
+        the two agree wherever neither log is clamped.
 
-    Parameters
-    ----------
-    input : array_like
-        Probabilities in [0, 1]; ``ValueError`` for values outside (NaN propagates).
-    target : array_like
-        Targets of the input's shape (usually in [0, 1]).
-    weight : array_like, optional
-        Rescaling weight broadcastable to the input's shape.
-    reduction : {'mean', 'sum', 'none'}, optional
-{grad_doc}
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> round(float(nl.binary_cross_entropy([0.9, 0.2], [1.0, 0.0])), 6)
-    0.164252
+        Parameters
+        ----------
+        input : array_like
+            Probabilities in [0, 1]; ``ValueError`` for values outside (NaN propagates).
+        target : array_like
+            Targets of the input's shape (usually in [0, 1]).
+        weight : array_like, optional
+            Rescaling weight broadcastable to the input's shape.
+        reduction : {'mean', 'sum', 'none'}, optional
+    {grad_doc}
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> round(float(nl.binary_cross_entropy([0.9, 0.2], [1.0, 0.0])), 6)
+        0.164252
     """
     x, t = _input_target(input, target)
     w = _broadcast_weight(weight, x.shape, "weight")
-    return _pointwise(cpu.BCE(), x, t, extra=(w,), reduction=reduction, return_grad=return_grad,
-                      grad_output=grad_output, grad_out=grad_out,
-                      domain_error="all elements of input should be between 0 and 1")
+    return _pointwise(
+        cpu.BCE(),
+        x,
+        t,
+        extra=(w,),
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+        domain_error="all elements of input should be between 0 and 1",
+    )
 
 
 @on_device("elementwise")
 @_doc("input")
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
-                                     pos_weight=None, *, return_grad=False, grad_output=None,
-                                     grad_out=None):
+def binary_cross_entropy_with_logits(
+    input,
+    target,
+    weight=None,
+    reduction="mean",
+    pos_weight=None,
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Binary cross entropy on logits, stable for any magnitude.
 
-    .. math:: \ell_i = w_i \left[ (1 - y_i) x_i + (1 + (p_i - 1) y_i)
-              \operatorname{softplus}(-x_i) \right]
+        .. math:: \ell_i = w_i \left[ (1 - y_i) x_i + (1 + (p_i - 1) y_i)
+                  \operatorname{softplus}(-x_i) \right]
 
-    .. math:: \partial \ell_i / \partial x_i = w_i \left[ (1 - y_i)
-              - (1 + (p_i - 1) y_i) \, \sigma(-x_i) \right]
+        .. math:: \partial \ell_i / \partial x_i = w_i \left[ (1 - y_i)
+                  - (1 + (p_i - 1) y_i) \, \sigma(-x_i) \right]
 
-    where :math:`p` is ``pos_weight`` (1 when not given).
+        where :math:`p` is ``pos_weight`` (1 when not given).
 
-    Parameters
-    ----------
-    input : array_like
-        Logits.
-    target : array_like
-        Targets of the input's shape.
-    weight : array_like, optional
-        Rescaling weight broadcastable to the input's shape.
-    reduction : {'mean', 'sum', 'none'}, optional
-    pos_weight : array_like, optional
-        Weight of positive examples, broadcastable to the input's shape (usually
-        one per class, along the last axis).
-{grad_doc}
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> round(float(nl.binary_cross_entropy_with_logits([2.0, -1.0], [1.0, 0.0])), 6)
-    0.220109
+        Parameters
+        ----------
+        input : array_like
+            Logits.
+        target : array_like
+            Targets of the input's shape.
+        weight : array_like, optional
+            Rescaling weight broadcastable to the input's shape.
+        reduction : {'mean', 'sum', 'none'}, optional
+        pos_weight : array_like, optional
+            Weight of positive examples, broadcastable to the input's shape (usually
+            one per class, along the last axis).
+    {grad_doc}
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> round(float(nl.binary_cross_entropy_with_logits([2.0, -1.0], [1.0, 0.0])), 6)
+        0.220109
     """
     x, t = _input_target(input, target)
     w = _broadcast_weight(weight, x.shape, "weight")
     pw = _broadcast_weight(pos_weight, x.shape, "pos_weight")
-    return _pointwise(cpu.BCEWithLogits(), x, t, extra=(w, pw), reduction=reduction,
-                      return_grad=return_grad, grad_output=grad_output, grad_out=grad_out)
+    return _pointwise(
+        cpu.BCEWithLogits(),
+        x,
+        t,
+        extra=(w, pw),
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )
 
 
 @on_device("elementwise")
 @_doc("input")
-def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduction="mean", *,
-                     return_grad=False, grad_output=None, grad_out=None):
+def poisson_nll_loss(
+    input,
+    target,
+    log_input=True,
+    full=False,
+    eps=1e-8,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Negative log likelihood of a Poisson distribution.
 
-    With ``log_input=True``: :math:`\ell_i = e^{x_i} - y_i x_i`, gradient
-    :math:`e^{x_i} - y_i`.  With ``log_input=False``:
-    :math:`\ell_i = x_i - y_i \log(x_i + \epsilon)`, gradient
-    :math:`1 - y_i / (x_i + \epsilon)`.  ``full=True`` adds Stirling's term
-    :math:`y \log y - y + \tfrac12 \log(2\pi y)` where :math:`y > 1` (no gradient).
+        With ``log_input=True``: :math:`\ell_i = e^{x_i} - y_i x_i`, gradient
+        :math:`e^{x_i} - y_i`.  With ``log_input=False``:
+        :math:`\ell_i = x_i - y_i \log(x_i + \epsilon)`, gradient
+        :math:`1 - y_i / (x_i + \epsilon)`.  ``full=True`` adds Stirling's term
+        :math:`y \log y - y + \tfrac12 \log(2\pi y)` where :math:`y > 1` (no gradient).
 
-    Parameters
-    ----------
-    input : array_like
-        Log-rates (``log_input=True``) or rates.
-    target : array_like
-        Counts, of the input's shape.
-    log_input, full : bool, optional
-    eps : float, optional
-        Added to the rate before its log when ``log_input=False``.
-    reduction : {'mean', 'sum', 'none'}, optional
-{grad_doc}
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> round(float(nl.poisson_nll_loss([0.0, 1.0], [1.0, 2.0])), 6)
-    0.359141
+        Parameters
+        ----------
+        input : array_like
+            Log-rates (``log_input=True``) or rates.
+        target : array_like
+            Counts, of the input's shape.
+        log_input, full : bool, optional
+        eps : float, optional
+            Added to the rate before its log when ``log_input=False``.
+        reduction : {'mean', 'sum', 'none'}, optional
+    {grad_doc}
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> round(float(nl.poisson_nll_loss([0.0, 1.0], [1.0, 2.0])), 6)
+        0.359141
     """
     x, t = _input_target(input, target)
-    params = cpu.PoissonNLL(check_bool(log_input, "log_input"), check_bool(full, "full"),
-                            check_real_scalar(eps, "eps"))
-    return _pointwise(params, x, t, reduction=reduction, return_grad=return_grad,
-                      grad_output=grad_output, grad_out=grad_out)
+    params = cpu.PoissonNLL(
+        check_bool(log_input, "log_input"), check_bool(full, "full"), check_real_scalar(eps, "eps")
+    )
+    return _pointwise(
+        params,
+        x,
+        t,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )
 
 
 @on_device("elementwise")
 @_doc("input, var")
-def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean", *,
-                      return_grad=False, grad_output=None, grad_out=None):
+def gaussian_nll_loss(
+    input,
+    target,
+    var,
+    full=False,
+    eps=1e-6,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Negative log likelihood of a Gaussian with predicted mean and variance.
 
-    .. math:: \ell_i = \tfrac12 \left( \log v_i + (x_i - y_i)^2 / v_i \right)
-              [+ \tfrac12 \log 2\pi], \qquad v_i = \max(\mathrm{var}_i, \epsilon)
+        .. math:: \ell_i = \tfrac12 \left( \log v_i + (x_i - y_i)^2 / v_i \right)
+                  [+ \tfrac12 \log 2\pi], \qquad v_i = \max(\mathrm{var}_i, \epsilon)
 
-    Gradients: :math:`(x_i - y_i)/v_i` for the input and
-    :math:`\tfrac12 (1/v_i - (x_i - y_i)^2 / v_i^2)` for ``var`` where
-    ``var >= eps``, and 0 where the clamp is active.  (PyTorch clamps under
-    ``no_grad`` and so passes the unclamped formula's gradient through there.)
-    A ``var`` broadcast along axes (homoscedastic) gets its gradient summed over them.
+        Gradients: :math:`(x_i - y_i)/v_i` for the input and
+        :math:`\tfrac12 (1/v_i - (x_i - y_i)^2 / v_i^2)` for ``var`` where
+        ``var >= eps``, and 0 where the clamp is active.  (PyTorch clamps under
+        ``no_grad`` and so passes the unclamped formula's gradient through there.)
+        A ``var`` broadcast along axes (homoscedastic) gets its gradient summed over them.
 
-    Parameters
-    ----------
-    input, target : array_like
-        Means and observations, of one shape.
-    var : array_like or float
-        Variances: the input's shape, the input's shape without its last axis,
-        or the input's shape with one axis of size 1 (PyTorch's rules).
-        Negative entries raise ``ValueError``.
-    full : bool, optional
-        Add the constant :math:`\tfrac12 \log 2\pi`.
-    eps : float, optional
-        Lower clamp of the variance.
-    reduction : {'mean', 'sum', 'none'}, optional
-{grad_doc}
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> round(float(nl.gaussian_nll_loss([0.0, 1.0], [0.5, 1.0], [1.0, 2.0])), 6)
-    0.235787
+        Parameters
+        ----------
+        input, target : array_like
+            Means and observations, of one shape.
+        var : array_like or float
+            Variances: the input's shape, the input's shape without its last axis,
+            or the input's shape with one axis of size 1 (PyTorch's rules).
+            Negative entries raise ``ValueError``.
+        full : bool, optional
+            Add the constant :math:`\tfrac12 \log 2\pi`.
+        eps : float, optional
+            Lower clamp of the variance.
+        reduction : {'mean', 'sum', 'none'}, optional
+    {grad_doc}
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> round(float(nl.gaussian_nll_loss([0.0, 1.0], [0.5, 1.0], [1.0, 2.0])), 6)
+        0.235787
     """
     check_reduction(reduction)
     x, t = _input_target(input, target)
@@ -436,9 +585,17 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
             raise ValueError("grad_out must be a tuple of 2 arrays, for input, var")
         outs = list(grad_out)
     result = run_elementwise(
-        cpu.run_block_range, params, ops, operands, reduction=reduction, return_grad=return_grad,
-        grad_output=grad_output, grad_out=(outs[0], None if broadcast_var else outs[1]),
-        grad_names=names, grad_slots=(0, 1), domain_error="var has negative entry/entries",
+        cpu.run_block_range,
+        params,
+        ops,
+        operands,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=(outs[0], None if broadcast_var else outs[1]),
+        grad_names=names,
+        grad_slots=(0, 1),
+        domain_error="var has negative entry/entries",
     )
     if not return_grad:
         return result
@@ -477,70 +634,94 @@ def _sum_to_shape(g, shape):
 
 @on_device("elementwise")
 @_doc("input")
-def kl_div(input, target, reduction="mean", log_target=False, *, return_grad=False,
-           grad_output=None, grad_out=None):
+def kl_div(
+    input,
+    target,
+    reduction="mean",
+    log_target=False,
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Kullback-Leibler divergence, with ``input`` given as log-probabilities.
 
-    .. math:: \ell_i = y_i (\log y_i - x_i) \quad (0 \text{ where } y_i = 0), \qquad
-              \partial \ell_i / \partial x_i = -y_i
+        .. math:: \ell_i = y_i (\log y_i - x_i) \quad (0 \text{ where } y_i = 0), \qquad
+                  \partial \ell_i / \partial x_i = -y_i
 
-    With ``log_target=True`` the target is a log-probability:
-    :math:`\ell_i = e^{y_i}(y_i - x_i)`, gradient :math:`-e^{y_i}`.
+        With ``log_target=True`` the target is a log-probability:
+        :math:`\ell_i = e^{y_i}(y_i - x_i)`, gradient :math:`-e^{y_i}`.
 
-    Parameters
-    ----------
-    input : array_like
-        Log-probabilities.
-    target : array_like
-        Probabilities (or log-probabilities), of the input's shape.
-    reduction : {'mean', 'batchmean', 'sum', 'none'}, optional
-        ``'batchmean'`` divides the sum by ``input.shape[0]`` (the KL divergence
-        proper); ``'mean'`` divides by the number of elements, as PyTorch does.
-    log_target : bool, optional
-{grad_doc}
-    Examples
-    --------
-    >>> import numpy as np, numbaloss as nl
-    >>> p = np.log([0.5, 0.5]); q = np.array([0.9, 0.1])
-    >>> round(float(nl.kl_div(p, q, reduction="sum")), 6)
-    0.368064
+        Parameters
+        ----------
+        input : array_like
+            Log-probabilities.
+        target : array_like
+            Probabilities (or log-probabilities), of the input's shape.
+        reduction : {'mean', 'batchmean', 'sum', 'none'}, optional
+            ``'batchmean'`` divides the sum by ``input.shape[0]`` (the KL divergence
+            proper); ``'mean'`` divides by the number of elements, as PyTorch does.
+        log_target : bool, optional
+    {grad_doc}
+        Examples
+        --------
+        >>> import numpy as np, numbaloss as nl
+        >>> p = np.log([0.5, 0.5]); q = np.array([0.9, 0.1])
+        >>> round(float(nl.kl_div(p, q, reduction="sum")), 6)
+        0.368064
     """
     x, t = _input_target(input, target)
     check_reduction(reduction, ("none", "batchmean", "mean", "sum"))
     divisor = None
     if reduction == "batchmean":
         divisor = x.shape[0] if x.ndim else 1
-    return _pointwise(cpu.KLDiv(check_bool(log_target, "log_target")), x, t,
-                      reduction=reduction, return_grad=return_grad, grad_output=grad_output,
-                      grad_out=grad_out, divisor=divisor,
-                      allowed=("none", "batchmean", "mean", "sum"))
+    return _pointwise(
+        cpu.KLDiv(check_bool(log_target, "log_target")),
+        x,
+        t,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+        divisor=divisor,
+        allowed=("none", "batchmean", "mean", "sum"),
+    )
 
 
 @on_device("elementwise")
 @_doc("input1, input2")
-def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean", *,
-                        return_grad=False, grad_output=None, grad_out=None):
+def margin_ranking_loss(
+    input1,
+    input2,
+    target,
+    margin=0.0,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Ranking hinge loss for pairs.
 
-    .. math:: \ell_i = \max(0, -y_i (x^{(1)}_i - x^{(2)}_i) + m)
+        .. math:: \ell_i = \max(0, -y_i (x^{(1)}_i - x^{(2)}_i) + m)
 
-    Gradients :math:`-y_i` and :math:`y_i` where the hinge is active (including
-    exactly at 0, as PyTorch), else 0.
+        Gradients :math:`-y_i` and :math:`y_i` where the hinge is active (including
+        exactly at 0, as PyTorch), else 0.
 
-    Parameters
-    ----------
-    input1, input2 : array_like
-        Scores of the two items, of one shape.
-    target : array_like
-        +1 where ``input1`` should rank higher, -1 where ``input2`` should.
-    margin : float, optional
-    reduction : {'mean', 'sum', 'none'}, optional
-{grad_doc}
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> float(nl.margin_ranking_loss([1.0, 0.0], [0.0, 1.0], [1.0, 1.0], margin=0.5))
-    0.75
+        Parameters
+        ----------
+        input1, input2 : array_like
+            Scores of the two items, of one shape.
+        target : array_like
+            +1 where ``input1`` should rank higher, -1 where ``input2`` should.
+        margin : float, optional
+        reduction : {'mean', 'sum', 'none'}, optional
+    {grad_doc}
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> float(nl.margin_ranking_loss([1.0, 0.0], [0.0, 1.0], [1.0, 1.0], margin=0.5))
+        0.75
     """
     check_reduction(reduction)
     x1 = as_array(input1, "input1")
@@ -551,39 +732,60 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean", *,
     ops = Operands(x1, [x1, x2, y])
     operands = [ops.flat(x1), ops.flat(x2), ops.flat(y)]
     return run_elementwise(
-        cpu.run_block_range, params, ops, operands, reduction=reduction, return_grad=return_grad,
-        grad_output=grad_output, grad_out=grad_out, grad_names=["input1", "input2"],
+        cpu.run_block_range,
+        params,
+        ops,
+        operands,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+        grad_names=["input1", "input2"],
         grad_slots=(0, 1),
     )
 
 
 @on_device("elementwise")
 @_doc("input")
-def hinge_embedding_loss(input, target, margin=1.0, reduction="mean", *, return_grad=False,
-                         grad_output=None, grad_out=None):
+def hinge_embedding_loss(
+    input,
+    target,
+    margin=1.0,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Hinge embedding loss for distances ``input`` and labels +-1.
 
-    .. math:: \ell_i = [y_i \ne -1]\, x_i + [y_i \ne 1] \max(0, m - x_i)
+        .. math:: \ell_i = [y_i \ne -1]\, x_i + [y_i \ne 1] \max(0, m - x_i)
 
-    (PyTorch's definition: a label other than +-1 gets both terms.)  The gradient
-    is :math:`[y_i \ne -1] - [y_i \ne 1][m - x_i \ge 0]`.
+        (PyTorch's definition: a label other than +-1 gets both terms.)  The gradient
+        is :math:`[y_i \ne -1] - [y_i \ne 1][m - x_i \ge 0]`.
 
-    Parameters
-    ----------
-    input : array_like
-        Distances (or scores).
-    target : array_like
-        Labels +-1, of the input's shape.
-    margin : float, optional
-    reduction : {'mean', 'sum', 'none'}, optional
-{grad_doc}
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> float(nl.hinge_embedding_loss([0.3, 2.0], [1.0, -1.0]))
-    0.15
+        Parameters
+        ----------
+        input : array_like
+            Distances (or scores).
+        target : array_like
+            Labels +-1, of the input's shape.
+        margin : float, optional
+        reduction : {'mean', 'sum', 'none'}, optional
+    {grad_doc}
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> float(nl.hinge_embedding_loss([0.3, 2.0], [1.0, -1.0]))
+        0.15
     """
     x, t = _input_target(input, target)
-    return _pointwise(cpu.HingeEmbedding(check_real_scalar(margin, "margin")), x, t,
-                      reduction=reduction, return_grad=return_grad, grad_output=grad_output,
-                      grad_out=grad_out)
+    return _pointwise(
+        cpu.HingeEmbedding(check_real_scalar(margin, "margin")),
+        x,
+        t,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )

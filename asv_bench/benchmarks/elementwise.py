@@ -1,0 +1,83 @@
+"""Elementwise losses: numbaloss value and value+gradient, PyTorch forward+backward, NumPy.
+
+All three time the same float32 arrays from the reference table in
+``numbaloss.testing.elementwise``; the NumPy baseline evaluates the loss formula and
+its gradient formula as plain array expressions.
+"""
+
+import numpy as np
+
+from numbaloss.testing.elementwise import CASES
+
+from .common import as_tuple, rng, torch_or_skip
+
+NAMES = sorted(CASES)
+SIZES = [100_000, 1_000_000, 20_000_000]
+
+
+def _arrays(name, n):
+    case = CASES[name]
+    arrays = case.make(rng(), (n,), np.float32)
+    return case, arrays
+
+
+class Numbaloss:
+    params = [NAMES, SIZES]
+    param_names = ["loss", "n"]
+    timeout = 300
+
+    def setup(self, name, n):
+        self.case, self.arrays = _arrays(name, n)
+        self.case.func(*self.arrays, **self.case.options, return_grad=True)  # compile
+        self.case.func(*self.arrays, **self.case.options)
+
+    def time_value(self, name, n):
+        self.case.func(*self.arrays, **self.case.options)
+
+    def time_value_and_grad(self, name, n):
+        self.case.func(*self.arrays, **self.case.options, return_grad=True)
+
+    def peakmem_value_and_grad(self, name, n):
+        self.case.func(*self.arrays, **self.case.options, return_grad=True)
+
+
+class Torch:
+    params = [NAMES, SIZES]
+    param_names = ["loss", "n"]
+    timeout = 300
+
+    def setup(self, name, n):
+        self.torch = torch_or_skip()
+        self.case, arrays = _arrays(name, n)
+        self.tensors = [self.torch.from_numpy(a) for a in arrays]
+        self.grad_index = [self.case.arrays.index(p) for p in self.case.preds]
+
+    def _inputs(self):
+        ts = list(self.tensors)
+        for i in self.grad_index:
+            ts[i] = ts[i].detach().requires_grad_(True)
+        return ts
+
+    def time_forward(self, name, n):
+        with self.torch.no_grad():
+            self.case.torch_ref(self.torch, self.tensors, reduction="mean", **self.case.options)
+
+    def time_forward_backward(self, name, n):
+        ts = self._inputs()
+        self.case.torch_ref(self.torch, ts, reduction="mean", **self.case.options).backward()
+
+
+class NumPy:
+    params = [NAMES, SIZES]
+    param_names = ["loss", "n"]
+    timeout = 300
+
+    def setup(self, name, n):
+        self.case, self.arrays = _arrays(name, n)
+
+    def time_value_and_grad(self, name, n):
+        with np.errstate(all="ignore"):
+            loss = self.case.numpy_ref(*self.arrays, **self.case.options).mean()
+            grads = as_tuple(self.case.numpy_grad(*self.arrays, **self.case.options))
+            grads = [g / self.arrays[0].size for g in grads]
+        return loss, grads

@@ -1,0 +1,281 @@
+"""The elementwise losses' reference table (NumPy formulas and PyTorch calls)."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import numbaloss as nl
+
+
+@dataclass(frozen=True)
+class Case:
+    """One elementwise loss: how to call it, make its inputs and compute it otherwise."""
+
+    name: str
+    #: names of the array arguments, predictions first
+    arrays: tuple
+    #: names of the arguments that get a gradient
+    preds: tuple
+    make: object
+    numpy_ref: object
+    #: NumPy formula of the elementwise gradient(s) of the unreduced loss, one per pred
+    numpy_grad: object
+    options: dict = field(default_factory=dict)
+
+    @property
+    def func(self):
+        return getattr(nl, self.name)
+
+    def torch_ref(self, torch, arrays, reduction="none", **options):
+        import torch.nn.functional as F
+
+        return getattr(F, self.name)(*arrays, reduction=reduction, **options)
+
+
+def _normal(rng, shape, dtype, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def _signs(rng, shape, dtype):
+    return np.where(rng.random(shape) < 0.5, -1.0, 1.0).astype(dtype)
+
+
+def _probs(rng, shape, dtype):
+    return rng.uniform(0.02, 0.98, shape).astype(dtype)
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _xlogy(x, y):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, 0.0, x * np.log(y))
+
+
+def _l1(x, y, weight=None):
+    w = 1.0 if weight is None else weight
+    return w * np.abs(x - y)
+
+
+def _mse(x, y, weight=None):
+    w = 1.0 if weight is None else weight
+    return w * (x - y) ** 2
+
+
+def _smooth_l1(x, y, beta=1.0):
+    d = np.abs(x - y)
+    if beta == 0:
+        return d
+    return np.where(d < beta, 0.5 * d**2 / beta, d - 0.5 * beta)
+
+
+def _huber(x, y, delta=1.0, weight=None):
+    d = np.abs(x - y)
+    w = 1.0 if weight is None else weight
+    return w * np.where(d < delta, 0.5 * d**2, delta * (d - 0.5 * delta))
+
+
+def _soft_margin(x, y):
+    return _softplus(-y * x)
+
+
+def _bce(x, y, weight=None):
+    with np.errstate(divide="ignore"):
+        lx = np.maximum(np.log(x), -100.0)
+        l1x = np.maximum(np.log1p(-x), -100.0)
+    w = 1.0 if weight is None else weight
+    return -w * (y * lx + (1 - y) * l1x)
+
+
+def _bce_logits(x, y, weight=None, pos_weight=None):
+    w = 1.0 if weight is None else weight
+    pw = 1.0 if pos_weight is None else pos_weight
+    return w * ((1 - y) * x + (1 + (pw - 1) * y) * _softplus(-x))
+
+
+def _poisson(x, y, log_input=True, full=False, eps=1e-8):
+    loss = np.exp(x) - y * x if log_input else x - y * np.log(x + eps)
+    if full:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stirling = y * np.log(y) - y + 0.5 * np.log(2 * np.pi * y)
+        loss = loss + np.where(y > 1, stirling, 0.0)
+    return loss
+
+
+def _gaussian(x, y, var, full=False, eps=1e-6):
+    v = np.maximum(np.asarray(var, dtype=np.float64), eps)
+    if v.ndim == x.ndim - 1 and v.shape == x.shape[:-1]:
+        v = v[..., None]
+    loss = 0.5 * (np.log(v) + (x - y) ** 2 / v)
+    if full:
+        loss = loss + 0.5 * np.log(2 * np.pi)
+    return np.broadcast_to(loss, x.shape)
+
+
+def _kl(x, y, log_target=False):
+    if log_target:
+        return np.exp(y) * (y - x)
+    return _xlogy(y, y) - y * x
+
+
+def _margin_ranking(x1, x2, y, margin=0.0):
+    return np.maximum(0.0, -y * (x1 - x2) + margin)
+
+
+def _hinge_embedding(x, y, margin=1.0):
+    return np.where(y != -1, x, 0.0) + np.where(y != 1, np.maximum(0.0, margin - x), 0.0)
+
+
+def _smooth_l1_grad(x, y, beta=1.0):
+    d = x - y
+    if beta == 0:
+        return (np.sign(d),)
+    return (np.where(np.abs(d) < beta, d / beta, np.sign(d)),)
+
+
+def _huber_grad(x, y, delta=1.0, weight=None):
+    w = 1.0 if weight is None else weight
+    return (w * np.clip(x - y, -delta, delta),)
+
+
+def _bce_grad(x, y, weight=None):
+    w = 1.0 if weight is None else weight
+    return (w * (-y / x + (1 - y) / (1 - x)),)
+
+
+def _bce_logits_grad(x, y, weight=None, pos_weight=None):
+    w = 1.0 if weight is None else weight
+    pw = 1.0 if pos_weight is None else pos_weight
+    return (w * ((1 - y) - (1 + (pw - 1) * y) * _sigmoid(-x)),)
+
+
+def _poisson_grad(x, y, log_input=True, full=False, eps=1e-8):
+    return (np.exp(x) - y,) if log_input else (1 - y / (x + eps),)
+
+
+def _gaussian_grad(x, y, var, full=False, eps=1e-6):
+    v = np.asarray(var, dtype=np.float64)
+    active = v >= eps
+    v = np.maximum(v, eps)
+    d2 = (x - y) ** 2
+    return ((x - y) / v, np.where(active, 0.5 * (1 / v - d2 / v**2), 0.0))
+
+
+def _margin_ranking_grad(x1, x2, y, margin=0.0):
+    active = (-y * (x1 - x2) + margin) >= 0
+    return (np.where(active, -y, 0.0), np.where(active, y, 0.0))
+
+
+def _hinge_embedding_grad(x, y, margin=1.0):
+    return ((y != -1) - ((y != 1) & (margin - x >= 0)).astype(np.float64),)
+
+
+CASES = {
+    c.name: c
+    for c in [
+        Case(
+            "l1_loss",
+            ("input", "target"),
+            ("input",),
+            lambda r, s, d: (_normal(r, s, d), _normal(r, s, d)),
+            _l1,
+            lambda x, y, weight=None: ((1.0 if weight is None else weight) * np.sign(x - y),),
+        ),
+        Case(
+            "mse_loss",
+            ("input", "target"),
+            ("input",),
+            lambda r, s, d: (_normal(r, s, d), _normal(r, s, d)),
+            _mse,
+            lambda x, y, weight=None: ((1.0 if weight is None else weight) * 2 * (x - y),),
+        ),
+        Case(
+            "smooth_l1_loss",
+            ("input", "target"),
+            ("input",),
+            lambda r, s, d: (_normal(r, s, d), _normal(r, s, d)),
+            _smooth_l1,
+            _smooth_l1_grad,
+            {"beta": 0.7},
+        ),
+        Case(
+            "huber_loss",
+            ("input", "target"),
+            ("input",),
+            lambda r, s, d: (_normal(r, s, d), _normal(r, s, d)),
+            _huber,
+            _huber_grad,
+            {"delta": 0.8},
+        ),
+        Case(
+            "soft_margin_loss",
+            ("input", "target"),
+            ("input",),
+            lambda r, s, d: (_normal(r, s, d, 2.0), _signs(r, s, d)),
+            _soft_margin,
+            lambda x, y: (-y * _sigmoid(-y * x),),
+        ),
+        Case(
+            "binary_cross_entropy",
+            ("input", "target"),
+            ("input",),
+            lambda r, s, d: (_probs(r, s, d), _probs(r, s, d)),
+            _bce,
+            _bce_grad,
+        ),
+        Case(
+            "binary_cross_entropy_with_logits",
+            ("input", "target"),
+            ("input",),
+            lambda r, s, d: (_normal(r, s, d, 3.0), _probs(r, s, d)),
+            _bce_logits,
+            _bce_logits_grad,
+        ),
+        Case(
+            "poisson_nll_loss",
+            ("input", "target"),
+            ("input",),
+            lambda r, s, d: (_normal(r, s, d), r.poisson(2.0, s).astype(d)),
+            _poisson,
+            _poisson_grad,
+        ),
+        Case(
+            "gaussian_nll_loss",
+            ("input", "target", "var"),
+            ("input", "var"),
+            lambda r, s, d: (_normal(r, s, d), _normal(r, s, d), r.uniform(0.2, 2.0, s).astype(d)),
+            _gaussian,
+            _gaussian_grad,
+        ),
+        Case(
+            "kl_div",
+            ("input", "target"),
+            ("input",),
+            lambda r, s, d: (np.log(_probs(r, s, d)), _probs(r, s, d)),
+            _kl,
+            lambda x, y, log_target=False: (-(np.exp(y) if log_target else y) + 0 * x,),
+        ),
+        Case(
+            "margin_ranking_loss",
+            ("input1", "input2", "target"),
+            ("input1", "input2"),
+            lambda r, s, d: (_normal(r, s, d), _normal(r, s, d), _signs(r, s, d)),
+            _margin_ranking,
+            _margin_ranking_grad,
+            {"margin": 0.3},
+        ),
+        Case(
+            "hinge_embedding_loss",
+            ("input", "target"),
+            ("input",),
+            lambda r, s, d: (_normal(r, s, d, 2.0), _signs(r, s, d)),
+            _hinge_embedding,
+            _hinge_embedding_grad,
+        ),
+    ]
+}

@@ -1,0 +1,139 @@
+"""Threads, forks and determinism of the block scheduler."""
+
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import numbaloss as nl
+from numbaloss._core import parallel
+
+N = 3 * parallel.MIN_PARALLEL_WORK + 12345  # several blocks, split across threads
+
+
+@pytest.fixture
+def big(rng):
+    x = rng.standard_normal(N).astype(np.float32)
+    y = rng.standard_normal(N).astype(np.float32)
+    return x, y
+
+
+@pytest.fixture
+def restore_threads():
+    before = nl.get_num_threads()
+    yield
+    nl.set_num_threads(before)
+
+
+def _all_results(x, y):
+    out = []
+    for f in (nl.mse_loss, nl.l1_loss, nl.binary_cross_entropy_with_logits, nl.soft_margin_loss):
+        loss, grad = f(
+            x, np.abs(y) % 1 if f is nl.binary_cross_entropy_with_logits else y, return_grad=True
+        )
+        out.append((loss.tobytes(), grad.tobytes()))
+    return out
+
+
+def test_bitwise_identical_across_thread_counts(big, restore_threads):
+    x, y = big
+    nl.set_num_threads(1)
+    one = _all_results(x, y)
+    for n in (2, 3, 8):
+        nl.set_num_threads(n)
+        assert _all_results(x, y) == one, n
+
+
+def test_numba_thread_setting_does_not_change_bits(big):
+    import numba
+
+    x, y = big
+    default = _all_results(x, y)
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        assert _all_results(x, y) == default
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_repeated_calls_identical(big):
+    x, y = big
+    first = _all_results(x, y)
+    for _ in range(5):
+        assert _all_results(x, y) == first
+
+
+def test_sum_of_many_float32_terms_is_accurate(rng):
+    x = rng.uniform(0, 1, 10**7).astype(np.float32)
+    y = np.zeros_like(x)
+    exact = np.sum(x.astype(np.float64))
+    got = nl.l1_loss(x, y, reduction="sum")
+    assert got.dtype == np.float32
+    assert abs(float(got) - exact) / exact < 1e-6
+
+
+def test_eight_threads_at_once_give_the_same_bits(big, restore_threads):
+    x, y = big
+    nl.set_num_threads(2)
+    expected = _all_results(x, y)
+    results = [None] * 8
+    errors = []
+
+    def work(i):
+        try:
+            for _ in range(3):
+                results[i] = _all_results(x, y)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(r == expected for r in results)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_forked_child_works_after_parent_used_threads(big, restore_threads):
+    x, y = big
+    nl.set_num_threads(2)
+    expected = nl.mse_loss(x, y)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            value = nl.mse_loss(x, y)
+            os.write(write, b"ok" if value == expected else b"wrong")
+        except BaseException:
+            os.write(write, b"error")
+        finally:
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    answer = os.read(read, 16)
+    os.close(read)
+    assert status == 0
+    assert answer == b"ok"
+
+
+def test_import_does_not_import_cuda_or_compile():
+    code = (
+        "import sys, numbaloss, numpy as np; "
+        "numbaloss.mse_loss(np.ones(3), np.zeros(3)); "
+        "print(any(m.startswith('numba.cuda') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_set_num_threads_validates():
+    with pytest.raises(ValueError):
+        nl.set_num_threads(0)
+    assert parallel.split(10, 3) == [(0, 3), (3, 6), (6, 10)]
+    assert parallel.split(2, 8) == [(0, 1), (1, 2)]
