@@ -162,18 +162,24 @@ def multilabel_margin_rows(x, target, gout, loss_rows, grad, want_grad, bad, sta
 
 
 @math_jit
-def soft_margin_point(x, y, e):
-    """``y softplus(-x) + (1 - y) softplus(x)`` and ``sigmoid(x)``, given ``e = exp(-|x|)``.
+def soft_margin_point(x, y):
+    """``y softplus(-x) + (1 - y) softplus(x)`` and ``sigmoid(x)``, from one ``exp``.
 
-    Compiled without ``reassoc`` (and inlined with its own flags), so that an infinite
-    ``x`` gives PyTorch's inf or NaN rather than what a reassociated sum would give.
+    Targets 1 and 0 select their term exactly, so that an infinite ``x`` gives
+    PyTorch's inf (reassociated, ``y a + (1 - y) b`` would turn ``0 * inf`` into NaN).
     """
     one = like(x, 1)
     zero = like(x, 0)
+    e = exp(-abs(x))
     lp = log1p(e)
-    pos = x if x > 0 else zero
-    neg = zero if x > 0 else -x
-    loss = y * (neg + lp) + (one - y) * (pos + lp)
+    softplus_pos = (x if x > 0 else zero) + lp
+    softplus_neg = (zero if x > 0 else -x) + lp
+    if y == one:
+        loss = softplus_neg
+    elif y == zero:
+        loss = softplus_pos
+    else:
+        loss = y * softplus_neg + (one - y) * softplus_pos
     inv = one / (one + e)
     return loss, (inv if x >= 0 else e * inv)
 
@@ -183,27 +189,22 @@ def multilabel_soft_margin_rows(x, target, weight, gout, loss_rows, grad, want_g
     """Rows of ``sum_j w_j (y_j softplus(-x_j) + (1 - y_j) softplus(x_j)) / C``.
 
     Gradient ``w_j (sigmoid(x_j) - y_j) / C``; one ``exp`` and one ``log1p`` per element.
-    The ``exp`` of a row goes first, into a scratch row, in a loop of its own: with both
-    ``exp`` and ``log1p`` in one loop LLVM stops inlining them and the loop stays scalar.
     """
     n_classes = x.shape[1]
-    exp_row = np.empty(n_classes, dtype=x.dtype)
     for i in range(start, stop):
         row = x[i]
         labels = target[i]
         scale = like(gout[i], gout[i] / n_classes)
-        for j in range(n_classes):
-            exp_row[j] = exp(-abs(row[j]))
         total = 0.0
         if want_grad:
             for j in range(n_classes):
-                loss, sig = soft_margin_point(row[j], labels[j], exp_row[j])
+                loss, sig = soft_margin_point(row[j], labels[j])
                 w = weight[j]
                 total += np.float64(w * loss)
                 grad[i, j] = (w * scale) * (sig - labels[j])
         else:
             for j in range(n_classes):
-                loss, _ = soft_margin_point(row[j], labels[j], exp_row[j])
+                loss, _ = soft_margin_point(row[j], labels[j])
                 total += np.float64(weight[j] * loss)
         loss_rows[i] = total / n_classes
 
@@ -283,21 +284,25 @@ def partial(metric, s1, s2, s3, xk, yk):
     return type(metric).partial(metric, s1, s2, s3, xk, yk)
 
 
-def _method_overload(generic, method):
-    @overload(generic, jit_options=_OPTIONS)
-    def _ov(metric, *args):
-        func = getattr(getattr(metric, "instance_class", None), method, None)
-        if func is None:
-            return None
-
-        def impl(metric, *args):
-            return func(metric, *args)
-
-        return impl
+def _method(metric, name):
+    """The compiled static method ``name`` of a metric's namedtuple type, or None."""
+    return getattr(getattr(metric, "instance_class", None), name, None)
 
 
-_method_overload(measure, "measure")
-_method_overload(partial, "partial")
+@overload(measure, jit_options=_OPTIONS, inline="always")
+def _ov_measure(metric, x, y):
+    func = _method(metric, "measure")
+    if func is None:
+        return None
+    return lambda metric, x, y: func(metric, x, y)
+
+
+@overload(partial, jit_options=_OPTIONS, inline="always")
+def _ov_partial(metric, s1, s2, s3, xk, yk):
+    func = _method(metric, "partial")
+    if func is None:
+        return None
+    return lambda metric, s1, s2, s3, xk, yk: func(metric, s1, s2, s3, xk, yk)
 
 
 class Euclidean(namedtuple("Euclidean", ["eps"])):
@@ -367,30 +372,35 @@ class PNorm(namedtuple("PNorm", ["p", "eps"])):
 
 
 class Chebyshev(namedtuple("Chebyshev", ["eps"])):
-    """``max_k |x_k - y_k + eps|`` (``p = inf``); ties share the gradient equally."""
+    """``max_k |x_k - y_k + eps|`` (``p = inf``); tied maxima share the gradient equally.
+
+    The entries recomputed for the gradient may round differently from those of the
+    distance (the compiler may reassociate ``x - y + eps`` differently in the two
+    loops), so an entry counts as a maximum within 8 units of roundoff of it.
+    """
 
     @staticmethod
     @kernel_jit
     def measure(m, x, y):
         best = 0.0
-        count = 0
         for k in range(x.shape[0]):
             d = np.abs(np.float64(shifted(x[k], y[k], m.eps)))
-            if d > best or d != d:
+            if not d <= best:  # a larger entry, or NaN (which then stays)
                 best = d
-                count = 1
-            elif d == best:
-                count += 1
-            if best != best:
-                break
+                if d != d:
+                    break
+        floor = best * (1 - 8 * np.finfo(x.dtype).eps)
+        count = 0
+        for k in range(x.shape[0]):
+            count += np.abs(np.float64(shifted(x[k], y[k], m.eps))) >= floor
         share = 1.0 / count if count else 0.0
-        return best, best, share, 0.0
+        return best, floor, share, 0.0
 
     @staticmethod
     @math_jit
-    def partial(m, best, share, s3, xk, yk):
+    def partial(m, floor, share, s3, xk, yk):
         d = shifted(xk, yk, m.eps)
-        u = sign(d) * like(xk, share) if abs(np.float64(d)) == best else d * 0
+        u = sign(d) * like(xk, share) if abs(np.float64(d)) >= floor else like(xk, 0)
         return u, -u
 
 
