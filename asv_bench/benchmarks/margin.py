@@ -9,6 +9,8 @@ import numpy as np
 
 import numbaloss as nl
 
+from .common import rng, torch_or_skip
+
 SIZES = [1024, 65536]
 EMBED = 128
 CLASSES = 100
@@ -16,36 +18,22 @@ MARGIN = 1.0
 EPS = 1e-6
 
 
-def _rng():
-    return np.random.default_rng(2026)
-
-
-def _torch_or_skip():
-    """PyTorch for the baseline; asv skips a benchmark whose setup raises NotImplementedError."""
-    try:
-        import torch
-    except ImportError as exc:
-        raise NotImplementedError("PyTorch is not installed") from exc
-    torch.set_num_threads(nl.get_num_threads())
-    return torch
-
-
 def _embeddings(n, count):
-    return list(_rng().standard_normal((count, n, EMBED), dtype=np.float32))
+    return list(rng().standard_normal((count, n, EMBED), dtype=np.float32))
 
 
 def _scores(n):
-    return _rng().standard_normal((n, CLASSES), dtype=np.float32)
+    return rng().standard_normal((n, CLASSES), dtype=np.float32)
 
 
 def _multilabel_targets(n):
     """Up to 5 classes per row, then -1 padding."""
-    rng = _rng()
+    gen = rng()
     target = np.full((n, CLASSES), -1, dtype=np.int64)
-    counts = rng.integers(0, 6, n)
+    counts = gen.integers(0, 6, n)
     for k in range(5):
         rows = counts > k
-        target[rows, k] = rng.integers(0, CLASSES, rows.sum())
+        target[rows, k] = gen.integers(0, CLASSES, rows.sum())
     return target
 
 
@@ -139,16 +127,16 @@ def _case_triplet(n):
 
 def _case_cosine(n):
     a, b = _embeddings(n, 2)
-    t = np.where(_rng().random(n) < 0.5, 1.0, -1.0).astype(np.float32)
+    t = np.where(rng().random(n) < 0.5, 1.0, -1.0).astype(np.float32)
     return [a, b, t]
 
 
 def _case_multi_margin(n):
-    return [_scores(n), _rng().integers(0, CLASSES, n)]
+    return [_scores(n), rng().integers(0, CLASSES, n)]
 
 
 def _case_soft_margin(n):
-    return [_scores(n), (_rng().random((n, CLASSES)) < 0.1).astype(np.float32)]
+    return [_scores(n), (rng().random((n, CLASSES)) < 0.1).astype(np.float32)]
 
 
 def _case_multilabel(n):
@@ -157,39 +145,47 @@ def _case_multilabel(n):
 
 CASES = {
     "triplet_margin_loss": (
-        _case_triplet, 3,
+        _case_triplet,
+        3,
         lambda arrays, **kw: nl.triplet_margin_loss(*arrays, **kw),
         lambda F, ts: F.triplet_margin_loss(*ts),
         _np_triplet,
     ),
     "triplet_margin_with_distance_loss(cosine)": (
-        _case_triplet, 3,
+        _case_triplet,
+        3,
         lambda arrays, **kw: nl.triplet_margin_with_distance_loss(
-            *arrays, distance_function="cosine", **kw),
+            *arrays, distance_function="cosine", **kw
+        ),
         lambda F, ts: F.triplet_margin_with_distance_loss(
-            *ts, distance_function=lambda x, y: 1 - F.cosine_similarity(x, y)),
+            *ts, distance_function=lambda x, y: 1 - F.cosine_similarity(x, y)
+        ),
         _np_cosine_distance_triplet,
     ),
     "cosine_embedding_loss": (
-        _case_cosine, 2,
+        _case_cosine,
+        2,
         lambda arrays, **kw: nl.cosine_embedding_loss(*arrays, **kw),
         lambda F, ts: F.cosine_embedding_loss(*ts),
         _np_cosine_embedding,
     ),
     "multi_margin_loss": (
-        _case_multi_margin, 1,
+        _case_multi_margin,
+        1,
         lambda arrays, **kw: nl.multi_margin_loss(*arrays, **kw),
         lambda F, ts: F.multi_margin_loss(*ts),
         _np_multi_margin,
     ),
     "multilabel_soft_margin_loss": (
-        _case_soft_margin, 1,
+        _case_soft_margin,
+        1,
         lambda arrays, **kw: nl.multilabel_soft_margin_loss(*arrays, **kw),
         lambda F, ts: F.multilabel_soft_margin_loss(*ts),
         _np_multilabel_soft_margin,
     ),
     "multilabel_margin_loss": (
-        _case_multilabel, 1,
+        _case_multilabel,
+        1,
         lambda arrays, **kw: nl.multilabel_margin_loss(*arrays, **kw),
         lambda F, ts: F.multilabel_margin_loss(*ts),
         _np_multilabel_margin,
@@ -222,14 +218,16 @@ class Torch:
     timeout = 300
 
     def setup(self, name, n):
-        self.torch = _torch_or_skip()
+        self.torch = torch_or_skip()
         self.F = self.torch.nn.functional
         make, self.n_preds, _, self.func, _ = CASES[name]
         self.tensors = [self.torch.from_numpy(np.ascontiguousarray(a)) for a in make(n)]
 
     def _inputs(self):
-        return [t.detach().requires_grad_(True) if i < self.n_preds else t
-                for i, t in enumerate(self.tensors)]
+        return [
+            t.detach().requires_grad_(True) if i < self.n_preds else t
+            for i, t in enumerate(self.tensors)
+        ]
 
     def time_forward(self, name, n):
         with self.torch.no_grad():

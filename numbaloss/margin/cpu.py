@@ -50,8 +50,9 @@ def sign(x):
 
 
 @kernel_jit
-def multi_margin_rows(x, target, weight, squared, margin, gout, loss_rows, grad, want_grad,
-                      bad, start, stop):
+def multi_margin_rows(
+    x, target, weight, squared, margin, gout, loss_rows, grad, want_grad, bad, start, stop
+):
     """Rows of ``sum_{j != y} w_y max(0, margin - x_y + x_j)^p / C`` and their gradients."""
     n_classes = x.shape[1]
     zero = like(margin, 0)
@@ -213,8 +214,9 @@ def multilabel_soft_margin_rows(x, target, weight, gout, loss_rows, grad, want_g
 
 
 @kernel_jit
-def cosine_embedding_rows(x1, x2, target, margin, gout, loss_rows, grad1, grad2, want_grad,
-                          start, stop):
+def cosine_embedding_rows(
+    x1, x2, target, margin, gout, loss_rows, grad1, grad2, want_grad, start, stop
+):
     """Rows of ``1 - cos`` (target 1), ``max(0, cos - margin)`` (target -1), else 0.
 
     ``cos = <x1, x2> / sqrt((|x1|^2 + eps) (|x2|^2 + eps))`` with PyTorch's
@@ -486,8 +488,22 @@ def triplet_hinge_rows(d_pos, d_neg, d_swap, margin, swap, gout, loss_rows, weig
 
 
 @kernel_jit
-def triplet_rows(metric, anchor, positive, negative, margin, swap, gout, loss_rows,
-                 grad_a, grad_p, grad_n, want_grad, start, stop):
+def triplet_rows(
+    metric,
+    anchor,
+    positive,
+    negative,
+    margin,
+    swap,
+    gout,
+    loss_rows,
+    grad_a,
+    grad_p,
+    grad_n,
+    want_grad,
+    start,
+    stop,
+):
     """Rows of ``max(margin + d(a, p) - min(d(a, n), d(p, n) if swap), 0)``."""
     width = anchor.shape[1]
     for i in range(start, stop):
@@ -545,8 +561,23 @@ def no_distance_grad(x, y, gx, gy):
 
 
 @custom_jit
-def triplet_custom_rows(distance, distance_grad, anchor, positive, negative, margin, swap, gout,
-                        loss_rows, grad_a, grad_p, grad_n, want_grad, start, stop):
+def triplet_custom_rows(
+    distance,
+    distance_grad,
+    anchor,
+    positive,
+    negative,
+    margin,
+    swap,
+    gout,
+    loss_rows,
+    grad_a,
+    grad_p,
+    grad_n,
+    want_grad,
+    start,
+    stop,
+):
     """:func:`triplet_rows` for a user's ``@njit`` row distance ``distance(x, y)``.
 
     With ``want_grad``, ``distance_grad(x, y, gx, gy)`` writes the distance's gradient

@@ -107,8 +107,19 @@ class _RowCall:
     width`` elements; ``loss_shape`` is PyTorch's unreduced shape.
     """
 
-    def __init__(self, preds, dtype_from, loss_shape, n_rows, width, *, reduction, return_grad,
-                 grad_output, grad_out):
+    def __init__(
+        self,
+        preds,
+        dtype_from,
+        loss_shape,
+        n_rows,
+        width,
+        *,
+        reduction,
+        return_grad,
+        grad_output,
+        grad_out,
+    ):
         self.ops = Operands(preds[0][1], dtype_from)
         self.cdtype = cdtype = self.ops.cdtype
         self.reduction = reduction
@@ -133,8 +144,9 @@ class _RowCall:
             names = [name for name, _ in preds]
             readers = [arr for _, arr in preds]
             outs = unpack_grad_out(grad_out, names)
-            self.targets = [GradTarget(name, self.ops, out, readers)
-                            for name, out in zip(names, outs)]
+            self.targets = [
+                GradTarget(name, self.ops, out, readers) for name, out in zip(names, outs)
+            ]
             self.buffers = [t.buffer.reshape(n_rows, width) for t in self.targets]
         else:
             empty = np.empty((0, width), dtype=cdtype)
@@ -175,45 +187,55 @@ def _compute_dtype_of(arrays):
 
 @on_device("margin")
 @_doc("input")
-def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean", *,
-                      return_grad=False, grad_output=None, grad_out=None):
+def multi_margin_loss(
+    input,
+    target,
+    p=1,
+    margin=1.0,
+    weight=None,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Multi-class hinge loss (PyTorch's ``multi_margin_loss``).
 
-    For a row :math:`x` of ``C`` scores with class :math:`y`:
+        For a row :math:`x` of ``C`` scores with class :math:`y`:
 
-    .. math:: \ell = \frac{1}{C} \sum_{j \ne y} w_y \max(0, m - x_y + x_j)^p
+        .. math:: \ell = \frac{1}{C} \sum_{j \ne y} w_y \max(0, m - x_y + x_j)^p
 
-    Gradient: for each :math:`j \ne y` with :math:`z_j = m - x_y + x_j > 0`,
-    :math:`\partial \ell / \partial x_j = w_y p z_j^{p-1} / C` and
-    :math:`\partial \ell / \partial x_y = -\sum_j \partial \ell / \partial x_j`.
-    At :math:`z_j = 0` the term counts as inactive (PyTorch's subgradient).
+        Gradient: for each :math:`j \ne y` with :math:`z_j = m - x_y + x_j > 0`,
+        :math:`\partial \ell / \partial x_j = w_y p z_j^{p-1} / C` and
+        :math:`\partial \ell / \partial x_y = -\sum_j \partial \ell / \partial x_j`.
+        At :math:`z_j = 0` the term counts as inactive (PyTorch's subgradient).
 
-    Parameters
-    ----------
-    input : array_like
-        Scores ``(N, C)``, or one unbatched row ``(C,)``.
-    target : array_like of int
-        Class indices in ``[0, C)``: ``(N,)``, or ``()``/``(1,)`` for an unbatched row.
-    p : {1, 2}, optional
-        Power of the hinge.
-    margin : float, optional
-    weight : array_like, optional
-        Per-class weights ``(C,)``; a row is weighted by the weight of its class.
-    reduction : {'mean', 'sum', 'none'}, optional
-        ``'mean'`` divides by ``N`` (not by the summed weights, as in PyTorch).
-{grad_doc}
-    Notes
-    -----
-    Differences from PyTorch: with ``N = 0``, ``'mean'`` is NaN (PyTorch returns
-    an uninitialised value); a class index outside ``[0, C)`` is a ``ValueError``
-    naming it.
+        Parameters
+        ----------
+        input : array_like
+            Scores ``(N, C)``, or one unbatched row ``(C,)``.
+        target : array_like of int
+            Class indices in ``[0, C)``: ``(N,)``, or ``()``/``(1,)`` for an unbatched row.
+        p : {1, 2}, optional
+            Power of the hinge.
+        margin : float, optional
+        weight : array_like, optional
+            Per-class weights ``(C,)``; a row is weighted by the weight of its class.
+        reduction : {'mean', 'sum', 'none'}, optional
+            ``'mean'`` divides by ``N`` (not by the summed weights, as in PyTorch).
+    {grad_doc}
+        Notes
+        -----
+        Differences from PyTorch: with ``N = 0``, ``'mean'`` is NaN (PyTorch returns
+        an uninitialised value); a class index outside ``[0, C)`` is a ``ValueError``
+        naming it.
 
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> loss, grad = nl.multi_margin_loss([[0.1, 0.2, 0.4, 0.8]], [3], return_grad=True)
-    >>> round(float(loss), 6)
-    0.325
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> loss, grad = nl.multi_margin_loss([[0.1, 0.2, 0.4, 0.8]], [3], return_grad=True)
+        >>> round(float(loss), 6)
+        0.325
     """
     x = as_array(input, "input")
     t = _class_indices(target)
@@ -237,15 +259,35 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     dtype_from = [x] if w is None else [x, w]
     cdtype = _compute_dtype_of(dtype_from)
     rows = _row_matrix(x, n_rows, n_classes, cdtype)
-    call = _RowCall([("input", rows.reshape(x.shape))], dtype_from, loss_shape, n_rows, n_classes,
-                    reduction=reduction, return_grad=return_grad, grad_output=grad_output,
-                    grad_out=grad_out)
+    call = _RowCall(
+        [("input", rows.reshape(x.shape))],
+        dtype_from,
+        loss_shape,
+        n_rows,
+        n_classes,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )
     weights = _per_class_weight(w, n_classes, cdtype)
     labels = np.ascontiguousarray(t, dtype=np.int64).reshape(n_rows)
     bad = np.zeros(1, dtype=np.int64)
-    parallel.run_ranges(cpu.multi_margin_rows, n_rows, n_classes, rows, labels, weights, p == 2,
-                        cdtype.type(margin), call.gout, call.loss_rows, call.buffers[0],
-                        call.return_grad, bad)
+    parallel.run_ranges(
+        cpu.multi_margin_rows,
+        n_rows,
+        n_classes,
+        rows,
+        labels,
+        weights,
+        p == 2,
+        cdtype.type(margin),
+        call.gout,
+        call.loss_rows,
+        call.buffers[0],
+        call.return_grad,
+        bad,
+    )
     if bad[0]:
         value = _first_bad_index(t, n_classes, 0)
         raise ValueError(
@@ -260,39 +302,40 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
 
 @on_device("margin")
 @_doc("input")
-def multilabel_margin_loss(input, target, reduction="mean", *, return_grad=False,
-                           grad_output=None, grad_out=None):
+def multilabel_margin_loss(
+    input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
+):
     r"""Multi-label hinge loss (PyTorch's ``multilabel_margin_loss``).
 
-    A row of ``target`` lists the row's classes first, then ``-1``: only the
-    leading non-negative entries count.  With :math:`Y` those classes,
+        A row of ``target`` lists the row's classes first, then ``-1``: only the
+        leading non-negative entries count.  With :math:`Y` those classes,
 
-    .. math:: \ell = \frac{1}{C} \sum_{y \in Y} \sum_{j \notin Y} \max(0, 1 - x_y + x_j)
+        .. math:: \ell = \frac{1}{C} \sum_{y \in Y} \sum_{j \notin Y} \max(0, 1 - x_y + x_j)
 
-    (a class listed twice counts twice).  Gradient: each active term
-    (:math:`1 - x_y + x_j > 0`) adds :math:`1/C` to :math:`x_j` and :math:`-1/C`
-    to :math:`x_y`; a term exactly at 0 is inactive, as in PyTorch.
+        (a class listed twice counts twice).  Gradient: each active term
+        (:math:`1 - x_y + x_j > 0`) adds :math:`1/C` to :math:`x_j` and :math:`-1/C`
+        to :math:`x_y`; a term exactly at 0 is inactive, as in PyTorch.
 
-    Parameters
-    ----------
-    input : array_like
-        Scores ``(N, C)`` or ``(C,)``.
-    target : array_like of int
-        Same shape as ``input``; every entry in ``[-1, C)`` (PyTorch checks all
-        of them, also those after the first ``-1``).
-    reduction : {'mean', 'sum', 'none'}, optional
-{grad_doc}
-    Notes
-    -----
-    Differences from PyTorch: any integer dtype is accepted for ``target``
-    (PyTorch wants int64); with ``N = 0``, ``'mean'`` is NaN (PyTorch gives 0).
+        Parameters
+        ----------
+        input : array_like
+            Scores ``(N, C)`` or ``(C,)``.
+        target : array_like of int
+            Same shape as ``input``; every entry in ``[-1, C)`` (PyTorch checks all
+            of them, also those after the first ``-1``).
+        reduction : {'mean', 'sum', 'none'}, optional
+    {grad_doc}
+        Notes
+        -----
+        Differences from PyTorch: any integer dtype is accepted for ``target``
+        (PyTorch wants int64); with ``N = 0``, ``'mean'`` is NaN (PyTorch gives 0).
 
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> loss = nl.multilabel_margin_loss([[0.1, 0.2, 0.4, 0.8]], [[3, 0, -1, 1]])
-    >>> round(float(loss), 6)
-    0.85
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> loss = nl.multilabel_margin_loss([[0.1, 0.2, 0.4, 0.8]], [[3, 0, -1, 1]])
+        >>> round(float(loss), 6)
+        0.85
     """
     x = as_array(input, "input")
     t = _class_indices(target)
@@ -306,13 +349,31 @@ def multilabel_margin_loss(input, target, reduction="mean", *, return_grad=False
     cdtype = _compute_dtype_of([x])
     rows = _row_matrix(x, n_rows, n_classes, cdtype)
     loss_shape = (n_rows,) if x.ndim == 2 else ()
-    call = _RowCall([("input", rows.reshape(x.shape))], [x], loss_shape, n_rows, n_classes,
-                    reduction=reduction, return_grad=return_grad, grad_output=grad_output,
-                    grad_out=grad_out)
+    call = _RowCall(
+        [("input", rows.reshape(x.shape))],
+        [x],
+        loss_shape,
+        n_rows,
+        n_classes,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )
     labels = np.ascontiguousarray(t, dtype=np.int64).reshape(n_rows, n_classes)
     bad = np.zeros(1, dtype=np.int64)
-    parallel.run_ranges(cpu.multilabel_margin_rows, n_rows, 4 * n_classes, rows, labels,
-                        call.gout, call.loss_rows, call.buffers[0], call.return_grad, bad)
+    parallel.run_ranges(
+        cpu.multilabel_margin_rows,
+        n_rows,
+        4 * n_classes,
+        rows,
+        labels,
+        call.gout,
+        call.loss_rows,
+        call.buffers[0],
+        call.return_grad,
+        bad,
+    )
     if bad[0]:
         value = _first_bad_index(t, n_classes, -1)
         raise ValueError(
@@ -327,38 +388,46 @@ def multilabel_margin_loss(input, target, reduction="mean", *, return_grad=False
 
 @on_device("margin")
 @_doc("input")
-def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean", *,
-                                return_grad=False, grad_output=None, grad_out=None):
+def multilabel_soft_margin_loss(
+    input,
+    target,
+    weight=None,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Multi-label one-versus-all logistic loss (PyTorch's ``multilabel_soft_margin_loss``).
 
-    For a row of ``C`` scores :math:`x` and targets :math:`y \in [0, 1]`:
+        For a row of ``C`` scores :math:`x` and targets :math:`y \in [0, 1]`:
 
-    .. math:: \ell = \frac{1}{C} \sum_j w_j \bigl(y_j \log(1 + e^{-x_j})
-              + (1 - y_j) \log(1 + e^{x_j})\bigr), \qquad
-              \frac{\partial \ell}{\partial x_j} = \frac{w_j}{C} (\sigma(x_j) - y_j)
+        .. math:: \ell = \frac{1}{C} \sum_j w_j \bigl(y_j \log(1 + e^{-x_j})
+                  + (1 - y_j) \log(1 + e^{x_j})\bigr), \qquad
+                  \frac{\partial \ell}{\partial x_j} = \frac{w_j}{C} (\sigma(x_j) - y_j)
 
-    i.e. the mean over classes, then ``reduction`` over the rows.
+        i.e. the mean over classes, then ``reduction`` over the rows.
 
-    Parameters
-    ----------
-    input : array_like
-        Scores ``(N, C)``, ``(C,)`` or any ``(..., C)``: the classes are the last axis.
-    target : array_like
-        Targets of the shape of ``input``.
-    weight : array_like, optional
-        Per-class weights ``(C,)``.
-    reduction : {'mean', 'sum', 'none'}, optional
-{grad_doc}
-    Notes
-    -----
-    Differences from PyTorch: ``target`` must have the shape of ``input`` and
-    ``weight`` must be per class (PyTorch broadcasts both silently).
+        Parameters
+        ----------
+        input : array_like
+            Scores ``(N, C)``, ``(C,)`` or any ``(..., C)``: the classes are the last axis.
+        target : array_like
+            Targets of the shape of ``input``.
+        weight : array_like, optional
+            Per-class weights ``(C,)``.
+        reduction : {'mean', 'sum', 'none'}, optional
+    {grad_doc}
+        Notes
+        -----
+        Differences from PyTorch: ``target`` must have the shape of ``input`` and
+        ``weight`` must be per class (PyTorch broadcasts both silently).
 
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> round(float(nl.multilabel_soft_margin_loss([[0.0, 2.0]], [[1.0, 0.0]])), 6)
-    1.410038
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> round(float(nl.multilabel_soft_margin_loss([[0.0, 2.0]], [[1.0, 0.0]])), 6)
+        1.410038
     """
     x = as_array(input, "input")
     y = as_array(target, "target")
@@ -375,11 +444,29 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean", *,
     rows = _row_matrix(x, n_rows, n_classes, cdtype)
     labels = _row_matrix(y, n_rows, n_classes, cdtype)
     weights = _per_class_weight(w, n_classes, cdtype)
-    call = _RowCall([("input", rows.reshape(x.shape))], dtype_from, loss_shape, n_rows, n_classes,
-                    reduction=reduction, return_grad=return_grad, grad_output=grad_output,
-                    grad_out=grad_out)
-    parallel.run_ranges(cpu.multilabel_soft_margin_rows, n_rows, n_classes, rows, labels,
-                        weights, call.gout, call.loss_rows, call.buffers[0], call.return_grad)
+    call = _RowCall(
+        [("input", rows.reshape(x.shape))],
+        dtype_from,
+        loss_shape,
+        n_rows,
+        n_classes,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )
+    parallel.run_ranges(
+        cpu.multilabel_soft_margin_rows,
+        n_rows,
+        n_classes,
+        rows,
+        labels,
+        weights,
+        call.gout,
+        call.loss_rows,
+        call.buffers[0],
+        call.return_grad,
+    )
     return call.finish()
 
 
@@ -388,8 +475,17 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean", *,
 
 @on_device("margin")
 @_doc("input1, input2")
-def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean", *,
-                          return_grad=False, grad_output=None, grad_out=None):
+def cosine_embedding_loss(
+    input1,
+    input2,
+    target,
+    margin=0.0,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Cosine embedding loss (PyTorch's ``cosine_embedding_loss``).
 
     With :math:`\cos = \langle x_1, x_2 \rangle /
@@ -456,13 +552,32 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean", 
     cdtype = _compute_dtype_of([x1, x2])
     a = _row_matrix(x1, n_rows, width, cdtype)
     b = _row_matrix(x2, n_rows, width, cdtype)
-    call = _RowCall([("input1", a.reshape(x1.shape)), ("input2", b.reshape(x2.shape))],
-                    [x1, x2], t.shape, n_rows, width, reduction=reduction,
-                    return_grad=return_grad, grad_output=grad_output, grad_out=grad_out)
+    call = _RowCall(
+        [("input1", a.reshape(x1.shape)), ("input2", b.reshape(x2.shape))],
+        [x1, x2],
+        t.shape,
+        n_rows,
+        width,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )
     labels = np.ascontiguousarray(native(t, cdtype)).reshape(n_rows)
-    parallel.run_ranges(cpu.cosine_embedding_rows, n_rows, 2 * width, a, b, labels, margin,
-                        call.gout, call.loss_rows, call.buffers[0], call.buffers[1],
-                        call.return_grad)
+    parallel.run_ranges(
+        cpu.cosine_embedding_rows,
+        n_rows,
+        2 * width,
+        a,
+        b,
+        labels,
+        margin,
+        call.gout,
+        call.loss_rows,
+        call.buffers[0],
+        call.buffers[1],
+        call.return_grad,
+    )
     return call.finish()
 
 
@@ -505,17 +620,36 @@ def _triplet_call(arrays, reduction, return_grad, grad_output, grad_out):
     loss_shape = shape[:-1]
     n_rows = int(np.prod(loss_shape, dtype=np.int64))
     rows = [_row_matrix(a, n_rows, width, cdtype) for a in arrays]
-    call = _RowCall([(n, r.reshape(shape)) for n, r in zip(_TRIPLET, rows)], arrays, loss_shape,
-                    n_rows, width, reduction=reduction, return_grad=return_grad,
-                    grad_output=grad_output, grad_out=grad_out)
+    call = _RowCall(
+        [(n, r.reshape(shape)) for n, r in zip(_TRIPLET, rows)],
+        arrays,
+        loss_shape,
+        n_rows,
+        width,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )
     return rows, call
 
 
 def _run_triplet(metric, arrays, margin, swap, reduction, return_grad, grad_output, grad_out):
     """The fused triplet kernel with a built-in metric."""
     rows, call = _triplet_call(arrays, reduction, return_grad, grad_output, grad_out)
-    parallel.run_ranges(cpu.triplet_rows, call.n_rows, 3 * rows[0].shape[1], metric, *rows,
-                        margin, swap, call.gout, call.loss_rows, *call.buffers, call.return_grad)
+    parallel.run_ranges(
+        cpu.triplet_rows,
+        call.n_rows,
+        3 * rows[0].shape[1],
+        metric,
+        *rows,
+        margin,
+        swap,
+        call.gout,
+        call.loss_rows,
+        *call.buffers,
+        call.return_grad,
+    )
     return call.finish()
 
 
@@ -531,8 +665,20 @@ def _pnorm_metric(p, eps):
 
 @on_device("margin")
 @_doc("anchor, positive, negative")
-def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
-                        reduction="mean", *, return_grad=False, grad_output=None, grad_out=None):
+def triplet_margin_loss(
+    anchor,
+    positive,
+    negative,
+    margin=1.0,
+    p=2,
+    eps=1e-6,
+    swap=False,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Triplet margin loss (PyTorch's ``triplet_margin_loss``).
 
     With PyTorch's ``pairwise_distance`` :math:`d(u, v) = \lVert u - v + \epsilon
@@ -575,14 +721,16 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     >>> float(loss)
     5.0
     """
-    arrays, margin, swap = _triplet_arrays(anchor, positive, negative, margin, swap, reduction,
-                                           return_grad)
+    arrays, margin, swap = _triplet_arrays(
+        anchor, positive, negative, margin, swap, reduction, return_grad
+    )
     p = check_real_scalar(p, "p")
     if not p > 0:
         raise ValueError(f"p must be positive, got {p}")
     eps = check_real_scalar(eps, "eps")
-    return _run_triplet(_pnorm_metric(p, eps), arrays, margin, swap, reduction, return_grad,
-                        grad_output, grad_out)
+    return _run_triplet(
+        _pnorm_metric(p, eps), arrays, margin, swap, reduction, return_grad, grad_output, grad_out
+    )
 
 
 #: The distances ``triplet_margin_with_distance_loss`` runs fused, by name.
@@ -596,78 +744,102 @@ DISTANCES = {
 
 @on_device("margin")
 @_doc("anchor, positive, negative")
-def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
-                                      margin=1.0, swap=False, reduction="mean",
-                                      distance_grad=None, return_grad=False, grad_output=None,
-                                      grad_out=None):
+def triplet_margin_with_distance_loss(
+    anchor,
+    positive,
+    negative,
+    *,
+    distance_function=None,
+    margin=1.0,
+    swap=False,
+    reduction="mean",
+    distance_grad=None,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Triplet margin loss with any distance (PyTorch's ``triplet_margin_with_distance_loss``).
 
-    .. math:: \ell = \max\bigl(0,\ m + d(a, p) - d'\bigr), \quad
-              d' = \min(d(a, n), d(p, n)) \text{ with swap, else } d(a, n)
+        .. math:: \ell = \max\bigl(0,\ m + d(a, p) - d'\bigr), \quad
+                  d' = \min(d(a, n), d(p, n)) \text{ with swap, else } d(a, n)
 
-    Gradient as in :func:`triplet_margin_loss`: :math:`\partial d` of each pair,
-    passed at the hinge, split in halves at a tie of the swap.
+        Gradient as in :func:`triplet_margin_loss`: :math:`\partial d` of each pair,
+        passed at the hinge, split in halves at a tie of the swap.
 
-    Parameters
-    ----------
-    anchor, positive, negative : array_like
-        Embeddings of one shape: ``(N, D)``, ``(D,)`` or any ``(..., D)``.
-    distance_function : None, str or callable, optional
-        The distance :math:`d`:
+        Parameters
+        ----------
+        anchor, positive, negative : array_like
+            Embeddings of one shape: ``(N, D)``, ``(D,)`` or any ``(..., D)``.
+        distance_function : None, str or callable, optional
+            The distance :math:`d`:
 
-        * ``None`` or ``"euclidean"``: PyTorch's ``pairwise_distance``
-          (``p=2, eps=1e-6``); ``"manhattan"`` and ``"chebyshev"``: the same with
-          ``p=1`` and ``p=inf``; ``"cosine"``: ``1 - cosine_similarity(x, y)`` as
-          PyTorch computes it (norms clamped at ``1e-8``).  These run fused, with
-          gradients.
-        * a numba ``@njit`` function ``d(x, y) -> float`` of two rows ``(D,)``:
-          compiled into the kernel (fused).
-        * any other callable ``d(x, y) -> (N,)`` on whole arrays (NumPy arrays in
-          the compute dtype, shaped as the inputs), as in PyTorch.
-    margin : float, optional
-        Must be positive (``ValueError`` otherwise).
-    swap : bool, optional
-    reduction : {'mean', 'sum', 'none'}, optional
-    distance_grad : callable, optional
-        The derivative of a user ``distance_function``, needed for
-        ``return_grad=True`` (numbaloss extension; without it ``ValueError``):
+            * ``None`` or ``"euclidean"``: PyTorch's ``pairwise_distance``
+              (``p=2, eps=1e-6``); ``"manhattan"`` and ``"chebyshev"``: the same with
+              ``p=1`` and ``p=inf``; ``"cosine"``: ``1 - cosine_similarity(x, y)`` as
+              PyTorch computes it (norms clamped at ``1e-8``).  These run fused, with
+              gradients.
+            * a numba ``@njit`` function ``d(x, y) -> float`` of two rows ``(D,)``:
+              compiled into the kernel (fused).
+            * any other callable ``d(x, y) -> (N,)`` on whole arrays (NumPy arrays in
+              the compute dtype, shaped as the inputs), as in PyTorch.
+        margin : float, optional
+            Must be positive (``ValueError`` otherwise).
+        swap : bool, optional
+        reduction : {'mean', 'sum', 'none'}, optional
+        distance_grad : callable, optional
+            The derivative of a user ``distance_function``, needed for
+            ``return_grad=True`` (numbaloss extension; without it ``ValueError``):
 
-        * with an ``@njit`` row distance, an ``@njit`` function
-          ``distance_grad(x, y, gx, gy)`` that writes
-          :math:`\partial d / \partial x` into the row ``gx`` and
-          :math:`\partial d / \partial y` into ``gy`` (fused in the kernel);
-        * with an array distance, ``distance_grad(x, y) -> (gx, gy)``, two arrays of
-          the shape of ``x`` holding each row's distance gradient.
-{grad_doc}
-    Notes
-    -----
-    Differences from PyTorch: a user ``distance_function`` receives NumPy arrays;
-    the three inputs must have one shape.
+            * with an ``@njit`` row distance, an ``@njit`` function
+              ``distance_grad(x, y, gx, gy)`` that writes
+              :math:`\partial d / \partial x` into the row ``gx`` and
+              :math:`\partial d / \partial y` into ``gy`` (fused in the kernel);
+            * with an array distance, ``distance_grad(x, y) -> (gx, gy)``, two arrays of
+              the shape of ``x`` holding each row's distance gradient.
+    {grad_doc}
+        Notes
+        -----
+        Differences from PyTorch: a user ``distance_function`` receives NumPy arrays;
+        the three inputs must have one shape.
 
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> a, p, n = [[1.0, 0.0]], [[1.0, 1.0]], [[-1.0, 0.0]]
-    >>> float(nl.triplet_margin_with_distance_loss(a, p, n, distance_function="cosine"))
-    0.0
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> a, p, n = [[1.0, 0.0]], [[1.0, 1.0]], [[-1.0, 0.0]]
+        >>> float(nl.triplet_margin_with_distance_loss(a, p, n, distance_function="cosine"))
+        0.0
     """
-    arrays, margin, swap = _triplet_arrays(anchor, positive, negative, margin, swap, reduction,
-                                           return_grad)
+    arrays, margin, swap = _triplet_arrays(
+        anchor, positive, negative, margin, swap, reduction, return_grad
+    )
     if distance_function is None:
         distance_function = "euclidean"
     if isinstance(distance_function, str):
         if distance_function not in DISTANCES:
             valid = ", ".join(repr(k) for k in DISTANCES)
-            raise ValueError(f"distance_function must be a callable or one of {valid}; "
-                             f"got {distance_function!r}")
+            raise ValueError(
+                f"distance_function must be a callable or one of {valid}; got {distance_function!r}"
+            )
         if distance_grad is not None:
-            raise ValueError(f"distance_grad is only for a user distance_function, not "
-                             f"{distance_function!r} (whose gradient is built in)")
-        return _run_triplet(DISTANCES[distance_function], arrays, margin, swap, reduction,
-                            return_grad, grad_output, grad_out)
+            raise ValueError(
+                f"distance_grad is only for a user distance_function, not "
+                f"{distance_function!r} (whose gradient is built in)"
+            )
+        return _run_triplet(
+            DISTANCES[distance_function],
+            arrays,
+            margin,
+            swap,
+            reduction,
+            return_grad,
+            grad_output,
+            grad_out,
+        )
     if not callable(distance_function):
-        raise TypeError(f"distance_function must be None, a name or a callable; "
-                        f"got {type(distance_function).__name__}")
+        raise TypeError(
+            f"distance_function must be None, a name or a callable; "
+            f"got {type(distance_function).__name__}"
+        )
     if return_grad and distance_grad is None:
         raise ValueError(
             "return_grad=True needs the derivative of a user distance_function: pass "
@@ -676,22 +848,54 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
         )
     if isinstance(distance_function, CPUDispatcher):
         if distance_grad is not None and not isinstance(distance_grad, CPUDispatcher):
-            raise TypeError("with an @njit distance_function, distance_grad must be an @njit "
-                            "function distance_grad(x, y, gx, gy) too")
-        return _run_triplet_njit(distance_function, distance_grad, arrays, margin, swap,
-                                 reduction, return_grad, grad_output, grad_out)
-    return _run_triplet_arrays(distance_function, distance_grad, arrays, margin, swap, reduction,
-                               return_grad, grad_output, grad_out)
+            raise TypeError(
+                "with an @njit distance_function, distance_grad must be an @njit "
+                "function distance_grad(x, y, gx, gy) too"
+            )
+        return _run_triplet_njit(
+            distance_function,
+            distance_grad,
+            arrays,
+            margin,
+            swap,
+            reduction,
+            return_grad,
+            grad_output,
+            grad_out,
+        )
+    return _run_triplet_arrays(
+        distance_function,
+        distance_grad,
+        arrays,
+        margin,
+        swap,
+        reduction,
+        return_grad,
+        grad_output,
+        grad_out,
+    )
 
 
-def _run_triplet_njit(distance, distance_grad, arrays, margin, swap, reduction, return_grad,
-                      grad_output, grad_out):
+def _run_triplet_njit(
+    distance, distance_grad, arrays, margin, swap, reduction, return_grad, grad_output, grad_out
+):
     """The triplet kernel with a user's ``@njit`` row distance compiled in."""
     rows, call = _triplet_call(arrays, reduction, return_grad, grad_output, grad_out)
     grad_fn = cpu.no_distance_grad if distance_grad is None else distance_grad
-    parallel.run_ranges(cpu.triplet_custom_rows, call.n_rows, 3 * rows[0].shape[1], distance,
-                        grad_fn, *rows, margin, swap, call.gout, call.loss_rows, *call.buffers,
-                        call.return_grad)
+    parallel.run_ranges(
+        cpu.triplet_custom_rows,
+        call.n_rows,
+        3 * rows[0].shape[1],
+        distance,
+        grad_fn,
+        *rows,
+        margin,
+        swap,
+        call.gout,
+        call.loss_rows,
+        *call.buffers,
+        call.return_grad,
+    )
     return call.finish()
 
 
@@ -705,8 +909,9 @@ def _user_distances(distance, x, y, n_rows):
     return np.ascontiguousarray(d, dtype=np.float64).reshape(n_rows)
 
 
-def _run_triplet_arrays(distance, distance_grad, arrays, margin, swap, reduction, return_grad,
-                        grad_output, grad_out):
+def _run_triplet_arrays(
+    distance, distance_grad, arrays, margin, swap, reduction, return_grad, grad_output, grad_out
+):
     """A user's array distance: distances (and their gradients) from the caller's code.
 
     The hinge (with its tie rules) runs in :func:`cpu.triplet_hinge_rows`, which gives
@@ -719,14 +924,25 @@ def _run_triplet_arrays(distance, distance_grad, arrays, margin, swap, reduction
     d_neg = _user_distances(distance, a, n, n_rows)
     d_swap = _user_distances(distance, p, n, n_rows) if swap else d_neg
     weights = np.zeros((n_rows, 3), dtype=rows[0].dtype)
-    parallel.run_ranges(cpu.triplet_hinge_rows, n_rows, 1, d_pos, d_neg, d_swap, margin, swap,
-                        call.gout, call.loss_rows, weights)
+    parallel.run_ranges(
+        cpu.triplet_hinge_rows,
+        n_rows,
+        1,
+        d_pos,
+        d_neg,
+        d_swap,
+        margin,
+        swap,
+        call.gout,
+        call.loss_rows,
+        weights,
+    )
     if call.return_grad:
         # All distance gradients are taken before any gradient (maybe an input) is written.
         pa, pp = _user_grads(distance_grad, a, p, n_rows, width)
         na, nn = _user_grads(distance_grad, a, n, n_rows, width)
         sp, sn = _user_grads(distance_grad, p, n, n_rows, width) if swap else (0, 0)
-        g_pos, g_neg, g_swap = (weights[:, k:k + 1] for k in range(3))
+        g_pos, g_neg, g_swap = (weights[:, k : k + 1] for k in range(3))
         grads = (g_pos * pa - g_neg * na, g_pos * pp - g_swap * sp, -g_neg * nn - g_swap * sn)
         for buffer, grad in zip(call.buffers, grads):
             np.copyto(buffer, grad, casting="unsafe")
@@ -741,7 +957,9 @@ def _user_grads(distance_grad, x, y, n_rows, width):
     for name, g in zip(("grad_x", "grad_y"), result):
         g = as_array(g, f"distance_grad's {name}")
         if g.shape != x.shape:
-            raise ValueError(f"distance_grad's {name} must have the shape {tuple(x.shape)} of its "
-                             f"inputs; got {tuple(g.shape)}")
+            raise ValueError(
+                f"distance_grad's {name} must have the shape {tuple(x.shape)} of its "
+                f"inputs; got {tuple(g.shape)}"
+            )
         grads.append(g.reshape(n_rows, width))
     return grads

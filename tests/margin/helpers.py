@@ -6,8 +6,7 @@ import numpy as np
 def torch_value_and_grads(torch, func, preds, others, kwargs, grad_output):
     """PyTorch's loss and the gradients of ``sum(grad_output * loss)`` w.r.t. ``preds``."""
     tensors = [torch.tensor(np.array(p), requires_grad=True) for p in preds]
-    rest = [torch.tensor(np.array(o)) if isinstance(o, np.ndarray) else o
-            for o in others]
+    rest = [torch.tensor(np.array(o)) if isinstance(o, np.ndarray) else o for o in others]
     kw = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
     loss = func(*tensors, *rest, **kw)
     loss.backward(torch.as_tensor(grad_output, dtype=loss.dtype).expand_as(loss))

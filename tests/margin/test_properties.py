@@ -19,7 +19,8 @@ EXTREME = st.one_of(FINITE, st.sampled_from([1e300, -1e300, 1e-300, 0.0, -0.0]))
 
 def scores(n_max=5, c_max=6, elements=FINITE):
     return st.tuples(st.integers(0, n_max), st.integers(1, c_max)).flatmap(
-        lambda s: arrays(np.float64, s, elements=elements))
+        lambda s: arrays(np.float64, s, elements=elements)
+    )
 
 
 def _all_finite(*values):
@@ -35,8 +36,12 @@ def test_multi_margin_shapes(x, seed, p):
     assert loss.shape == (x.shape[0],) and grad.shape == x.shape
     assert np.all(loss >= 0)
     # each row's gradient sums to zero: the target class takes what the others get
-    assert_close(grad.sum(axis=1), np.zeros(x.shape[0]), np.float64,
-                 atol=1e-9 * (1 + np.abs(grad).max(initial=0)))
+    assert_close(
+        grad.sum(axis=1),
+        np.zeros(x.shape[0]),
+        np.float64,
+        atol=1e-9 * (1 + np.abs(grad).max(initial=0)),
+    )
     total = nl.multi_margin_loss(x, y, p=p, reduction="sum")
     assert_close(total, loss.sum(), np.float64)
 
@@ -84,14 +89,15 @@ def test_empty_inputs(reduction, expect):
     empty = np.zeros((0, 4))
     results = [
         nl.multi_margin_loss(empty, np.zeros(0, dtype=int), reduction=reduction, return_grad=True),
-        nl.multilabel_margin_loss(empty, np.zeros((0, 4), dtype=int), reduction=reduction,
-                                  return_grad=True),
+        nl.multilabel_margin_loss(
+            empty, np.zeros((0, 4), dtype=int), reduction=reduction, return_grad=True
+        ),
         nl.multilabel_soft_margin_loss(empty, empty, reduction=reduction, return_grad=True),
-        nl.cosine_embedding_loss(empty, empty, np.zeros(0), reduction=reduction,
-                                 return_grad=True),
+        nl.cosine_embedding_loss(empty, empty, np.zeros(0), reduction=reduction, return_grad=True),
         nl.triplet_margin_loss(empty, empty, empty, reduction=reduction, return_grad=True),
-        nl.triplet_margin_with_distance_loss(empty, empty, empty, distance_function="cosine",
-                                             reduction=reduction, return_grad=True),
+        nl.triplet_margin_with_distance_loss(
+            empty, empty, empty, distance_function="cosine", reduction=reduction, return_grad=True
+        ),
     ]
     for loss, grad in results:
         if expect is None:
@@ -108,18 +114,21 @@ def test_zero_width_embeddings():
     z = np.zeros((3, 0))
     np.testing.assert_array_equal(nl.triplet_margin_loss(z, z, z, reduction="none"), [1, 1, 1])
     np.testing.assert_array_equal(
-        nl.cosine_embedding_loss(z, z, np.array([1, -1, 1]), reduction="none"), [1, 0, 1])
+        nl.cosine_embedding_loss(z, z, np.array([1, -1, 1]), reduction="none"), [1, 0, 1]
+    )
 
 
 def test_nan_and_inf_propagate():
     x = np.array([[0.0, np.nan, 1.0], [np.inf, 0.0, 1.0]])
-    loss = nl.multilabel_soft_margin_loss(x, np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]),
-                                          reduction="none")
+    loss = nl.multilabel_soft_margin_loss(
+        x, np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]), reduction="none"
+    )
     assert np.isnan(loss[0]) and np.isinf(loss[1])
     a = np.array([[np.nan, 1.0], [1.0, 2.0]])
     b = np.ones((2, 2))
-    loss, (ga, gb) = nl.cosine_embedding_loss(a, b, np.array([1, 1]), reduction="none",
-                                              return_grad=True)
+    loss, (ga, gb) = nl.cosine_embedding_loss(
+        a, b, np.array([1, 1]), reduction="none", return_grad=True
+    )
     assert np.isnan(loss[0]) and np.isfinite(loss[1]) and np.isnan(ga[0]).all()
     loss, grads = nl.triplet_margin_loss(a, b, b, reduction="none", return_grad=True)
     assert np.isnan(loss[0]) and np.isfinite(loss[1])
@@ -145,8 +154,7 @@ def test_determinism_across_threads():
                 nl.multilabel_margin_loss(x, labels, reduction=reduction, return_grad=True),
                 nl.multilabel_soft_margin_loss(x, soft, reduction=reduction, return_grad=True),
                 nl.cosine_embedding_loss(a, p, t, reduction=reduction, return_grad=True),
-                nl.triplet_margin_loss(a, p, n, swap=True, reduction=reduction,
-                                       return_grad=True),
+                nl.triplet_margin_loss(a, p, n, swap=True, reduction=reduction, return_grad=True),
             ]
         return out
 
@@ -160,8 +168,9 @@ def test_determinism_across_threads():
         nl.set_num_threads(threads)
     for (l1, g1), (l2, g2) in zip(single, multi):
         np.testing.assert_array_equal(l1, l2)
-        for a1, a2 in zip(g1 if isinstance(g1, tuple) else (g1,),
-                          g2 if isinstance(g2, tuple) else (g2,)):
+        for a1, a2 in zip(
+            g1 if isinstance(g1, tuple) else (g1,), g2 if isinstance(g2, tuple) else (g2,)
+        ):
             np.testing.assert_array_equal(a1, a2)
 
 
@@ -187,11 +196,13 @@ def test_grad_out_in_place_and_preallocated():
         assert g is b
         np.testing.assert_array_equal(b, e)
     fortran = np.asfortranarray(np.empty((5, 4)))
-    _, (ga, gb) = nl.cosine_embedding_loss(a, p, np.ones(5), return_grad=True,
-                                           grad_out=(fortran, np.empty((5, 4))))
+    _, (ga, gb) = nl.cosine_embedding_loss(
+        a, p, np.ones(5), return_grad=True, grad_out=(fortran, np.empty((5, 4)))
+    )
     assert ga is fortran
-    np.testing.assert_array_equal(ga, nl.cosine_embedding_loss(a, p, np.ones(5),
-                                                               return_grad=True)[1][0])
+    np.testing.assert_array_equal(
+        ga, nl.cosine_embedding_loss(a, p, np.ones(5), return_grad=True)[1][0]
+    )
     with pytest.raises(ValueError, match="grad_out"):
         nl.triplet_margin_loss(a, p, n, return_grad=True, grad_out=np.empty((5, 4)))
     with pytest.raises(ValueError, match="shape"):
@@ -204,8 +215,9 @@ def test_grad_output_broadcast():
     y = rng.integers(0, 4, 5)
     _, g1 = nl.multi_margin_loss(x, y, reduction="none", return_grad=True, grad_output=2.0)
     _, g2 = nl.multi_margin_loss(x, y, reduction="sum", return_grad=True, grad_output=2.0)
-    _, g3 = nl.multi_margin_loss(x, y, reduction="mean", return_grad=True,
-                                 grad_output=np.array(10.0))
+    _, g3 = nl.multi_margin_loss(
+        x, y, reduction="mean", return_grad=True, grad_output=np.array(10.0)
+    )
     np.testing.assert_allclose(g1, g2)
     np.testing.assert_allclose(g3, g2 * 10 / 2 / 5)  # mean over 5 rows, upstream 10 vs 2
     with pytest.raises(ValueError, match="grad_output"):
@@ -295,20 +307,29 @@ def test_bad_options():
     with pytest.raises(ValueError, match="distance_function must be"):
         nl.triplet_margin_with_distance_loss(x, x, x, distance_function="hamming")
     with pytest.raises(ValueError, match="distance_grad"):
-        nl.triplet_margin_with_distance_loss(x, x, x, distance_function=lambda u, v: u.sum(-1),
-                                             return_grad=True)
+        nl.triplet_margin_with_distance_loss(
+            x, x, x, distance_function=lambda u, v: u.sum(-1), return_grad=True
+        )
     with pytest.raises(ValueError, match="distance_grad is only"):
-        nl.triplet_margin_with_distance_loss(x, x, x, distance_function="cosine",
-                                             distance_grad=lambda u, v: (u, v))
+        nl.triplet_margin_with_distance_loss(
+            x, x, x, distance_function="cosine", distance_grad=lambda u, v: (u, v)
+        )
     from numba import njit
 
     row_distance = njit(lambda u, v: np.abs(u - v).sum())
     with pytest.raises(TypeError, match="@njit"):
-        nl.triplet_margin_with_distance_loss(x, x, x, distance_function=row_distance,
-                                             distance_grad=lambda u, v: (u, v), return_grad=True)
+        nl.triplet_margin_with_distance_loss(
+            x,
+            x,
+            x,
+            distance_function=row_distance,
+            distance_grad=lambda u, v: (u, v),
+            return_grad=True,
+        )
     with pytest.raises(ValueError, match="distance_grad"):
-        nl.triplet_margin_with_distance_loss(x, x, x, distance_function=row_distance,
-                                             return_grad=True)
+        nl.triplet_margin_with_distance_loss(
+            x, x, x, distance_function=row_distance, return_grad=True
+        )
     with pytest.raises(ValueError, match="one distance per row"):
         nl.triplet_margin_with_distance_loss(x, x, x, distance_function=lambda u, v: u)
 
@@ -317,25 +338,37 @@ def test_bad_options():
 
 
 def test_classes(torch):
-    for name in ["MultiMarginLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss",
-                 "CosineEmbeddingLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss"]:
+    for name in [
+        "MultiMarginLoss",
+        "MultiLabelMarginLoss",
+        "MultiLabelSoftMarginLoss",
+        "CosineEmbeddingLoss",
+        "TripletMarginLoss",
+        "TripletMarginWithDistanceLoss",
+    ]:
         ours = inspect.signature(getattr(nl, name).__init__).parameters
         theirs = inspect.signature(getattr(torch.nn, name).__init__).parameters
-        expected = [(k, v.default, v.kind) for k, v in theirs.items()
-                    if k not in ("self", "size_average", "reduce")]
-        got = [(k, v.default, v.kind) for k, v in ours.items()
-               if k not in ("self", "distance_grad")]
+        expected = [
+            (k, v.default, v.kind)
+            for k, v in theirs.items()
+            if k not in ("self", "size_average", "reduce")
+        ]
+        got = [
+            (k, v.default, v.kind) for k, v in ours.items() if k not in ("self", "distance_grad")
+        ]
         assert got == expected, name
     rng = np.random.default_rng(5)
     x = rng.normal(size=(4, 3))
     y = np.array([0, 2, 1, 1])
     loss_fn = nl.MultiMarginLoss(p=2, margin=0.5, reduction="sum")
-    np.testing.assert_equal(loss_fn(x, y, return_grad=True)[1],
-                            nl.multi_margin_loss(x, y, p=2, margin=0.5, reduction="sum",
-                                                 return_grad=True)[1])
+    np.testing.assert_equal(
+        loss_fn(x, y, return_grad=True)[1],
+        nl.multi_margin_loss(x, y, p=2, margin=0.5, reduction="sum", return_grad=True)[1],
+    )
     a, p, n = rng.normal(size=(3, 4, 3))
     loss_fn = nl.TripletMarginWithDistanceLoss(distance_function="cosine", swap=True)
     assert loss_fn(a, p, n) == nl.triplet_margin_with_distance_loss(
-        a, p, n, distance_function="cosine", swap=True)
+        a, p, n, distance_function="cosine", swap=True
+    )
     with pytest.raises(TypeError):
         nl.TripletMarginWithDistanceLoss("cosine")

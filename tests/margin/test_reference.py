@@ -79,8 +79,9 @@ def check(func, ref, preds, others, kwargs, rng, ref_kwargs=None):
     g = rng.uniform(0.5, 1.5, size=expected.shape)
     _, grads = func(*preds, *others, **kwargs, reduction="none", return_grad=True, grad_output=g)
     grads = grads if isinstance(grads, tuple) else (grads,)
-    numeric = finite_difference(lambda *ps: float((g * ref(*ps, *others, **ref_kwargs)).sum()),
-                                preds)
+    numeric = finite_difference(
+        lambda *ps: float((g * ref(*ps, *others, **ref_kwargs)).sum()), preds
+    )
     for grad, num in zip(grads, numeric):
         assert_close(grad, num, np.float64, rtol=1e-6, atol=1e-7)
 
@@ -101,8 +102,15 @@ def test_multi_margin_reference(rng, p):
 
 def test_multilabel_margin_reference(rng):
     x = rng.normal(size=(5, 6))
-    target = np.array([[0, 3, -1, 2, 2, 5], [5, -1, 0, 0, 0, 0], [-1, 1, 1, 1, 1, 1],
-                       [1, 2, 3, 0, 4, 5], [4, 4, -1, -1, -1, -1]])
+    target = np.array(
+        [
+            [0, 3, -1, 2, 2, 5],
+            [5, -1, 0, 0, 0, 0],
+            [-1, 1, 1, 1, 1, 1],
+            [1, 2, 3, 0, 4, 5],
+            [4, 4, -1, -1, -1, -1],
+        ]
+    )
     check(nl.multilabel_margin_loss, ref_multilabel_margin, [x], [target], {}, rng)
 
 
@@ -110,12 +118,14 @@ def test_multilabel_soft_margin_reference(rng):
     x = rng.normal(size=(4, 6)) * 3
     y = rng.uniform(0, 1, size=(4, 6))
     w = rng.uniform(0.5, 2, 6)
-    check(nl.multilabel_soft_margin_loss, ref_multilabel_soft_margin, [x], [y], dict(weight=w),
-          rng)
+    check(nl.multilabel_soft_margin_loss, ref_multilabel_soft_margin, [x], [y], dict(weight=w), rng)
     # any (..., C) shape: the classes are the last axis
     x3, y3 = rng.normal(size=(2, 2, 3, 4))
-    assert_close(nl.multilabel_soft_margin_loss(x3, y3, reduction="none"),
-                 ref_multilabel_soft_margin(x3, y3), np.float64)
+    assert_close(
+        nl.multilabel_soft_margin_loss(x3, y3, reduction="none"),
+        ref_multilabel_soft_margin(x3, y3),
+        np.float64,
+    )
 
 
 @pytest.mark.parametrize("margin", [0.0, -0.3])
@@ -131,16 +141,35 @@ def test_triplet_reference(rng, norm, swap):
     a, p, n = rng.normal(size=(3, 5, 4))
     a = a * 0.3  # keep the hinges active in most rows
     kwargs = dict(margin=2.0, p=norm, eps=1e-6, swap=swap)
-    check(nl.triplet_margin_loss, ref_triplet, [a, p, n], [], kwargs, rng,
-          ref_kwargs=dict(margin=2.0, norm=norm, eps=1e-6, swap=swap))
+    check(
+        nl.triplet_margin_loss,
+        ref_triplet,
+        [a, p, n],
+        [],
+        kwargs,
+        rng,
+        ref_kwargs=dict(margin=2.0, norm=norm, eps=1e-6, swap=swap),
+    )
 
 
 @pytest.mark.parametrize("swap", [False, True])
 def test_triplet_with_distance_reference(rng, swap):
     a, p, n = rng.normal(size=(3, 5, 4))
-    check(nl.triplet_margin_with_distance_loss, ref_triplet_cosine, [a, p, n], [],
-          dict(distance_function="cosine", margin=0.9, swap=swap), rng,
-          ref_kwargs=dict(margin=0.9, swap=swap))
-    check(nl.triplet_margin_with_distance_loss, ref_triplet, [a, p, n], [],
-          dict(distance_function="euclidean", margin=1.9, swap=swap), rng,
-          ref_kwargs=dict(margin=1.9, swap=swap))
+    check(
+        nl.triplet_margin_with_distance_loss,
+        ref_triplet_cosine,
+        [a, p, n],
+        [],
+        dict(distance_function="cosine", margin=0.9, swap=swap),
+        rng,
+        ref_kwargs=dict(margin=0.9, swap=swap),
+    )
+    check(
+        nl.triplet_margin_with_distance_loss,
+        ref_triplet,
+        [a, p, n],
+        [],
+        dict(distance_function="euclidean", margin=1.9, swap=swap),
+        rng,
+        ref_kwargs=dict(margin=1.9, swap=swap),
+    )

@@ -11,16 +11,29 @@ DTYPES = [np.float32, np.float64]
 REDUCTIONS = ["none", "mean", "sum"]
 
 
-def compare(torch, func, torch_func, preds, others, kwargs, reduction, dtype, rng, scale=1.0,
-            torch_kwargs=None):
+def compare(
+    torch,
+    func,
+    torch_func,
+    preds,
+    others,
+    kwargs,
+    reduction,
+    dtype,
+    rng,
+    scale=1.0,
+    torch_kwargs=None,
+):
     """numbaloss and PyTorch agree on the loss and on the gradients of every prediction."""
     loss_shape = np.shape(func(*preds, *others, **kwargs, reduction="none"))
     g = upstream(rng, reduction, loss_shape, dtype)
-    loss, grads = func(*preds, *others, **kwargs, reduction=reduction, return_grad=True,
-                       grad_output=g)
+    loss, grads = func(
+        *preds, *others, **kwargs, reduction=reduction, return_grad=True, grad_output=g
+    )
     grads = grads if isinstance(grads, tuple) else (grads,)
     expected, expected_grads = torch_value_and_grads(
-        torch, torch_func, preds, others, dict(torch_kwargs or kwargs, reduction=reduction), g)
+        torch, torch_func, preds, others, dict(torch_kwargs or kwargs, reduction=reduction), g
+    )
     assert np.shape(loss) == np.shape(expected)
     assert np.asarray(loss).dtype == dtype
     assert_close(loss, expected, dtype, scale=scale)
@@ -42,8 +55,17 @@ def test_multi_margin(torch, rng, dtype, reduction, p, weighted):
     kwargs = dict(p=p, margin=0.7)
     if weighted:
         kwargs["weight"] = rng.uniform(0.2, 2, 5).astype(dtype)
-    compare(torch, nl.multi_margin_loss, torch.nn.functional.multi_margin_loss, [x], [y],
-            kwargs, reduction, dtype, rng)
+    compare(
+        torch,
+        nl.multi_margin_loss,
+        torch.nn.functional.multi_margin_loss,
+        [x],
+        [y],
+        kwargs,
+        reduction,
+        dtype,
+        rng,
+    )
 
 
 @pytest.mark.parametrize("target_shape", [(), (1,)])
@@ -51,8 +73,17 @@ def test_multi_margin_unbatched(torch, rng, target_shape):
     x = rng.normal(size=6)
     y = np.full(target_shape, 2)
     for reduction in REDUCTIONS:
-        compare(torch, nl.multi_margin_loss, torch.nn.functional.multi_margin_loss, [x], [y],
-                dict(margin=1.5), reduction, np.float64, rng)
+        compare(
+            torch,
+            nl.multi_margin_loss,
+            torch.nn.functional.multi_margin_loss,
+            [x],
+            [y],
+            dict(margin=1.5),
+            reduction,
+            np.float64,
+            rng,
+        )
 
 
 def test_multi_margin_ties(torch, rng):
@@ -61,8 +92,17 @@ def test_multi_margin_ties(torch, rng):
     y = np.array([1, 3])
     for p in (1, 2):
         for margin in (1.0, 0.0):
-            compare(torch, nl.multi_margin_loss, torch.nn.functional.multi_margin_loss, [x], [y],
-                    dict(p=p, margin=margin), "sum", np.float64, rng)
+            compare(
+                torch,
+                nl.multi_margin_loss,
+                torch.nn.functional.multi_margin_loss,
+                [x],
+                [y],
+                dict(p=p, margin=margin),
+                "sum",
+                np.float64,
+                rng,
+            )
 
 
 # --- multilabel_margin_loss ----------------------------------------------------------------
@@ -74,7 +114,7 @@ def _multilabel_targets(rng, n, c):
         k = rng.integers(0, c + 1)
         target[i, :k] = rng.choice(c, k, replace=False)
         if k < c:  # entries after the first -1 do not count, but must be in [-1, C)
-            target[i, k + 1:] = rng.integers(-1, c, c - k - 1)
+            target[i, k + 1 :] = rng.integers(-1, c, c - k - 1)
     return target
 
 
@@ -83,20 +123,40 @@ def _multilabel_targets(rng, n, c):
 def test_multilabel_margin(torch, rng, dtype, reduction):
     x = rng.normal(size=(9, 6)).astype(dtype)
     target = _multilabel_targets(rng, 9, 6)
-    compare(torch, nl.multilabel_margin_loss, torch.nn.functional.multilabel_margin_loss, [x],
-            [target], {}, reduction, dtype, rng)
+    compare(
+        torch,
+        nl.multilabel_margin_loss,
+        torch.nn.functional.multilabel_margin_loss,
+        [x],
+        [target],
+        {},
+        reduction,
+        dtype,
+        rng,
+    )
 
 
 def test_multilabel_margin_docs_example_and_edges(torch, rng):
-    assert float(nl.multilabel_margin_loss([[0.1, 0.2, 0.4, 0.8]], [[3, 0, -1, 1]])) == \
-        pytest.approx(0.85)
+    assert float(
+        nl.multilabel_margin_loss([[0.1, 0.2, 0.4, 0.8]], [[3, 0, -1, 1]])
+    ) == pytest.approx(0.85)
     # unbatched, a tie at the margin, a repeated class, and a row without targets
-    for x, t in [([0.1, 0.2, 0.4, 0.8], [3, 0, -1, 1]),
-                 ([[0.0, 1.0, 0.5], [0.0, 1.0, 0.5], [1.0, 2.0, 3.0]],
-                  [[1, -1, 0], [1, 1, -1], [-1, 2, 0]])]:
+    for x, t in [
+        ([0.1, 0.2, 0.4, 0.8], [3, 0, -1, 1]),
+        ([[0.0, 1.0, 0.5], [0.0, 1.0, 0.5], [1.0, 2.0, 3.0]], [[1, -1, 0], [1, 1, -1], [-1, 2, 0]]),
+    ]:
         for reduction in REDUCTIONS:
-            compare(torch, nl.multilabel_margin_loss, torch.nn.functional.multilabel_margin_loss,
-                    [np.array(x)], [np.array(t)], {}, reduction, np.float64, rng)
+            compare(
+                torch,
+                nl.multilabel_margin_loss,
+                torch.nn.functional.multilabel_margin_loss,
+                [np.array(x)],
+                [np.array(t)],
+                {},
+                reduction,
+                np.float64,
+                rng,
+            )
 
 
 # --- multilabel_soft_margin_loss -----------------------------------------------------------
@@ -109,18 +169,34 @@ def test_multilabel_soft_margin(torch, rng, dtype, reduction, weighted):
     x = (rng.normal(size=(8, 5)) * 4).astype(dtype)
     y = rng.uniform(0, 1, size=(8, 5)).astype(dtype)
     kwargs = {"weight": rng.uniform(0.1, 2, 5).astype(dtype)} if weighted else {}
-    compare(torch, nl.multilabel_soft_margin_loss,
-            torch.nn.functional.multilabel_soft_margin_loss, [x], [y], kwargs, reduction, dtype,
-            rng)
+    compare(
+        torch,
+        nl.multilabel_soft_margin_loss,
+        torch.nn.functional.multilabel_soft_margin_loss,
+        [x],
+        [y],
+        kwargs,
+        reduction,
+        dtype,
+        rng,
+    )
 
 
 def test_multilabel_soft_margin_unbatched_and_extremes(torch, rng):
     x = np.array([-800.0, -30.0, 0.0, 30.0, 800.0])
     y = np.array([1.0, 0.0, 0.5, 1.0, 0.0])
     for reduction in REDUCTIONS:
-        compare(torch, nl.multilabel_soft_margin_loss,
-                torch.nn.functional.multilabel_soft_margin_loss, [x], [y], {}, reduction,
-                np.float64, rng)
+        compare(
+            torch,
+            nl.multilabel_soft_margin_loss,
+            torch.nn.functional.multilabel_soft_margin_loss,
+            [x],
+            [y],
+            {},
+            reduction,
+            np.float64,
+            rng,
+        )
 
 
 # --- cosine_embedding_loss -----------------------------------------------------------------
@@ -133,8 +209,17 @@ def test_cosine_embedding(torch, rng, dtype, reduction, margin):
     a = rng.normal(size=(10, 7)).astype(dtype)
     b = rng.normal(size=(10, 7)).astype(dtype)
     t = rng.choice([-1.0, 1.0], 10).astype(dtype)
-    compare(torch, nl.cosine_embedding_loss, torch.nn.functional.cosine_embedding_loss, [a, b],
-            [t], dict(margin=margin), reduction, dtype, rng)
+    compare(
+        torch,
+        nl.cosine_embedding_loss,
+        torch.nn.functional.cosine_embedding_loss,
+        [a, b],
+        [t],
+        dict(margin=margin),
+        reduction,
+        dtype,
+        rng,
+    )
 
 
 def test_cosine_embedding_unbatched_zero_vectors_ties(torch, rng):
@@ -143,20 +228,56 @@ def test_cosine_embedding_unbatched_zero_vectors_ties(torch, rng):
     b = np.array([[1.0, 2.0, 3.0], [0.5, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
     t = np.array([1.0, -1.0, -1.0, 1.0])
     for reduction in REDUCTIONS:
-        compare(torch, nl.cosine_embedding_loss, torch.nn.functional.cosine_embedding_loss,
-                [a, b], [t], dict(margin=0.0), reduction, np.float64, rng)
+        compare(
+            torch,
+            nl.cosine_embedding_loss,
+            torch.nn.functional.cosine_embedding_loss,
+            [a, b],
+            [t],
+            dict(margin=0.0),
+            reduction,
+            np.float64,
+            rng,
+        )
     # cos == margin exactly: the row is active (clamp_min passes the gradient)
     a = np.array([[3.0, 4.0]])
     b = np.array([[3.0, 4.0]])
-    compare(torch, nl.cosine_embedding_loss, torch.nn.functional.cosine_embedding_loss,
-            [a, b * 2], [np.array([-1.0])], dict(margin=1.0), "sum", np.float64, rng)
+    compare(
+        torch,
+        nl.cosine_embedding_loss,
+        torch.nn.functional.cosine_embedding_loss,
+        [a, b * 2],
+        [np.array([-1.0])],
+        dict(margin=1.0),
+        "sum",
+        np.float64,
+        rng,
+    )
     # unbatched, integer and non-±1 targets
     x1, x2 = rng.normal(size=(2, 5))
-    compare(torch, nl.cosine_embedding_loss, torch.nn.functional.cosine_embedding_loss,
-            [x1, x2], [np.array(-1.0)], dict(margin=-0.5), "none", np.float64, rng)
+    compare(
+        torch,
+        nl.cosine_embedding_loss,
+        torch.nn.functional.cosine_embedding_loss,
+        [x1, x2],
+        [np.array(-1.0)],
+        dict(margin=-0.5),
+        "none",
+        np.float64,
+        rng,
+    )
     a, b = rng.normal(size=(2, 4, 3))
-    compare(torch, nl.cosine_embedding_loss, torch.nn.functional.cosine_embedding_loss,
-            [a, b], [np.array([1, -1, 0, 2])], {}, "none", np.float64, rng)
+    compare(
+        torch,
+        nl.cosine_embedding_loss,
+        torch.nn.functional.cosine_embedding_loss,
+        [a, b],
+        [np.array([1, -1, 0, 2])],
+        {},
+        "none",
+        np.float64,
+        rng,
+    )
 
 
 # --- triplet losses ------------------------------------------------------------------------
@@ -169,36 +290,81 @@ def test_triplet(torch, rng, dtype, p, swap):
     a, pos, neg = (rng.normal(size=(3, 11, 6)) * [1, 1.5, 1.5][0]).astype(dtype)
     kwargs = dict(margin=1.3, p=p, eps=1e-6, swap=swap)
     for reduction in REDUCTIONS:
-        compare(torch, nl.triplet_margin_loss, torch.nn.functional.triplet_margin_loss,
-                [a, pos, neg], [], kwargs, reduction, dtype, rng, scale=3.0)
+        compare(
+            torch,
+            nl.triplet_margin_loss,
+            torch.nn.functional.triplet_margin_loss,
+            [a, pos, neg],
+            [],
+            kwargs,
+            reduction,
+            dtype,
+            rng,
+            scale=3.0,
+        )
 
 
 def test_triplet_unbatched_and_batch_dims(torch, rng):
     for shape in [(5,), (2, 3, 4)]:
         a, pos, neg = rng.normal(size=(3, *shape))
         for reduction in REDUCTIONS:
-            compare(torch, nl.triplet_margin_loss, torch.nn.functional.triplet_margin_loss,
-                    [a, pos, neg], [], dict(swap=True), reduction, np.float64, rng)
+            compare(
+                torch,
+                nl.triplet_margin_loss,
+                torch.nn.functional.triplet_margin_loss,
+                [a, pos, neg],
+                [],
+                dict(swap=True),
+                reduction,
+                np.float64,
+                rng,
+            )
 
 
 def test_triplet_ties_and_zero_distances(torch, rng):
     # margin + d(a, p) - d(a, n) == 0 exactly: PyTorch passes the gradient
     a, pos, neg = np.array([[0.0]]), np.array([[-1.0]]), np.array([[-2.0]])
-    compare(torch, nl.triplet_margin_loss, torch.nn.functional.triplet_margin_loss,
-            [a, pos, neg], [], dict(margin=1.0, eps=0.0), "sum", np.float64, rng)
+    compare(
+        torch,
+        nl.triplet_margin_loss,
+        torch.nn.functional.triplet_margin_loss,
+        [a, pos, neg],
+        [],
+        dict(margin=1.0, eps=0.0),
+        "sum",
+        np.float64,
+        rng,
+    )
     # d(a, n) == d(p, n) with swap: the gradient is split in halves
     a, pos, neg = np.array([[0.0, 0.0]]), np.array([[0.0, 1.0]]), np.array([[1.0, 0.5]])
     for p in (1, 2, np.inf):
-        compare(torch, nl.triplet_margin_loss, torch.nn.functional.triplet_margin_loss,
-                [a, pos, neg], [], dict(margin=2.0, eps=0.0, swap=True, p=p), "sum",
-                np.float64, rng)
+        compare(
+            torch,
+            nl.triplet_margin_loss,
+            torch.nn.functional.triplet_margin_loss,
+            [a, pos, neg],
+            [],
+            dict(margin=2.0, eps=0.0, swap=True, p=p),
+            "sum",
+            np.float64,
+            rng,
+        )
     # zero distances (a == p) and a zero component with p < 1; tied maxima with p = inf
     a = np.array([[1.0, 2.0, 0.5], [1.0, -1.0, 0.5]])
     pos = np.array([[1.0, 2.0, 0.5], [0.0, 0.0, 0.0]])
     neg = np.array([[1.0, 5.0, 0.5], [3.0, 3.0, 3.0]])
     for p in (2, 1, 3, 1.5, 0.5, np.inf):
-        compare(torch, nl.triplet_margin_loss, torch.nn.functional.triplet_margin_loss,
-                [a, pos, neg], [], dict(margin=5.0, eps=0.0, p=p), "sum", np.float64, rng)
+        compare(
+            torch,
+            nl.triplet_margin_loss,
+            torch.nn.functional.triplet_margin_loss,
+            [a, pos, neg],
+            [],
+            dict(margin=5.0, eps=0.0, p=p),
+            "sum",
+            np.float64,
+            rng,
+        )
 
 
 def _cosine_distance(torch):
@@ -220,10 +386,19 @@ def test_triplet_with_distance(torch, rng, dtype, name, swap):
     }[name]
     margin = 0.4 if name == "cosine" else 1.0
     for reduction in REDUCTIONS:
-        compare(torch, nl.triplet_margin_with_distance_loss, F.triplet_margin_with_distance_loss,
-                [a, pos, neg], [], dict(distance_function=name, margin=margin, swap=swap),
-                reduction, dtype, rng, scale=3.0,
-                torch_kwargs=dict(distance_function=torch_distance, margin=margin, swap=swap))
+        compare(
+            torch,
+            nl.triplet_margin_with_distance_loss,
+            F.triplet_margin_with_distance_loss,
+            [a, pos, neg],
+            [],
+            dict(distance_function=name, margin=margin, swap=swap),
+            reduction,
+            dtype,
+            rng,
+            scale=3.0,
+            torch_kwargs=dict(distance_function=torch_distance, margin=margin, swap=swap),
+        )
 
 
 def test_triplet_cosine_zero_and_tiny_vectors(torch, rng):
@@ -232,9 +407,18 @@ def test_triplet_cosine_zero_and_tiny_vectors(torch, rng):
     pos = np.array([[1.0, 2.0, 0.5], [1.0, 2.0, 0.0], [0.0, 0.0, 0.0]])
     neg = np.array([[-1.0, 0.5, 0.5], [0.3, -2.0, 1.0], [1.0, -1.0, 2.0]])
     F = torch.nn.functional
-    compare(torch, nl.triplet_margin_with_distance_loss, F.triplet_margin_with_distance_loss,
-            [a, pos, neg], [], dict(distance_function="cosine", margin=1.5), "sum", np.float64,
-            rng, torch_kwargs=dict(distance_function=_cosine_distance(torch), margin=1.5))
+    compare(
+        torch,
+        nl.triplet_margin_with_distance_loss,
+        F.triplet_margin_with_distance_loss,
+        [a, pos, neg],
+        [],
+        dict(distance_function="cosine", margin=1.5),
+        "sum",
+        np.float64,
+        rng,
+        torch_kwargs=dict(distance_function=_cosine_distance(torch), margin=1.5),
+    )
 
 
 def test_triplet_user_callables(torch, rng):
@@ -263,17 +447,30 @@ def test_triplet_user_callables(torch, rng):
     for fn, grad_fn in [(sq_distance, sq_distance_grad), (sq_row, sq_row_grad)]:
         for swap in (False, True):
             for reduction in REDUCTIONS:
-                compare(torch, nl.triplet_margin_with_distance_loss,
-                        F.triplet_margin_with_distance_loss, [a, pos, neg], [],
-                        dict(distance_function=fn, distance_grad=grad_fn, swap=swap, margin=2.0),
-                        reduction, np.float64, rng,
-                        torch_kwargs=dict(distance_function=lambda x, y: ((x - y) ** 2).sum(-1),
-                                          swap=swap, margin=2.0))
+                compare(
+                    torch,
+                    nl.triplet_margin_with_distance_loss,
+                    F.triplet_margin_with_distance_loss,
+                    [a, pos, neg],
+                    [],
+                    dict(distance_function=fn, distance_grad=grad_fn, swap=swap, margin=2.0),
+                    reduction,
+                    np.float64,
+                    rng,
+                    torch_kwargs=dict(
+                        distance_function=lambda x, y: ((x - y) ** 2).sum(-1), swap=swap, margin=2.0
+                    ),
+                )
         # value only, without the derivative
         value = nl.triplet_margin_with_distance_loss(a, pos, neg, distance_function=fn)
-        assert_close(value, F.triplet_margin_with_distance_loss(
-            *(torch.tensor(v) for v in (a, pos, neg)),
-            distance_function=lambda x, y: ((x - y) ** 2).sum(-1)).item(), np.float64)
+        assert_close(
+            value,
+            F.triplet_margin_with_distance_loss(
+                *(torch.tensor(v) for v in (a, pos, neg)),
+                distance_function=lambda x, y: ((x - y) ** 2).sum(-1),
+            ).item(),
+            np.float64,
+        )
 
 
 # --- layouts and dtypes --------------------------------------------------------------------
@@ -295,16 +492,18 @@ def test_layouts(torch, rng):
     for name, lx in layouts(x).items():
         got = [
             nl.multi_margin_loss(lx, y, reduction="none", return_grad=True),
-            nl.multilabel_soft_margin_loss(lx, layouts(soft)[name], reduction="none",
-                                           return_grad=True),
+            nl.multilabel_soft_margin_loss(
+                lx, layouts(soft)[name], reduction="none", return_grad=True
+            ),
             nl.cosine_embedding_loss(lx, layouts(a)[name], t, reduction="none", return_grad=True),
-            nl.triplet_margin_loss(lx, layouts(pos)[name], neg, reduction="none",
-                                   return_grad=True),
+            nl.triplet_margin_loss(lx, layouts(pos)[name], neg, reduction="none", return_grad=True),
         ]
         for (loss, grad), (eloss, egrad) in zip(got, expect):
             np.testing.assert_array_equal(loss, eloss, err_msg=name)
-            for g, e in zip(np.atleast_1d(grad) if not isinstance(grad, tuple) else grad,
-                            np.atleast_1d(egrad) if not isinstance(egrad, tuple) else egrad):
+            for g, e in zip(
+                np.atleast_1d(grad) if not isinstance(grad, tuple) else grad,
+                np.atleast_1d(egrad) if not isinstance(egrad, tuple) else egrad,
+            ):
                 np.testing.assert_array_equal(g, e, err_msg=name)
 
 
@@ -317,5 +516,6 @@ def test_float16_and_integer_inputs(torch, rng):
     assert abs(float(loss) - float(ref)) < 1e-3
     ints = np.array([[1, 2, 3], [0, 0, 1]])
     assert nl.multilabel_soft_margin_loss(ints, ints).dtype == np.float64
-    assert nl.multilabel_margin_loss(x, np.array([[0, -1, 1]] * 4, dtype=np.int16)).dtype == \
-        np.float16
+    assert (
+        nl.multilabel_margin_loss(x, np.array([[0, -1, 1]] * 4, dtype=np.int16)).dtype == np.float16
+    )
