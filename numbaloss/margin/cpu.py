@@ -87,11 +87,13 @@ def multi_margin_rows(
                     total += np.float64(zc * zc)
         else:
             if want_grad:
+                one = zero + 1
                 for j in range(n_classes):
                     z = margin - x_y + row[j]
                     on = (z > 0) & (j != y)
+                    step = one if on else zero
                     total += np.float64(z if on else zero)
-                    g = scale if on else zero
+                    g = scale * step
                     grad[i, j] = g
                     g_sum += g
             else:

@@ -86,6 +86,24 @@ def test_multi_margin_unbatched(torch, rng, target_shape):
         )
 
 
+def test_multi_margin_nan_inf(torch, rng):
+    """NaN and -inf scores make inactive terms (``z > 0`` is false), +inf an infinite loss."""
+    x = np.array([[0.5, np.nan, -np.inf, 1.0], [0.5, np.inf, 0.0, 1.0]])
+    y = np.array([0, 0])
+    for p in (1, 2):
+        compare(
+            torch,
+            nl.multi_margin_loss,
+            torch.nn.functional.multi_margin_loss,
+            [x],
+            [y],
+            dict(p=p),
+            "none",
+            np.float64,
+            rng,
+        )
+
+
 def test_multi_margin_ties(torch, rng):
     """z == 0 exactly: the term is inactive (no loss, no gradient), as in PyTorch."""
     x = np.array([[1.0, 2.0, 0.0, 1.5], [0.0, 0.0, 0.0, 0.0]])
