@@ -154,6 +154,8 @@ def run_elementwise(
     """
     n = ops.n
     cdtype = ops.cdtype
+    # Float options in the compute dtype, so that float32 kernels stay in float32.
+    params = type(params)(*(cdtype.type(v) if isinstance(v, float) else v for v in params))
     a, b, c, d = (list(operands) + [cdtype.type(0)] * 4)[:4]
     nblocks = parallel.n_blocks(n)
     partials = np.zeros(nblocks, dtype=np.float64)
