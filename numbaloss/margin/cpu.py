@@ -56,6 +56,7 @@ def multi_margin_rows(
     """Rows of ``sum_{j != y} w_y max(0, margin - x_y + x_j)^p / C`` and their gradients."""
     n_classes = x.shape[1]
     zero = like(margin, 0)
+    one = like(margin, 1)
     for i in range(start, stop):
         y = target[i]
         if y < 0 or y >= n_classes:
@@ -67,42 +68,39 @@ def multi_margin_rows(
         row = x[i]
         x_y = row[y]
         w_y = weight[y]
-        total = 0.0
         scale = like(margin, gout[i] * w_y / n_classes)
-        twice = scale + scale
-        g_sum = zero
+        # The sums come from loops that only read, so that their bits do not depend on
+        # whether the gradient loop runs vectorized (it runs scalar when grad aliases x).
+        total = 0.0
+        slope_sum = zero  # the sum over active classes of dh/dz: 1 (p = 1) or z (p = 2, halved)
         if squared:
-            if want_grad:
-                for j in range(n_classes):
-                    z = margin - x_y + row[j]
-                    zc = z if (z > 0) & (j != y) else zero
-                    total += np.float64(zc * zc)
-                    g = twice * zc
-                    grad[i, j] = g
-                    g_sum += g
-            else:
-                for j in range(n_classes):
-                    z = margin - x_y + row[j]
-                    zc = z if (z > 0) & (j != y) else zero
-                    total += np.float64(zc * zc)
+            for j in range(n_classes):
+                z = margin - x_y + row[j]
+                zc = z if (z > 0) & (j != y) else zero
+                total += np.float64(zc * zc)
+                slope_sum += zc
         else:
-            if want_grad:
-                one = zero + 1
-                for j in range(n_classes):
-                    z = margin - x_y + row[j]
-                    on = (z > 0) & (j != y)
-                    step = one if on else zero
-                    total += np.float64(z if on else zero)
-                    g = scale * step
-                    grad[i, j] = g
-                    g_sum += g
-            else:
-                for j in range(n_classes):
-                    z = margin - x_y + row[j]
-                    total += np.float64(z if (z > 0) & (j != y) else zero)
-        if want_grad:
-            grad[i, y] = -g_sum
+            active = 0
+            for j in range(n_classes):
+                z = margin - x_y + row[j]
+                zc = z if (z > 0) & (j != y) else zero
+                total += np.float64(zc)
+                active += zc > zero  # (counting ``on`` itself would not vectorize as well)
+            slope_sum = like(zero, active)
         loss_rows[i] = total * np.float64(w_y) / n_classes
+        if not want_grad:
+            continue
+        if squared:
+            twice = scale + scale
+            for j in range(n_classes):
+                z = margin - x_y + row[j]
+                grad[i, j] = twice * (z if (z > 0) & (j != y) else zero)
+            grad[i, y] = -(twice * slope_sum)
+        else:
+            for j in range(n_classes):
+                z = margin - x_y + row[j]
+                grad[i, j] = scale * (one if (z > 0) & (j != y) else zero)
+            grad[i, y] = -(scale * slope_sum)
 
 
 # --- multilabel_margin_loss ----------------------------------------------------------------
@@ -194,22 +192,22 @@ def multilabel_soft_margin_rows(x, target, weight, gout, loss_rows, grad, want_g
     Gradient ``w_j (sigmoid(x_j) - y_j) / C``; one ``exp`` and one ``log1p`` per element.
     """
     n_classes = x.shape[1]
+    sigmoid_row = np.empty(n_classes, dtype=x.dtype)
     for i in range(start, stop):
         row = x[i]
         labels = target[i]
         scale = like(gout[i], gout[i] / n_classes)
+        # The sum comes from a loop that does not write the gradient, so that its bits do
+        # not depend on whether the gradient loop runs vectorized (scalar when grad aliases x).
         total = 0.0
+        for j in range(n_classes):
+            loss, sig = soft_margin_point(row[j], labels[j])
+            total += np.float64(weight[j] * loss)
+            sigmoid_row[j] = sig
+        loss_rows[i] = total / n_classes
         if want_grad:
             for j in range(n_classes):
-                loss, sig = soft_margin_point(row[j], labels[j])
-                w = weight[j]
-                total += np.float64(w * loss)
-                grad[i, j] = (w * scale) * (sig - labels[j])
-        else:
-            for j in range(n_classes):
-                loss, _ = soft_margin_point(row[j], labels[j])
-                total += np.float64(weight[j] * loss)
-        loss_rows[i] = total / n_classes
+                grad[i, j] = (weight[j] * scale) * (sigmoid_row[j] - labels[j])
 
 
 # --- cosine_embedding_loss -----------------------------------------------------------------

@@ -209,6 +209,35 @@ def test_grad_out_in_place_and_preallocated():
         nl.multi_margin_loss(x, y, return_grad=True, grad_out=np.empty((4, 5)))
 
 
+def test_in_place_gives_the_same_bits():
+    """Writing the gradient over the input (a scalar loop then) changes no bit of the loss."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(64, 100)).astype(np.float32)
+    y = rng.integers(0, 100, 64)
+    soft = (rng.random(x.shape) < 0.3).astype(np.float32)
+    a, p, n = rng.normal(size=(3, 64, 100)).astype(np.float32)
+    calls = [
+        lambda v, **k: nl.multi_margin_loss(v, y, **k),
+        lambda v, **k: nl.multi_margin_loss(v, y, p=2, **k),
+        lambda v, **k: nl.multilabel_soft_margin_loss(v, soft, **k),
+        lambda v, **k: nl.cosine_embedding_loss(v, a, np.ones(64), **k),
+        lambda v, **k: nl.triplet_margin_loss(v, p, n, swap=True, **k),
+    ]
+    for call in calls:
+        loss, grad = call(x, reduction="none", return_grad=True)
+        inplace = x.copy()
+        out = (inplace, np.empty_like(x), np.empty_like(x))
+        many = isinstance(grad, tuple)
+        loss2, grad2 = call(
+            inplace,
+            reduction="none",
+            return_grad=True,
+            grad_out=out[: len(grad)] if many else inplace,
+        )
+        np.testing.assert_array_equal(loss2, loss)
+        np.testing.assert_array_equal(inplace, grad[0] if many else grad)
+
+
 def test_grad_output_broadcast():
     rng = np.random.default_rng(4)
     x = rng.normal(size=(5, 4))
