@@ -192,20 +192,24 @@ def multilabel_soft_margin_rows(x, target, weight, gout, loss_rows, grad, want_g
     Gradient ``w_j (sigmoid(x_j) - y_j) / C``; one ``exp`` and one ``log1p`` per element.
     """
     n_classes = x.shape[1]
+    loss_row = np.empty(n_classes, dtype=x.dtype)
     sigmoid_row = np.empty(n_classes, dtype=x.dtype)
     for i in range(start, stop):
         row = x[i]
         labels = target[i]
-        scale = like(gout[i], gout[i] / n_classes)
-        # The sum comes from a loop that does not write the gradient, so that its bits do
-        # not depend on whether the gradient loop runs vectorized (scalar when grad aliases x).
-        total = 0.0
+        # Three loops: the elementwise math (writes only scratch rows: it vectorizes, where
+        # a float64 sum in the same loop would keep it scalar), the sum (reads only
+        # scratch, so its bits do not depend on whether grad aliases x), the gradient.
         for j in range(n_classes):
             loss, sig = soft_margin_point(row[j], labels[j])
-            total += np.float64(weight[j] * loss)
+            loss_row[j] = weight[j] * loss
             sigmoid_row[j] = sig
+        total = 0.0
+        for j in range(n_classes):
+            total += np.float64(loss_row[j])
         loss_rows[i] = total / n_classes
         if want_grad:
+            scale = like(gout[i], gout[i] / n_classes)
             for j in range(n_classes):
                 grad[i, j] = (weight[j] * scale) * (sigmoid_row[j] - labels[j])
 
