@@ -712,7 +712,8 @@ def triplet_margin_loss(
     -----
     Differences from PyTorch: ``p <= 0`` is a ``ValueError`` (PyTorch computes a
     quantity that is not a distance); the three inputs must have one shape (PyTorch
-    broadcasts).
+    broadcasts); with ``p = inf``, entries within 8 units of roundoff of the
+    maximum count as tied maxima (PyTorch: exactly equal ones).
 
     Examples
     --------
