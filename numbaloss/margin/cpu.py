@@ -144,15 +144,14 @@ def multilabel_margin_rows(x, target, gout, loss_rows, grad, want_grad, bad, sta
         for k in range(n_targets):
             label = labels[k]
             x_y = row[label]
-            count = zero
+            active = 0
             for j in range(n_classes):
                 z = one - x_y + row[j]
-                on = (z > 0) & (not is_target[j])
-                total += np.float64(z if on else zero)
-                g = scale if on else zero
-                acc[j] += g
-                count += g
-            acc[label] -= count
+                zc = z if (z > 0) & (not is_target[j]) else zero
+                total += np.float64(zc)
+                active += zc > zero
+                acc[j] += scale * (one if zc > zero else zero)
+            acc[label] -= scale * like(zero, active)
         loss_rows[i] = total / n_classes
         if want_grad:
             for j in range(n_classes):
