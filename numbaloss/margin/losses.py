@@ -56,7 +56,9 @@ _GRAD_DOC = """
 
 def _doc(preds):
     many = "," in preds
-    text = _GRAD_DOC.format(preds=preds, s=" or tuple" if many else "").rstrip() + "\n"
+    # The placeholder line is indented like the rest of the docstring: drop the text's
+    # own indentation on its first line.
+    text = _GRAD_DOC.format(preds=preds, s=" or tuple" if many else "").strip() + "\n"
 
     def deco(func):
         func.__doc__ = func.__doc__.replace("{grad_doc}", text)
@@ -201,41 +203,41 @@ def multi_margin_loss(
 ):
     r"""Multi-class hinge loss (PyTorch's ``multi_margin_loss``).
 
-        For a row :math:`x` of ``C`` scores with class :math:`y`:
+    For a row :math:`x` of ``C`` scores with class :math:`y`:
 
-        .. math:: \ell = \frac{1}{C} \sum_{j \ne y} w_y \max(0, m - x_y + x_j)^p
+    .. math:: \ell = \frac{1}{C} \sum_{j \ne y} w_y \max(0, m - x_y + x_j)^p
 
-        Gradient: for each :math:`j \ne y` with :math:`z_j = m - x_y + x_j > 0`,
-        :math:`\partial \ell / \partial x_j = w_y p z_j^{p-1} / C` and
-        :math:`\partial \ell / \partial x_y = -\sum_j \partial \ell / \partial x_j`.
-        At :math:`z_j = 0` the term counts as inactive (PyTorch's subgradient).
+    Gradient: for each :math:`j \ne y` with :math:`z_j = m - x_y + x_j > 0`,
+    :math:`\partial \ell / \partial x_j = w_y p z_j^{p-1} / C` and
+    :math:`\partial \ell / \partial x_y = -\sum_j \partial \ell / \partial x_j`.
+    At :math:`z_j = 0` the term counts as inactive (PyTorch's subgradient).
 
-        Parameters
-        ----------
-        input : array_like
-            Scores ``(N, C)``, or one unbatched row ``(C,)``.
-        target : array_like of int
-            Class indices in ``[0, C)``: ``(N,)``, or ``()``/``(1,)`` for an unbatched row.
-        p : {1, 2}, optional
-            Power of the hinge.
-        margin : float, optional
-        weight : array_like, optional
-            Per-class weights ``(C,)``; a row is weighted by the weight of its class.
-        reduction : {'mean', 'sum', 'none'}, optional
-            ``'mean'`` divides by ``N`` (not by the summed weights, as in PyTorch).
+    Parameters
+    ----------
+    input : array_like
+        Scores ``(N, C)``, or one unbatched row ``(C,)``.
+    target : array_like of int
+        Class indices in ``[0, C)``: ``(N,)``, or ``()``/``(1,)`` for an unbatched row.
+    p : {1, 2}, optional
+        Power of the hinge.
+    margin : float, optional
+    weight : array_like, optional
+        Per-class weights ``(C,)``; a row is weighted by the weight of its class.
+    reduction : {'mean', 'sum', 'none'}, optional
+        ``'mean'`` divides by ``N`` (not by the summed weights, as in PyTorch).
     {grad_doc}
-        Notes
-        -----
-        Differences from PyTorch: with ``N = 0``, ``'mean'`` is NaN (PyTorch returns
-        an uninitialised value); a class index outside ``[0, C)`` is a ``ValueError``
-        naming it.
+    Notes
+    -----
+    Differences from PyTorch: with ``N = 0``, ``'mean'`` is NaN (PyTorch returns
+    an uninitialised value); a class index outside ``[0, C)`` is a ``ValueError``
+    naming it.
 
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> loss, grad = nl.multi_margin_loss([[0.1, 0.2, 0.4, 0.8]], [3], return_grad=True)
-        >>> round(float(loss), 6)
-        0.325
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> loss, grad = nl.multi_margin_loss([[0.1, 0.2, 0.4, 0.8]], [3], return_grad=True)
+    >>> round(float(loss), 6)
+    0.325
     """
     x = as_array(input, "input")
     t = _class_indices(target)
@@ -307,35 +309,35 @@ def multilabel_margin_loss(
 ):
     r"""Multi-label hinge loss (PyTorch's ``multilabel_margin_loss``).
 
-        A row of ``target`` lists the row's classes first, then ``-1``: only the
-        leading non-negative entries count.  With :math:`Y` those classes,
+    A row of ``target`` lists the row's classes first, then ``-1``: only the
+    leading non-negative entries count.  With :math:`Y` those classes,
 
-        .. math:: \ell = \frac{1}{C} \sum_{y \in Y} \sum_{j \notin Y} \max(0, 1 - x_y + x_j)
+    .. math:: \ell = \frac{1}{C} \sum_{y \in Y} \sum_{j \notin Y} \max(0, 1 - x_y + x_j)
 
-        (a class listed twice counts twice).  Gradient: each active term
-        (:math:`1 - x_y + x_j > 0`) adds :math:`1/C` to :math:`x_j` and :math:`-1/C`
-        to :math:`x_y`; a term exactly at 0 is inactive, as in PyTorch.
+    (a class listed twice counts twice).  Gradient: each active term
+    (:math:`1 - x_y + x_j > 0`) adds :math:`1/C` to :math:`x_j` and :math:`-1/C`
+    to :math:`x_y`; a term exactly at 0 is inactive, as in PyTorch.
 
-        Parameters
-        ----------
-        input : array_like
-            Scores ``(N, C)`` or ``(C,)``.
-        target : array_like of int
-            Same shape as ``input``; every entry in ``[-1, C)`` (PyTorch checks all
-            of them, also those after the first ``-1``).
-        reduction : {'mean', 'sum', 'none'}, optional
+    Parameters
+    ----------
+    input : array_like
+        Scores ``(N, C)`` or ``(C,)``.
+    target : array_like of int
+        Same shape as ``input``; every entry in ``[-1, C)`` (PyTorch checks all
+        of them, also those after the first ``-1``).
+    reduction : {'mean', 'sum', 'none'}, optional
     {grad_doc}
-        Notes
-        -----
-        Differences from PyTorch: any integer dtype is accepted for ``target``
-        (PyTorch wants int64); with ``N = 0``, ``'mean'`` is NaN (PyTorch gives 0).
+    Notes
+    -----
+    Differences from PyTorch: any integer dtype is accepted for ``target``
+    (PyTorch wants int64); with ``N = 0``, ``'mean'`` is NaN (PyTorch gives 0).
 
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> loss = nl.multilabel_margin_loss([[0.1, 0.2, 0.4, 0.8]], [[3, 0, -1, 1]])
-        >>> round(float(loss), 6)
-        0.85
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> loss = nl.multilabel_margin_loss([[0.1, 0.2, 0.4, 0.8]], [[3, 0, -1, 1]])
+    >>> round(float(loss), 6)
+    0.85
     """
     x = as_array(input, "input")
     t = _class_indices(target)
@@ -400,34 +402,34 @@ def multilabel_soft_margin_loss(
 ):
     r"""Multi-label one-versus-all logistic loss (PyTorch's ``multilabel_soft_margin_loss``).
 
-        For a row of ``C`` scores :math:`x` and targets :math:`y \in [0, 1]`:
+    For a row of ``C`` scores :math:`x` and targets :math:`y \in [0, 1]`:
 
-        .. math:: \ell = \frac{1}{C} \sum_j w_j \bigl(y_j \log(1 + e^{-x_j})
-                  + (1 - y_j) \log(1 + e^{x_j})\bigr), \qquad
-                  \frac{\partial \ell}{\partial x_j} = \frac{w_j}{C} (\sigma(x_j) - y_j)
+    .. math:: \ell = \frac{1}{C} \sum_j w_j \bigl(y_j \log(1 + e^{-x_j})
+              + (1 - y_j) \log(1 + e^{x_j})\bigr), \qquad
+              \frac{\partial \ell}{\partial x_j} = \frac{w_j}{C} (\sigma(x_j) - y_j)
 
-        i.e. the mean over classes, then ``reduction`` over the rows.
+    i.e. the mean over classes, then ``reduction`` over the rows.
 
-        Parameters
-        ----------
-        input : array_like
-            Scores ``(N, C)``, ``(C,)`` or any ``(..., C)``: the classes are the last axis.
-        target : array_like
-            Targets of the shape of ``input``.
-        weight : array_like, optional
-            Per-class weights ``(C,)``.
-        reduction : {'mean', 'sum', 'none'}, optional
+    Parameters
+    ----------
+    input : array_like
+        Scores ``(N, C)``, ``(C,)`` or any ``(..., C)``: the classes are the last axis.
+    target : array_like
+        Targets of the shape of ``input``.
+    weight : array_like, optional
+        Per-class weights ``(C,)``.
+    reduction : {'mean', 'sum', 'none'}, optional
     {grad_doc}
-        Notes
-        -----
-        Differences from PyTorch: ``target`` must have the shape of ``input`` and
-        ``weight`` must be per class (PyTorch broadcasts both silently).
+    Notes
+    -----
+    Differences from PyTorch: ``target`` must have the shape of ``input`` and
+    ``weight`` must be per class (PyTorch broadcasts both silently).
 
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> round(float(nl.multilabel_soft_margin_loss([[0.0, 2.0]], [[1.0, 0.0]])), 6)
-        1.410038
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> round(float(nl.multilabel_soft_margin_loss([[0.0, 2.0]], [[1.0, 0.0]])), 6)
+    1.410038
     """
     x = as_array(input, "input")
     y = as_array(target, "target")
@@ -510,7 +512,7 @@ def cosine_embedding_loss(
         (as in PyTorch).  It does not take part in the result dtype.
     margin : float, optional
     reduction : {'mean', 'sum', 'none'}, optional
-{grad_doc}
+    {grad_doc}
     Notes
     -----
     Difference from PyTorch: ``input1`` and ``input2`` must have one shape (PyTorch
@@ -707,7 +709,7 @@ def triplet_margin_loss(
     swap : bool, optional
         Use the distance swap of Balntas et al.
     reduction : {'mean', 'sum', 'none'}, optional
-{grad_doc}
+    {grad_doc}
     Notes
     -----
     Differences from PyTorch: ``p <= 0`` is a ``ValueError`` (PyTorch computes a
@@ -761,54 +763,54 @@ def triplet_margin_with_distance_loss(
 ):
     r"""Triplet margin loss with any distance (PyTorch's ``triplet_margin_with_distance_loss``).
 
-        .. math:: \ell = \max\bigl(0,\ m + d(a, p) - d'\bigr), \quad
-                  d' = \min(d(a, n), d(p, n)) \text{ with swap, else } d(a, n)
+    .. math:: \ell = \max\bigl(0,\ m + d(a, p) - d'\bigr), \quad
+              d' = \min(d(a, n), d(p, n)) \text{ with swap, else } d(a, n)
 
-        Gradient as in :func:`triplet_margin_loss`: :math:`\partial d` of each pair,
-        passed at the hinge, split in halves at a tie of the swap.
+    Gradient as in :func:`triplet_margin_loss`: :math:`\partial d` of each pair,
+    passed at the hinge, split in halves at a tie of the swap.
 
-        Parameters
-        ----------
-        anchor, positive, negative : array_like
-            Embeddings of one shape: ``(N, D)``, ``(D,)`` or any ``(..., D)``.
-        distance_function : None, str or callable, optional
-            The distance :math:`d`:
+    Parameters
+    ----------
+    anchor, positive, negative : array_like
+        Embeddings of one shape: ``(N, D)``, ``(D,)`` or any ``(..., D)``.
+    distance_function : None, str or callable, optional
+        The distance :math:`d`:
 
-            * ``None`` or ``"euclidean"``: PyTorch's ``pairwise_distance``
-              (``p=2, eps=1e-6``); ``"manhattan"`` and ``"chebyshev"``: the same with
-              ``p=1`` and ``p=inf``; ``"cosine"``: ``1 - cosine_similarity(x, y)`` as
-              PyTorch computes it (norms clamped at ``1e-8``).  These run fused, with
-              gradients.
-            * a numba ``@njit`` function ``d(x, y) -> float`` of two rows ``(D,)``:
-              compiled into the kernel (fused).
-            * any other callable ``d(x, y) -> (N,)`` on whole arrays (NumPy arrays in
-              the compute dtype, shaped as the inputs), as in PyTorch.
-        margin : float, optional
-            Must be positive (``ValueError`` otherwise).
-        swap : bool, optional
-        reduction : {'mean', 'sum', 'none'}, optional
-        distance_grad : callable, optional
-            The derivative of a user ``distance_function``, needed for
-            ``return_grad=True`` (numbaloss extension; without it ``ValueError``):
+        * ``None`` or ``"euclidean"``: PyTorch's ``pairwise_distance``
+          (``p=2, eps=1e-6``); ``"manhattan"`` and ``"chebyshev"``: the same with
+          ``p=1`` and ``p=inf``; ``"cosine"``: ``1 - cosine_similarity(x, y)`` as
+          PyTorch computes it (norms clamped at ``1e-8``).  These run fused, with
+          gradients.
+        * a numba ``@njit`` function ``d(x, y) -> float`` of two rows ``(D,)``:
+          compiled into the kernel (fused).
+        * any other callable ``d(x, y) -> (N,)`` on whole arrays (NumPy arrays in
+          the compute dtype, shaped as the inputs), as in PyTorch.
+    margin : float, optional
+        Must be positive (``ValueError`` otherwise).
+    swap : bool, optional
+    reduction : {'mean', 'sum', 'none'}, optional
+    distance_grad : callable, optional
+        The derivative of a user ``distance_function``, needed for
+        ``return_grad=True`` (numbaloss extension; without it ``ValueError``):
 
-            * with an ``@njit`` row distance, an ``@njit`` function
-              ``distance_grad(x, y, gx, gy)`` that writes
-              :math:`\partial d / \partial x` into the row ``gx`` and
-              :math:`\partial d / \partial y` into ``gy`` (fused in the kernel);
-            * with an array distance, ``distance_grad(x, y) -> (gx, gy)``, two arrays of
-              the shape of ``x`` holding each row's distance gradient.
+        * with an ``@njit`` row distance, an ``@njit`` function
+          ``distance_grad(x, y, gx, gy)`` that writes
+          :math:`\partial d / \partial x` into the row ``gx`` and
+          :math:`\partial d / \partial y` into ``gy`` (fused in the kernel);
+        * with an array distance, ``distance_grad(x, y) -> (gx, gy)``, two arrays of
+          the shape of ``x`` holding each row's distance gradient.
     {grad_doc}
-        Notes
-        -----
-        Differences from PyTorch: a user ``distance_function`` receives NumPy arrays;
-        the three inputs must have one shape.
+    Notes
+    -----
+    Differences from PyTorch: a user ``distance_function`` receives NumPy arrays;
+    the three inputs must have one shape.
 
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> a, p, n = [[1.0, 0.0]], [[1.0, 1.0]], [[-1.0, 0.0]]
-        >>> float(nl.triplet_margin_with_distance_loss(a, p, n, distance_function="cosine"))
-        0.0
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> a, p, n = [[1.0, 0.0]], [[1.0, 1.0]], [[-1.0, 0.0]]
+    >>> float(nl.triplet_margin_with_distance_loss(a, p, n, distance_function="cosine"))
+    0.0
     """
     arrays, margin, swap = _triplet_arrays(
         anchor, positive, negative, margin, swap, reduction, return_grad
