@@ -35,17 +35,6 @@ COSINE_EMBEDDING_EPS = float(np.float32(1e-12))
 _OPTIONS = {"fastmath": set(MATH_FASTMATH), "nogil": True, "error_model": "numpy"}
 
 
-@math_jit
-def sign(x):
-    """sign(x) with sign(0) = 0 and NaN propagated (PyTorch's ``sgn``)."""
-    s = x
-    if x > 0:
-        s = like(x, 1)
-    if x < 0:
-        s = like(x, -1)
-    return s
-
-
 # --- multi_margin_loss ---------------------------------------------------------------------
 
 
@@ -299,7 +288,11 @@ def _ov_measure(metric, x, y):
     func = _method(metric, "measure")
     if func is None:
         return None
-    return lambda metric, x, y: func(metric, x, y)
+
+    def impl(metric, x, y):
+        return func(metric, x, y)
+
+    return impl
 
 
 @overload(partial, jit_options=_OPTIONS, inline="always")
@@ -307,7 +300,11 @@ def _ov_partial(metric, s1, s2, s3, xk, yk):
     func = _method(metric, "partial")
     if func is None:
         return None
-    return lambda metric, s1, s2, s3, xk, yk: func(metric, s1, s2, s3, xk, yk)
+
+    def impl(metric, s1, s2, s3, xk, yk):
+        return func(metric, s1, s2, s3, xk, yk)
+
+    return impl
 
 
 class Euclidean(namedtuple("Euclidean", ["eps"])):
@@ -345,7 +342,7 @@ class Manhattan(namedtuple("Manhattan", ["eps"])):
     @staticmethod
     @math_jit
     def partial(m, s1, s2, s3, xk, yk):
-        u = sign(shifted(xk, yk, m.eps))
+        u = np.sign(shifted(xk, yk, m.eps))
         return u, -u
 
 
@@ -367,13 +364,10 @@ class PNorm(namedtuple("PNorm", ["p", "eps"])):
     @math_jit
     def partial(m, scale, s2, s3, xk, yk):
         d = np.float64(shifted(xk, yk, m.eps))
-        u = 0.0
-        if d != 0:
-            u = sign(d) * np.abs(d) ** (m.p - 1) * scale
-        if d != d:
-            u = d
-        uk = like(xk, u)
-        return uk, -uk
+        # |d|^(p-1), with 1 in place of 0 (its sign makes it 0): no branch, as this is
+        # inlined three times into one loop, where numba's inliner dislikes branches.
+        u = like(xk, np.sign(d) * (np.abs(d) + (d == 0)) ** (m.p - 1) * scale)
+        return u, -u
 
 
 class Chebyshev(namedtuple("Chebyshev", ["eps"])):
@@ -405,7 +399,7 @@ class Chebyshev(namedtuple("Chebyshev", ["eps"])):
     @math_jit
     def partial(m, floor, share, s3, xk, yk):
         d = shifted(xk, yk, m.eps)
-        u = sign(d) * like(xk, share) if abs(np.float64(d)) >= floor else like(xk, 0)
+        u = np.sign(d) * like(xk, share) * (abs(np.float64(d)) >= floor)
         return u, -u
 
 
