@@ -9,6 +9,7 @@ import importlib
 import inspect
 import itertools
 import pathlib
+import subprocess
 import sys
 import time
 
@@ -20,6 +21,20 @@ PREFIXES = ("time_", "peakmem_", "track_", "mem_", "timeraw_")
 
 def smallest(params):
     return [min(p, key=lambda v: (isinstance(v, (int, float)) and v, str(v))) for p in params]
+
+
+def run_raw(code, execute=True):
+    """Run a ``timeraw_`` benchmark's code (statement, setup) once in a fresh interpreter.
+
+    With ``execute=False`` (benchmarks marked ``smoke_run = False``, such as cold
+    compiles) the code is only compiled, to catch syntax errors.
+    """
+    stmt, setup = (code, "") if isinstance(code, str) else code
+    source = f"{setup}\n{stmt}"
+    if execute:
+        subprocess.run([sys.executable, "-c", source], check=True)
+    else:
+        compile(source, "<timeraw>", "exec")
 
 
 def main():
@@ -50,7 +65,9 @@ def main():
                 for name in methods:
                     t0 = time.perf_counter()
                     try:
-                        getattr(bench, name)(*combo)
+                        result = getattr(bench, name)(*combo)
+                        if name.startswith("timeraw_"):
+                            run_raw(result, execute=getattr(cls, "smoke_run", True))
                         count += 1
                         print(
                             f"ok    {module.__name__}.{cls.__name__}.{name}{combo} "

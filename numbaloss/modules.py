@@ -40,6 +40,36 @@ class Loss:
         return f"{type(self).__name__}({opts})"
 
 
+def _class_doc(name, function_name, signature):
+    """The numpydoc docstring of a loss class: its options, each with its default."""
+    lines = [
+        f"Class form of :func:`numbaloss.{function_name}`.",
+        "",
+        f"``{name}{signature}`` stores the options; calling the instance with the",
+        f"arrays returns ``{function_name}(*arrays, **options)``, and accepts",
+        "``return_grad``, ``grad_output`` and ``grad_out`` as the function does.",
+        "",
+    ]
+    if signature.parameters:
+        lines += ["Parameters", "----------"]
+        for param in signature.parameters.values():
+            default = param.default
+            kind = "optional" if default is None else f"{type(default).__name__}, optional"
+            lines += [
+                f"{param.name} : {kind}",
+                f"    Default ``{default!r}``; see :func:`numbaloss.{function_name}`.",
+            ]
+        lines.append("")
+    lines += [
+        "Examples",
+        "--------",
+        ">>> import numbaloss as nl",
+        f">>> nl.{name}()",
+        f"{name}({', '.join(f'{p.name}={p.default!r}' for p in signature.parameters.values())})",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def loss_class(name, function, options):
     """Make the ``torch.nn``-style class ``name`` for ``function``.
 
@@ -56,28 +86,24 @@ def loss_class(name, function, options):
         pname, default = entry
         params.append(inspect.Parameter(pname, kind, default=default))
     signature = inspect.Signature(params)
-    doc = (
-        f"Class form of :func:`numbaloss.{function.__name__}`.\n\n"
-        f"``{name}{signature}`` stores the options; calling the instance with the arrays\n"
-        f"returns ``{function.__name__}(*arrays, **options)``, and accepts ``return_grad``,\n"
-        "``grad_output`` and ``grad_out`` as the function does.\n"
-    )
-
-    def __init__(self, *args, **kwargs):
-        Loss.__init__(self, *args, **kwargs)
-
-    # Each class needs its own __init__ to carry its own signature (with ``self``, as
-    # torch.nn's), so that inspect.signature of the class and of its __init__ are right.
-    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    __init__.__signature__ = signature.replace(parameters=[self_param, *params])
-    __init__.__qualname__ = f"{name}.__init__"
+    doc = _class_doc(name, function.__name__, signature)
     cls = type(name, (Loss,), {
         "_function": staticmethod(function),
         "_signature": signature,
-        "__init__": __init__,
         "__doc__": doc,
         "__module__": __name__,
     })
+
+    # Each class gets its own __init__ carrying its signature (setting it on the
+    # shared Loss.__init__ would give every class the last class's options).
+    def __init__(self, *args, **kwargs):
+        Loss.__init__(self, *args, **kwargs)
+
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    __init__.__signature__ = signature.replace(parameters=[self_param, *params])
+    __init__.__qualname__ = f"{name}.__init__"
+    __init__.__doc__ = f"Store the options of :func:`numbaloss.{function.__name__}`."
+    cls.__init__ = __init__
     globals()[name] = cls
     __all__.append(name)
     return cls
@@ -100,6 +126,14 @@ for _name, _func, _opts in [
     ("KLDivLoss", F.kl_div, [_R, ("log_target", False)]),
     ("MarginRankingLoss", F.margin_ranking_loss, [("margin", 0.0), _R]),
     ("HingeEmbeddingLoss", F.hinge_embedding_loss, [("margin", 1.0), _R]),
+    ("CrossEntropyLoss", F.cross_entropy,
+     [("weight", None), ("ignore_index", -100), _R, ("label_smoothing", 0.0)]),
+    ("NLLLoss", F.nll_loss, [("weight", None), ("ignore_index", -100), _R]),
+    ("FocalLoss", F.focal_loss, [("gamma", 2.0), ("weight", None), ("ignore_index", -100), _R]),
+    ("SigmoidFocalLoss", F.sigmoid_focal_loss,
+     [("alpha", 0.25), ("gamma", 2.0), ("reduction", "none")]),
+    ("ZeroOneLoss", F.zero_one_loss, [_R]),
+    ("CTCLoss", F.ctc_loss, [("blank", 0), _R, ("zero_infinity", False)]),
     ("MultiMarginLoss", F.multi_margin_loss, [("p", 1), ("margin", 1.0), ("weight", None), _R]),
     ("MultiLabelMarginLoss", F.multilabel_margin_loss, [_R]),
     ("MultiLabelSoftMarginLoss", F.multilabel_soft_margin_loss, [("weight", None), _R]),

@@ -56,7 +56,20 @@ _num_threads = None
 
 
 def get_num_threads():
-    """The number of threads numbaloss kernels use."""
+    """The number of threads numbaloss kernels use.
+
+    Returns
+    -------
+    int
+        The value set by :func:`set_num_threads`, else ``NUMBALOSS_NUM_THREADS``,
+        else the number of CPUs this process may run on.
+
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> nl.get_num_threads() >= 1
+    True
+    """
     global _num_threads
     if _num_threads is None:
         _num_threads = _default_threads()
@@ -64,7 +77,20 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Use ``n`` threads for later calls (results do not depend on it)."""
+    """Use ``n`` threads for later calls (results do not depend on it).
+
+    Parameters
+    ----------
+    n : int
+        Positive number of threads; ``ValueError`` otherwise.
+
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> nl.set_num_threads(2)
+    >>> nl.get_num_threads()
+    2
+    """
     global _num_threads
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")

@@ -44,7 +44,10 @@ def _grad_doc(preds):
 
 
 def _fill_doc(func):
-    func.__doc__ = func.__doc__.replace("{grad_doc}", _grad_doc(func._preds).rstrip() + "\n")
+    """Put the common keywords' docs where ``{grad_doc}`` stands, at that line's indentation."""
+    # _GRAD_DOC is written at four spaces, as are the docstrings' bodies
+    block = _grad_doc(func._preds).strip("\n")
+    func.__doc__ = func.__doc__.replace("    {grad_doc}\n", block + "\n\n")
     return func
 
 
@@ -126,27 +129,27 @@ def l1_loss(
 ):
     r"""Mean absolute error.
 
-        .. math:: \ell_i = w_i \lvert x_i - y_i \rvert, \qquad
-                  \partial \ell_i / \partial x_i = w_i \operatorname{sign}(x_i - y_i)
+    .. math:: \ell_i = w_i \lvert x_i - y_i \rvert, \qquad
+              \partial \ell_i / \partial x_i = w_i \operatorname{sign}(x_i - y_i)
 
-        with ``sign(0) = 0`` (PyTorch's subgradient).
+    with ``sign(0) = 0`` (PyTorch's subgradient).
 
-        Parameters
-        ----------
-        input, target : array_like
-            Predictions and targets, of one shape.
-        reduction : {'mean', 'sum', 'none'}, optional
-            ``'mean'`` divides by the number of elements, or with ``weight`` by the
-            sum of the weights (as PyTorch does).
-        weight : array_like, optional
-            Per-element weights of the input's shape.
+    Parameters
+    ----------
+    input, target : array_like
+        Predictions and targets, of one shape.
+    reduction : {'mean', 'sum', 'none'}, optional
+        ``'mean'`` divides by the number of elements, or with ``weight`` by the
+        sum of the weights (as PyTorch does).
+    weight : array_like, optional
+        Per-element weights of the input's shape.
     {grad_doc}
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> loss, grad = nl.l1_loss([1.0, 2.0, 4.0], [1.5, 2.0, 3.0], return_grad=True)
-        >>> float(loss), grad.tolist()
-        (0.5, [-0.3333333333333333, 0.0, 0.3333333333333333])
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> loss, grad = nl.l1_loss([1.0, 2.0, 4.0], [1.5, 2.0, 3.0], return_grad=True)
+    >>> float(loss), grad.tolist()
+    (0.5, [-0.3333333333333333, 0.0, 0.3333333333333333])
     """
     x, t = _input_target(input, target)
     w = _check_weight(weight, x)
@@ -177,24 +180,24 @@ def mse_loss(
 ):
     r"""Mean squared error.
 
-        .. math:: \ell_i = w_i (x_i - y_i)^2, \qquad
-                  \partial \ell_i / \partial x_i = 2 w_i (x_i - y_i)
+    .. math:: \ell_i = w_i (x_i - y_i)^2, \qquad
+              \partial \ell_i / \partial x_i = 2 w_i (x_i - y_i)
 
-        Parameters
-        ----------
-        input, target : array_like
-            Predictions and targets, of one shape.
-        reduction : {'mean', 'sum', 'none'}, optional
-            ``'mean'`` divides by the number of elements, or with ``weight`` by the
-            sum of the weights (as PyTorch does).
-        weight : array_like, optional
-            Per-element weights of the input's shape.
+    Parameters
+    ----------
+    input, target : array_like
+        Predictions and targets, of one shape.
+    reduction : {'mean', 'sum', 'none'}, optional
+        ``'mean'`` divides by the number of elements, or with ``weight`` by the
+        sum of the weights (as PyTorch does).
+    weight : array_like, optional
+        Per-element weights of the input's shape.
     {grad_doc}
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> float(nl.mse_loss([1.0, 2.0], [0.0, 4.0]))
-        2.5
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> float(nl.mse_loss([1.0, 2.0], [0.0, 4.0]))
+    2.5
     """
     x, t = _input_target(input, target)
     w = _check_weight(weight, x)
@@ -230,9 +233,10 @@ def smooth_l1_loss(
     input, target : array_like
         Predictions and targets, of one shape.
     reduction : {'mean', 'sum', 'none'}, optional
+        How the per-element losses are combined (``'mean'`` divides by their number).
     beta : float, optional
         Non-negative threshold; ``ValueError`` if negative.
-{grad_doc}
+    {grad_doc}
     Examples
     --------
     >>> import numbaloss as nl
@@ -285,7 +289,7 @@ def huber_loss(
         Positive threshold; ``ValueError`` otherwise.
     weight : array_like, optional
         Per-element weights of the input's shape.
-{grad_doc}
+    {grad_doc}
     Examples
     --------
     >>> import numbaloss as nl
@@ -314,23 +318,24 @@ def soft_margin_loss(
 ):
     r"""Two-class logistic loss with targets :math:`y \in \{-1, 1\}`.
 
-        .. math:: \ell_i = \log(1 + e^{-y_i x_i}), \qquad
-                  \partial \ell_i / \partial x_i = -y_i \, \sigma(-y_i x_i)
+    .. math:: \ell_i = \log(1 + e^{-y_i x_i}), \qquad
+              \partial \ell_i / \partial x_i = -y_i \, \sigma(-y_i x_i)
 
-        Computed as a softplus, so it stays finite where PyTorch's ``log1p(exp(.))``
-        overflows to inf (and its gradient to NaN) for :math:`-y x \gtrsim 89` in float32.
+    Computed as a softplus, so it stays finite where PyTorch's ``log1p(exp(.))``
+    overflows to inf (and its gradient to NaN) for :math:`-y x \gtrsim 89` in float32.
 
-        Parameters
-        ----------
-        input, target : array_like
-            Scores and targets (usually +-1), of one shape.
-        reduction : {'mean', 'sum', 'none'}, optional
+    Parameters
+    ----------
+    input, target : array_like
+        Scores and targets (usually +-1), of one shape.
+    reduction : {'mean', 'sum', 'none'}, optional
+        How the per-element losses are combined (``'mean'`` divides by their number).
     {grad_doc}
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> round(float(nl.soft_margin_loss([2.0, -1.0], [1.0, -1.0])), 6)
-        0.220109
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> round(float(nl.soft_margin_loss([2.0, -1.0], [1.0, -1.0])), 6)
+    0.220095
     """
     x, t = _input_target(input, target)
     return _pointwise(
@@ -373,30 +378,31 @@ def binary_cross_entropy(
 ):
     r"""Binary cross entropy between probabilities ``input`` and ``target``.
 
-        .. math:: \ell_i = -w_i \left[ y_i \max(\log x_i, -100)
-                  + (1 - y_i) \max(\log(1 - x_i), -100) \right]
+    .. math:: \ell_i = -w_i \left[ y_i \max(\log x_i, -100)
+              + (1 - y_i) \max(\log(1 - x_i), -100) \right]
 
-        The logs are clamped at -100 as in PyTorch, so ``x = 0`` or ``1`` gives a
-        finite loss.  The gradient is the derivative of this clamped function,
-        :math:`w_i(-y_i/x_i + (1-y_i)/(1-x_i))`, each term dropped where its log is
-        clamped.  PyTorch instead returns :math:`w_i (x_i - y_i)/\max(x_i(1-x_i), 10^{-12})`;
-        the two agree wherever neither log is clamped.
+    The logs are clamped at -100 as in PyTorch, so ``x = 0`` or ``1`` gives a
+    finite loss.  The gradient is the derivative of this clamped function,
+    :math:`w_i(-y_i/x_i + (1-y_i)/(1-x_i))`, each term dropped where its log is
+    clamped.  PyTorch instead returns :math:`w_i (x_i - y_i)/\max(x_i(1-x_i), 10^{-12})`;
+    the two agree wherever neither log is clamped.
 
-        Parameters
-        ----------
-        input : array_like
-            Probabilities in [0, 1]; ``ValueError`` for values outside (NaN propagates).
-        target : array_like
-            Targets of the input's shape (usually in [0, 1]).
-        weight : array_like, optional
-            Rescaling weight broadcastable to the input's shape.
-        reduction : {'mean', 'sum', 'none'}, optional
+    Parameters
+    ----------
+    input : array_like
+        Probabilities in [0, 1]; ``ValueError`` for values outside (NaN propagates).
+    target : array_like
+        Targets of the input's shape (usually in [0, 1]).
+    weight : array_like, optional
+        Rescaling weight broadcastable to the input's shape.
+    reduction : {'mean', 'sum', 'none'}, optional
+        How the per-element losses are combined (``'mean'`` divides by their number).
     {grad_doc}
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> round(float(nl.binary_cross_entropy([0.9, 0.2], [1.0, 0.0])), 6)
-        0.164252
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> round(float(nl.binary_cross_entropy([0.9, 0.2], [1.0, 0.0])), 6)
+    0.164252
     """
     x, t = _input_target(input, target)
     w = _broadcast_weight(weight, x.shape, "weight")
@@ -428,32 +434,33 @@ def binary_cross_entropy_with_logits(
 ):
     r"""Binary cross entropy on logits, stable for any magnitude.
 
-        .. math:: \ell_i = w_i \left[ (1 - y_i) x_i + (1 + (p_i - 1) y_i)
-                  \operatorname{softplus}(-x_i) \right]
+    .. math:: \ell_i = w_i \left[ (1 - y_i) x_i + (1 + (p_i - 1) y_i)
+              \operatorname{softplus}(-x_i) \right]
 
-        .. math:: \partial \ell_i / \partial x_i = w_i \left[ (1 - y_i)
-                  - (1 + (p_i - 1) y_i) \, \sigma(-x_i) \right]
+    .. math:: \partial \ell_i / \partial x_i = w_i \left[ (1 - y_i)
+              - (1 + (p_i - 1) y_i) \, \sigma(-x_i) \right]
 
-        where :math:`p` is ``pos_weight`` (1 when not given).
+    where :math:`p` is ``pos_weight`` (1 when not given).
 
-        Parameters
-        ----------
-        input : array_like
-            Logits.
-        target : array_like
-            Targets of the input's shape.
-        weight : array_like, optional
-            Rescaling weight broadcastable to the input's shape.
-        reduction : {'mean', 'sum', 'none'}, optional
-        pos_weight : array_like, optional
-            Weight of positive examples, broadcastable to the input's shape (usually
-            one per class, along the last axis).
+    Parameters
+    ----------
+    input : array_like
+        Logits.
+    target : array_like
+        Targets of the input's shape.
+    weight : array_like, optional
+        Rescaling weight broadcastable to the input's shape.
+    reduction : {'mean', 'sum', 'none'}, optional
+        How the per-element losses are combined (``'mean'`` divides by their number).
+    pos_weight : array_like, optional
+        Weight of positive examples, broadcastable to the input's shape (usually
+        one per class, along the last axis).
     {grad_doc}
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> round(float(nl.binary_cross_entropy_with_logits([2.0, -1.0], [1.0, 0.0])), 6)
-        0.220109
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> round(float(nl.binary_cross_entropy_with_logits([2.0, -1.0], [1.0, 0.0])), 6)
+    0.220095
     """
     x, t = _input_target(input, target)
     w = _broadcast_weight(weight, x.shape, "weight")
@@ -486,28 +493,32 @@ def poisson_nll_loss(
 ):
     r"""Negative log likelihood of a Poisson distribution.
 
-        With ``log_input=True``: :math:`\ell_i = e^{x_i} - y_i x_i`, gradient
-        :math:`e^{x_i} - y_i`.  With ``log_input=False``:
-        :math:`\ell_i = x_i - y_i \log(x_i + \epsilon)`, gradient
-        :math:`1 - y_i / (x_i + \epsilon)`.  ``full=True`` adds Stirling's term
-        :math:`y \log y - y + \tfrac12 \log(2\pi y)` where :math:`y > 1` (no gradient).
+    With ``log_input=True``: :math:`\ell_i = e^{x_i} - y_i x_i`, gradient
+    :math:`e^{x_i} - y_i`.  With ``log_input=False``:
+    :math:`\ell_i = x_i - y_i \log(x_i + \epsilon)`, gradient
+    :math:`1 - y_i / (x_i + \epsilon)`.  ``full=True`` adds Stirling's term
+    :math:`y \log y - y + \tfrac12 \log(2\pi y)` where :math:`y > 1` (no gradient).
 
-        Parameters
-        ----------
-        input : array_like
-            Log-rates (``log_input=True``) or rates.
-        target : array_like
-            Counts, of the input's shape.
-        log_input, full : bool, optional
-        eps : float, optional
-            Added to the rate before its log when ``log_input=False``.
-        reduction : {'mean', 'sum', 'none'}, optional
+    Parameters
+    ----------
+    input : array_like
+        Log-rates (``log_input=True``) or rates.
+    target : array_like
+        Counts, of the input's shape.
+    log_input : bool, optional
+        ``True``: ``input`` holds log-rates; ``False``: rates.
+    full : bool, optional
+        Add Stirling's approximation of :math:`\log y!` (constant in ``input``).
+    eps : float, optional
+        Added to the rate before its log when ``log_input=False``.
+    reduction : {'mean', 'sum', 'none'}, optional
+        How the per-element losses are combined (``'mean'`` divides by their number).
     {grad_doc}
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> round(float(nl.poisson_nll_loss([0.0, 1.0], [1.0, 2.0])), 6)
-        0.359141
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> round(float(nl.poisson_nll_loss([0.0, 1.0], [1.0, 2.0])), 6)
+    0.859141
     """
     x, t = _input_target(input, target)
     params = cpu.PoissonNLL(
@@ -540,34 +551,35 @@ def gaussian_nll_loss(
 ):
     r"""Negative log likelihood of a Gaussian with predicted mean and variance.
 
-        .. math:: \ell_i = \tfrac12 \left( \log v_i + (x_i - y_i)^2 / v_i \right)
-                  [+ \tfrac12 \log 2\pi], \qquad v_i = \max(\mathrm{var}_i, \epsilon)
+    .. math:: \ell_i = \tfrac12 \left( \log v_i + (x_i - y_i)^2 / v_i \right)
+              [+ \tfrac12 \log 2\pi], \qquad v_i = \max(\mathrm{var}_i, \epsilon)
 
-        Gradients: :math:`(x_i - y_i)/v_i` for the input and
-        :math:`\tfrac12 (1/v_i - (x_i - y_i)^2 / v_i^2)` for ``var`` where
-        ``var >= eps``, and 0 where the clamp is active.  (PyTorch clamps under
-        ``no_grad`` and so passes the unclamped formula's gradient through there.)
-        A ``var`` broadcast along axes (homoscedastic) gets its gradient summed over them.
+    Gradients: :math:`(x_i - y_i)/v_i` for the input and
+    :math:`\tfrac12 (1/v_i - (x_i - y_i)^2 / v_i^2)` for ``var`` where
+    ``var >= eps``, and 0 where the clamp is active.  (PyTorch clamps under
+    ``no_grad`` and so passes the unclamped formula's gradient through there.)
+    A ``var`` broadcast along axes (homoscedastic) gets its gradient summed over them.
 
-        Parameters
-        ----------
-        input, target : array_like
-            Means and observations, of one shape.
-        var : array_like or float
-            Variances: the input's shape, the input's shape without its last axis,
-            or the input's shape with one axis of size 1 (PyTorch's rules).
-            Negative entries raise ``ValueError``.
-        full : bool, optional
-            Add the constant :math:`\tfrac12 \log 2\pi`.
-        eps : float, optional
-            Lower clamp of the variance.
-        reduction : {'mean', 'sum', 'none'}, optional
+    Parameters
+    ----------
+    input, target : array_like
+        Means and observations, of one shape.
+    var : array_like or float
+        Variances: the input's shape, the input's shape without its last axis,
+        or the input's shape with one axis of size 1 (PyTorch's rules).
+        Negative entries raise ``ValueError``.
+    full : bool, optional
+        Add the constant :math:`\tfrac12 \log 2\pi`.
+    eps : float, optional
+        Lower clamp of the variance.
+    reduction : {'mean', 'sum', 'none'}, optional
+        How the per-element losses are combined (``'mean'`` divides by their number).
     {grad_doc}
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> round(float(nl.gaussian_nll_loss([0.0, 1.0], [0.5, 1.0], [1.0, 2.0])), 6)
-        0.235787
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> round(float(nl.gaussian_nll_loss([0.0, 1.0], [0.5, 1.0], [1.0, 2.0])), 6)
+    0.235787
     """
     check_reduction(reduction)
     x, t = _input_target(input, target)
@@ -646,29 +658,30 @@ def kl_div(
 ):
     r"""Kullback-Leibler divergence, with ``input`` given as log-probabilities.
 
-        .. math:: \ell_i = y_i (\log y_i - x_i) \quad (0 \text{ where } y_i = 0), \qquad
-                  \partial \ell_i / \partial x_i = -y_i
+    .. math:: \ell_i = y_i (\log y_i - x_i) \quad (0 \text{ where } y_i = 0), \qquad
+              \partial \ell_i / \partial x_i = -y_i
 
-        With ``log_target=True`` the target is a log-probability:
-        :math:`\ell_i = e^{y_i}(y_i - x_i)`, gradient :math:`-e^{y_i}`.
+    With ``log_target=True`` the target is a log-probability:
+    :math:`\ell_i = e^{y_i}(y_i - x_i)`, gradient :math:`-e^{y_i}`.
 
-        Parameters
-        ----------
-        input : array_like
-            Log-probabilities.
-        target : array_like
-            Probabilities (or log-probabilities), of the input's shape.
-        reduction : {'mean', 'batchmean', 'sum', 'none'}, optional
-            ``'batchmean'`` divides the sum by ``input.shape[0]`` (the KL divergence
-            proper); ``'mean'`` divides by the number of elements, as PyTorch does.
-        log_target : bool, optional
+    Parameters
+    ----------
+    input : array_like
+        Log-probabilities.
+    target : array_like
+        Probabilities (or log-probabilities), of the input's shape.
+    reduction : {'mean', 'batchmean', 'sum', 'none'}, optional
+        ``'batchmean'`` divides the sum by ``input.shape[0]`` (the KL divergence
+        proper); ``'mean'`` divides by the number of elements, as PyTorch does.
+    log_target : bool, optional
+        ``target`` holds log-probabilities.
     {grad_doc}
-        Examples
-        --------
-        >>> import numpy as np, numbaloss as nl
-        >>> p = np.log([0.5, 0.5]); q = np.array([0.9, 0.1])
-        >>> round(float(nl.kl_div(p, q, reduction="sum")), 6)
-        0.368064
+    Examples
+    --------
+    >>> import numpy as np, numbaloss as nl
+    >>> p = np.log([0.5, 0.5]); q = np.array([0.9, 0.1])
+    >>> round(float(nl.kl_div(p, q, reduction="sum")), 6)
+    0.368064
     """
     x, t = _input_target(input, target)
     check_reduction(reduction, ("none", "batchmean", "mean", "sum"))
@@ -703,25 +716,27 @@ def margin_ranking_loss(
 ):
     r"""Ranking hinge loss for pairs.
 
-        .. math:: \ell_i = \max(0, -y_i (x^{(1)}_i - x^{(2)}_i) + m)
+    .. math:: \ell_i = \max(0, -y_i (x^{(1)}_i - x^{(2)}_i) + m)
 
-        Gradients :math:`-y_i` and :math:`y_i` where the hinge is active (including
-        exactly at 0, as PyTorch), else 0.
+    Gradients :math:`-y_i` and :math:`y_i` where the hinge is active (including
+    exactly at 0, as PyTorch), else 0.
 
-        Parameters
-        ----------
-        input1, input2 : array_like
-            Scores of the two items, of one shape.
-        target : array_like
-            +1 where ``input1`` should rank higher, -1 where ``input2`` should.
-        margin : float, optional
-        reduction : {'mean', 'sum', 'none'}, optional
+    Parameters
+    ----------
+    input1, input2 : array_like
+        Scores of the two items, of one shape.
+    target : array_like
+        +1 where ``input1`` should rank higher, -1 where ``input2`` should.
+    margin : float, optional
+        Margin :math:`m` by which the preferred item should lead.
+    reduction : {'mean', 'sum', 'none'}, optional
+        How the per-element losses are combined (``'mean'`` divides by their number).
     {grad_doc}
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> float(nl.margin_ranking_loss([1.0, 0.0], [0.0, 1.0], [1.0, 1.0], margin=0.5))
-        0.75
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> float(nl.margin_ranking_loss([1.0, 0.0], [0.0, 1.0], [1.0, 1.0], margin=0.5))
+    0.75
     """
     check_reduction(reduction)
     x1 = as_array(input1, "input1")
@@ -759,25 +774,27 @@ def hinge_embedding_loss(
 ):
     r"""Hinge embedding loss for distances ``input`` and labels +-1.
 
-        .. math:: \ell_i = [y_i \ne -1]\, x_i + [y_i \ne 1] \max(0, m - x_i)
+    .. math:: \ell_i = [y_i \ne -1]\, x_i + [y_i \ne 1] \max(0, m - x_i)
 
-        (PyTorch's definition: a label other than +-1 gets both terms.)  The gradient
-        is :math:`[y_i \ne -1] - [y_i \ne 1][m - x_i \ge 0]`.
+    (PyTorch's definition: a label other than +-1 gets both terms.)  The gradient
+    is :math:`[y_i \ne -1] - [y_i \ne 1][m - x_i \ge 0]`.
 
-        Parameters
-        ----------
-        input : array_like
-            Distances (or scores).
-        target : array_like
-            Labels +-1, of the input's shape.
-        margin : float, optional
-        reduction : {'mean', 'sum', 'none'}, optional
+    Parameters
+    ----------
+    input : array_like
+        Distances (or scores).
+    target : array_like
+        Labels +-1, of the input's shape.
+    margin : float, optional
+        Margin :math:`m` below which a distance of a -1 pair is penalised.
+    reduction : {'mean', 'sum', 'none'}, optional
+        How the per-element losses are combined (``'mean'`` divides by their number).
     {grad_doc}
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> float(nl.hinge_embedding_loss([0.3, 2.0], [1.0, -1.0]))
-        0.15
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> float(nl.hinge_embedding_loss([0.3, 2.0], [1.0, -1.0]))
+    0.15
     """
     x, t = _input_target(input, target)
     return _pointwise(

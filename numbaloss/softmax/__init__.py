@@ -1,0 +1,23 @@
+"""The softmax family: losses over a class axis, and the stable softmax primitives."""
+
+from .losses import (
+    cross_entropy,
+    focal_loss,
+    log_softmax,
+    logsumexp,
+    nll_loss,
+    sigmoid_focal_loss,
+    softmax,
+    zero_one_loss,
+)
+
+__all__ = [
+    "cross_entropy",
+    "focal_loss",
+    "log_softmax",
+    "logsumexp",
+    "nll_loss",
+    "sigmoid_focal_loss",
+    "softmax",
+    "zero_one_loss",
+]

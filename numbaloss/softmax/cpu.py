@@ -1,0 +1,597 @@
+"""CPU kernels of the softmax family.
+
+The logits arrive as a C-contiguous matrix ``x`` of shape ``(rows, C)`` (the class
+axis last; the wrappers move it there).  Rows are grouped in blocks of a fixed
+number of rows (``rows_per_block(C)``, which depends on ``C`` only), and each
+kernel runs over a range of blocks: per-row losses go to ``loss_out`` (length
+``rows``, or 0 when the loss is reduced) and each block's partial sums, in float64,
+to ``partials[block]``.  The wrapper adds the partial sums in block order, so the
+result does not depend on how the thread pool splits the blocks.
+
+One kernel serves cross entropy with class-index targets (with weights,
+``ignore_index`` and label smoothing) and the softmax focal loss.  Per row it takes
+
+* ``m``, the largest logit,
+* ``e_t = exp(x_t - m)`` and ``s_rest``, the sum of ``exp(x_c - m)`` over the other
+  classes (summed apart, so that ``1 - p_t = s_rest / (e_t + s_rest)`` keeps its
+  precision for confident logits),
+* with label smoothing, ``sd = sum_c w_c (m - x_c)``,
+
+and :func:`row_terms` (the ``terms`` of :class:`CrossEntropy` or :class:`Focal`)
+turns them into the row's loss and the three factors of its gradient,
+``grad_c = p_c * A - B * [c == t] - D * w_c``.  The gradient is written in the same
+pass over the row: ``exp(x_c - m)`` goes to a scratch row in cache and the gradient
+row is written from it, so ``grad`` may be the logits themselves (in-place update)
+without losing vectorization.  The wrapper validates the class indices in a pass
+over the targets (:func:`check_targets`) before the kernel runs, so an index out of
+range leaves an in-place ``grad_out`` untouched.
+
+The kernels are compiled with ``reassoc`` and the ``math_jit`` helpers are inlined
+into them at numba's IR level, so precision-critical expressions are written so
+that no regrouping can hurt them (see :func:`log_sum` and ``softmax_rows``), and
+the helpers use single assignments (a variable reassigned in a branch of an
+IR-inlined helper was seen to be miscompiled).  :func:`row_terms` is deliberately
+not IR-inlined: inlining ``Focal.terms`` into the kernels corrupted the values
+computed before it.
+
+With many classes a row is processed along the row (vectorized over classes).  With
+few classes (``C <= SMALL_C``) a tile of rows is transposed into a small scratch
+array and processed with the class loop outside and the row loop inside, so that
+the vectorized loops run over rows.  The per-row arithmetic of a row does not
+depend on the tile it is in, so the results are the same for any split.
+
+The exponentials and logarithms are ``vecmath``'s (float32 evaluated in float32,
+8 SIMD lanes).
+"""
+
+from collections import namedtuple
+
+import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic, overload
+
+from .._core.kernels import at
+from .._core.vecmath import exp, log, log1p
+from .._jit import MATH_FASTMATH, kernel_jit, math_jit
+
+#: Up to this many classes the row-tile kernel (vectorized across rows) is used.
+SMALL_C = 32
+#: Rows of one tile of the small-class kernel.
+TILE = 64
+#: Elements of logits per block (a block holds whole rows).
+BLOCK_ELEMENTS = 1 << 13
+
+
+def rows_per_block(n_classes):
+    """Rows of one block: a fixed function of the number of classes."""
+    if n_classes <= SMALL_C:
+        return max(TILE, (BLOCK_ELEMENTS // max(n_classes, 1)) // TILE * TILE)
+    return max(1, BLOCK_ELEMENTS // n_classes)
+
+
+# --- row maximum -------------------------------------------------------------------
+
+
+def _int_type(fty):
+    return {types.float32: (types.int32, 32), types.float64: (types.int64, 64)}.get(fty, (None, 0))
+
+
+@intrinsic
+def _order_key(typingctx, x):
+    """An integer that orders as the float ``x`` does (bits, negatives flipped).
+
+    Integer maxima vectorize without fast-math flags, float ones do not.  A NaN
+    with the sign bit clear orders above +inf, so it becomes the maximum (and a
+    NaN maximum propagates); one with the sign bit set orders below -inf, and it
+    propagates through ``exp(x - m)`` instead.
+    """
+    ity, bits = _int_type(x)
+    if ity is None:
+        return None
+
+    def codegen(context, builder, signature, args):
+        it = ir.IntType(bits)
+        b = builder.bitcast(args[0], it)
+        sign = builder.ashr(b, ir.Constant(it, bits - 1))
+        return builder.xor(b, builder.and_(sign, ir.Constant(it, (1 << (bits - 1)) - 1)))
+
+    return ity(x), codegen
+
+
+@intrinsic
+def _from_order_key(typingctx, key, like):
+    """The float (of the type of ``like``) whose :func:`_order_key` is ``key``."""
+    ity, bits = _int_type(like)
+    if ity is None or key != ity:
+        return None
+
+    def codegen(context, builder, signature, args):
+        it = ir.IntType(bits)
+        b = args[0]
+        sign = builder.ashr(b, ir.Constant(it, bits - 1))
+        flipped = builder.xor(b, builder.and_(sign, ir.Constant(it, (1 << (bits - 1)) - 1)))
+        return builder.bitcast(flipped, context.get_value_type(like))
+
+    return like(key, like), codegen
+
+
+@kernel_jit
+def row_max(x, r):
+    """The largest entry of row ``r`` of ``x`` (vectorized; NaN handled as above)."""
+    key = _order_key(x[r, 0])
+    for c in range(1, x.shape[1]):
+        key = max(key, _order_key(x[r, c]))
+    return _from_order_key(key, x[r, 0])
+
+
+# --- targets --------------------------------------------------------------------
+
+
+@kernel_jit
+def check_targets(target, weight, ignore_index, n_classes):
+    """One pass over class-index targets.
+
+    Returns ``(bad, weight_sum, count)``: the position of the first target outside
+    ``[0, C)`` that is not ``ignore_index`` (-1 if none), the float64 sum of
+    ``weight[t]`` and the number of the targets that are not ignored.
+    """
+    total = 0.0
+    count = 0
+    for i in range(target.shape[0]):
+        t = target[i]
+        if t == ignore_index:
+            continue
+        if t < 0 or t >= n_classes:
+            return i, total, count
+        total += np.float64(weight[t])
+        count += 1
+    return -1, total, count
+
+
+# --- per-row terms ---------------------------------------------------------------
+
+
+class CrossEntropy(namedtuple("CrossEntropy", ["ignore_index", "smoothing"])):
+    """Cross entropy with class-index targets and label smoothing ``smoothing``.
+
+    ``terms(params, C, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b)`` returns the
+    row's two loss terms (the target term and the smoothing term, which ``'mean'``
+    divides alike) and the gradient factors ``A, B, D`` of
+    ``grad_c = p_c A - B [c == t] - D w_c``.  ``log_s`` is ``log(e_t + s_rest)``,
+    ``nll = -log p_t``; ``a``, ``b`` scale the two terms (``grad_output``, divided
+    by the divisor of ``'mean'``).  Plain arithmetic, so that it inlines and the
+    small-class kernel's loop over rows stays vectorized.
+    """
+
+    @staticmethod
+    @math_jit
+    def terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
+        eps = params.smoothing
+        keep = 1 - eps
+        spread = eps / n_classes
+        part0 = keep * w_t * nll
+        part1 = spread * (sd + w_sum * log_s) if eps != 0 else 0.0 * nll
+        big_b = a * keep * w_t
+        return part0, part1, big_b + b * spread * w_sum, big_b, b * spread
+
+
+class Focal(namedtuple("Focal", ["ignore_index", "smoothing", "gamma"])):
+    """Softmax focal loss ``-w_t (1 - p_t)**gamma log p_t`` (``gamma > 0``; ``smoothing`` is 0).
+
+    Same ``terms`` interface as :class:`CrossEntropy`.  With ``p = p_t``:
+    ``grad_c = F (p_c - [c == t])``, ``F = w_t ((1-p)**g - g p (1-p)**(g-1) log p)``,
+    formed in log space (``log(1 - p) = log s_rest - log_s``), so that
+    ``0 < gamma < 1`` stays finite as ``p -> 1``.
+    """
+
+    @staticmethod
+    @math_jit
+    def terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
+        # Single assignments only: math_jit helpers are inlined at numba's IR level,
+        # where a variable reassigned in a branch can be mistranslated.
+        gamma = params.gamma
+        p_t = e_t / (e_t + s_rest)
+        log_q = log(s_rest) - log_s  # log(1 - p_t)
+        q_gamma = exp(gamma * log_q)
+        second = gamma * p_t * exp((gamma - 1) * log_q + log(nll))
+        zero = 0.0 * nll
+        # p_t == 1 (s_rest == 0): both terms vanish for gamma > 0
+        factor = w_t * (q_gamma + (zero if s_rest == 0 else second))
+        return w_t * q_gamma * nll, zero, a * factor, a * factor, zero
+
+
+def row_terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
+    """``type(params).terms(...)``, dispatched at compile time (see :class:`CrossEntropy`)."""
+    return type(params).terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b)
+
+
+@overload(row_terms, jit_options={"fastmath": set(MATH_FASTMATH), "nogil": True,
+                                  "error_model": "numpy"})
+def _ov_row_terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
+    terms = getattr(getattr(params, "instance_class", None), "terms", None)
+    if terms is None:
+        return None
+
+    def impl(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
+        return terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b)
+
+    return impl
+
+
+@math_jit
+def target_grad(e_t, s_rest, big_a, big_b, d_w_t):
+    """``p_t A - B - D w_t`` as ``(e_t (A - B) - B s_rest) / s - D w_t``.
+
+    ``p_t A - B`` would lose ``1 - p_t`` when ``p_t`` rounds to 1; ``s_rest / s``
+    keeps it.
+    """
+    return (e_t * (big_a - big_b) - big_b * s_rest) / (e_t + s_rest) - d_w_t
+
+
+@math_jit
+def log_sum(e_t, s_rest):
+    """``log(e_t + s_rest)``, accurate when ``e_t == 1`` and ``s_rest`` is tiny."""
+    # e_t == 1 when the target holds the maximum: log1p(s_rest) keeps a tiny
+    # s_rest (kernels are compiled with reassoc, so ``(e_t - 1) + s_rest`` could
+    # be regrouped); otherwise s_rest >= 1 and the sum loses nothing.
+    return log1p(s_rest if e_t == 1 else (e_t + s_rest) - 1)
+
+
+# --- class-index kernels -------------------------------------------------------------
+
+
+@kernel_jit
+def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_rows,
+               partials, start, stop):
+    """Cross entropy / focal loss over row blocks ``start..stop``, along each row.
+
+    ``exp(x_c - m)`` goes to a scratch row (in cache) and the gradient row is
+    written from it at the end, so ``grad`` may be ``x`` itself: two arrays that
+    may overlap would send LLVM's vectorized loop to its scalar fallback.
+    """
+    n_rows, n_classes = x.shape
+    row = np.empty(n_classes if grad is not None else 0, dtype=x.dtype)
+    smoothing = params.smoothing != 0
+    for blk in range(start, stop):
+        lo = blk * block_rows
+        hi = min(lo + block_rows, n_rows)
+        total0 = 0.0
+        total1 = 0.0
+        for r in range(lo, hi):
+            t = target[r]
+            if t == params.ignore_index:
+                if loss_out.shape[0] > 0:
+                    loss_out[r] = 0
+                if grad is not None:
+                    for c in range(n_classes):
+                        grad[r, c] = 0
+                continue
+            m = row_max(x, r)
+            x_t = x[r, t]
+            e_t = exp(x_t - m)
+            s_rest = x.dtype.type(0)
+            sd = x.dtype.type(0)
+            if smoothing:
+                for c in range(n_classes):
+                    sd += weight[c] * (m - x[r, c])
+            if grad is not None:
+                for c in range(t):
+                    e = exp(x[r, c] - m)
+                    row[c] = e
+                    s_rest += e
+                for c in range(t + 1, n_classes):
+                    e = exp(x[r, c] - m)
+                    row[c] = e
+                    s_rest += e
+            else:
+                for c in range(t):
+                    s_rest += exp(x[r, c] - m)
+                for c in range(t + 1, n_classes):
+                    s_rest += exp(x[r, c] - m)
+            log_s = log_sum(e_t, s_rest)
+            part0, part1, big_a, big_b, big_d = row_terms(
+                params, n_classes, log_s, (m - x_t) + log_s, e_t, s_rest, sd, weight[t], w_sum,
+                at(ga, r), at(gb, r))
+            if grad is not None:
+                scale = big_a / (e_t + s_rest)
+                row[t] = e_t
+                for c in range(n_classes):
+                    grad[r, c] = row[c] * scale - big_d * weight[c]
+                grad[r, t] = target_grad(e_t, s_rest, big_a, big_b, big_d * weight[t])
+            if loss_out.shape[0] > 0:
+                loss_out[r] = part0 + part1
+            total0 += np.float64(part0)
+            total1 += np.float64(part1)
+        partials[blk, 0] = total0
+        partials[blk, 1] = total1
+
+
+@kernel_jit
+def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_rows,
+                partials, start, stop):
+    """Like :func:`index_rows` for few classes: tiles of rows, vectorized across rows.
+
+    The target class of each row of a tile is kept as a float (-1 when ignored):
+    comparing it with the class number in the logits' type keeps the SIMD lanes
+    of one width, which is what lets these loops vectorize.
+    """
+    n_rows, n_classes = x.shape
+    smoothing = params.smoothing != 0
+    dtype = x.dtype
+    zero = dtype.type(0)
+    tile = np.empty((n_classes, TILE), dtype=dtype)
+    # Separate 1-D scratch arrays: rows of one 2-D array defeat the vectorizer.
+    m = np.empty(TILE, dtype=dtype)
+    x_t = np.empty(TILE, dtype=dtype)
+    e_t = np.empty(TILE, dtype=dtype)
+    s_rest = np.empty(TILE, dtype=dtype)
+    sd = np.empty(TILE, dtype=dtype)
+    w_t = np.empty(TILE, dtype=dtype)
+    cls = np.empty(TILE, dtype=dtype)
+    scale = np.empty(TILE, dtype=dtype)
+    g_t = np.empty(TILE, dtype=dtype)
+    big_d = np.empty(TILE, dtype=dtype)
+    part0s = np.empty(TILE, dtype=np.float64)
+    part1s = np.empty(TILE, dtype=np.float64)
+    for blk in range(start, stop):
+        lo = blk * block_rows
+        hi = min(lo + block_rows, n_rows)
+        total0 = 0.0
+        total1 = 0.0
+        for r0 in range(lo, hi, TILE):
+            n = min(TILE, hi - r0)
+            for j in range(n):
+                for c in range(n_classes):
+                    tile[c, j] = x[r0 + j, c]
+            for j in range(n):
+                t = target[r0 + j]
+                ignored = t == params.ignore_index
+                cls[j] = -1 if ignored else t
+                x_t[j] = zero if ignored else x[r0 + j, t]
+                w_t[j] = zero if ignored else weight[t]
+                m[j] = tile[0, j]
+                s_rest[j] = zero
+                sd[j] = zero
+            for c in range(1, n_classes):
+                for j in range(n):
+                    v = tile[c, j]
+                    m[j] = v if v > m[j] else m[j]
+            if smoothing:
+                for c in range(n_classes):
+                    wc = weight[c]
+                    for j in range(n):
+                        sd[j] += wc * (m[j] - tile[c, j])
+            for j in range(n):
+                e_t[j] = exp(x_t[j] - m[j])
+            for c in range(n_classes):
+                cf = dtype.type(c)
+                for j in range(n):
+                    e = exp(tile[c, j] - m[j])
+                    tile[c, j] = e
+                    s_rest[j] += e if cls[j] != cf else zero
+            for j in range(n):  # branch-free, so that it vectorizes across rows
+                r = r0 + j
+                keep = cls[j] >= 0
+                log_s = log_sum(e_t[j], s_rest[j])
+                part0, part1, a_, b_, d_ = row_terms(
+                    params, n_classes, log_s, (m[j] - x_t[j]) + log_s, e_t[j], s_rest[j], sd[j],
+                    w_t[j], w_sum, at(ga, r), at(gb, r))
+                part0s[j] = part0 if keep else zero
+                part1s[j] = part1 if keep else zero
+                scale[j] = a_ / (e_t[j] + s_rest[j]) if keep else zero
+                g_t[j] = target_grad(e_t[j], s_rest[j], a_, b_, d_ * w_t[j]) if keep else zero
+                big_d[j] = d_ if keep else zero
+            for j in range(n):
+                total0 += part0s[j]
+                total1 += part1s[j]
+            if loss_out.shape[0] > 0:
+                for j in range(n):
+                    loss_out[r0 + j] = part0s[j] + part1s[j]
+            if grad is not None:
+                for c in range(n_classes):
+                    wc = weight[c]
+                    cf = dtype.type(c)
+                    for j in range(n):
+                        g = tile[c, j] * scale[j] - big_d[j] * wc
+                        g = g_t[j] if cls[j] == cf else g
+                        tile[c, j] = g if cls[j] >= 0 else zero
+                for j in range(n):
+                    for c in range(n_classes):
+                        grad[r0 + j, c] = tile[c, j]
+        partials[blk, 0] = total0
+        partials[blk, 1] = total1
+
+
+# --- probability targets ---------------------------------------------------------------
+
+
+@kernel_jit
+def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partials,
+              start, stop):
+    """Cross entropy with class-probability targets ``prob`` (rows, C).
+
+    With ``q_c = (1 - eps) prob_c + eps / C`` the row loss is
+    ``sum_c w_c q_c (lse - x_c)`` and its gradient ``p_c S - w_c q_c`` with
+    ``S = sum_c w_c q_c``.
+    """
+    n_rows, n_classes = x.shape
+    row = np.empty(n_classes if grad is not None else 0, dtype=x.dtype)  # as in index_rows
+    keep = 1 - smoothing
+    spread = smoothing / max(n_classes, 1)
+    for blk in range(start, stop):
+        lo = blk * block_rows
+        hi = min(lo + block_rows, n_rows)
+        total = 0.0
+        for r in range(lo, hi):
+            if n_classes == 0:
+                loss = x.dtype.type(0)
+            else:
+                m = row_max(x, r)
+                s = x.dtype.type(0)
+                big_s = x.dtype.type(0)
+                dot = x.dtype.type(0)
+                for c in range(n_classes):
+                    xc = x[r, c]
+                    wq = weight[c] * (keep * prob[r, c] + spread)
+                    big_s += wq
+                    dot += wq * (m - xc)
+                    e = exp(xc - m)
+                    s += e
+                    if grad is not None:
+                        row[c] = e
+                loss = dot + big_s * log(s)
+                if grad is not None:
+                    a = at(ga, r)
+                    scale = a * big_s / s
+                    for c in range(n_classes):
+                        wq = weight[c] * (keep * prob[r, c] + spread)
+                        grad[r, c] = row[c] * scale - a * wq
+            if loss_out.shape[0] > 0:
+                loss_out[r] = loss
+            total += np.float64(loss)
+        partials[blk, 0] = total
+
+
+# --- negative log likelihood -----------------------------------------------------------
+
+
+@kernel_jit
+def nll_rows(x, target, weight, ignore_index, ga, loss_out, grad, block_rows, partials,
+             start, stop):
+    """``-w_t x_t`` per row of log-probabilities; the gradient row is ``-w_t`` at ``t``."""
+    n_rows, n_classes = x.shape
+    for blk in range(start, stop):
+        lo = blk * block_rows
+        hi = min(lo + block_rows, n_rows)
+        total = 0.0
+        for r in range(lo, hi):
+            t = target[r]
+            if grad is not None:
+                for c in range(n_classes):
+                    grad[r, c] = 0
+            if t == ignore_index:
+                loss = x.dtype.type(0)
+            else:
+                w_t = weight[t]
+                loss = -w_t * x[r, t]
+                if grad is not None:
+                    grad[r, t] = -w_t * at(ga, r)
+            if loss_out.shape[0] > 0:
+                loss_out[r] = loss
+            total += np.float64(loss)
+        partials[blk, 0] = total
+
+
+# --- stable primitives --------------------------------------------------------------------
+
+#: What :func:`softmax_rows` writes.
+LOGSUMEXP, LOG_SOFTMAX, SOFTMAX = 0, 1, 2
+
+
+@kernel_jit
+def softmax_rows(x, kind, out, start, stop):
+    """SciPy's ``logsumexp`` (``out`` of shape (rows,)), ``log_softmax`` or ``softmax``.
+
+    The shift is the row maximum; for ``log_softmax`` and ``logsumexp`` a
+    non-finite maximum is replaced by 0 (SciPy's rule, which gives +inf, -inf or
+    NaN as the direct formula does).
+    """
+    n_classes = x.shape[1]
+    for r in range(start, stop):
+        m = row_max(x, r) if n_classes else x.dtype.type(-np.inf)
+        shift = m
+        if kind != SOFTMAX and not np.isfinite(m):
+            shift = x.dtype.type(0)
+        s = x.dtype.type(0)
+        if kind == SOFTMAX:
+            for c in range(n_classes):
+                e = exp(x[r, c] - shift)
+                out[r, c] = e
+                s += e
+            inv = 1 / s
+            for c in range(n_classes):
+                out[r, c] = out[r, c] * inv
+        else:
+            for c in range(n_classes):
+                s += exp(x[r, c] - shift)
+            log_s = log(s)
+            if kind == LOGSUMEXP:
+                out[r, 0] = shift + log_s
+            else:
+                # Two loops: a stored ``x - shift`` is not regrouped with ``- log_s``
+                # (kernels are compiled with reassoc), which would cost the digits
+                # the shift keeps.
+                for c in range(n_classes):
+                    out[r, c] = x[r, c] - shift
+                for c in range(n_classes):
+                    out[r, c] = out[r, c] - log_s
+
+
+# --- sigmoid focal loss (elementwise) ----------------------------------------------------
+
+
+@math_jit
+def sigmoid_focal_parts(x, y):
+    """Shared terms of the sigmoid focal loss at logit ``x`` and label ``y``.
+
+    Returns ``(ce, dce, q, ratio, log_p, log_n)``: the binary cross entropy with
+    logits, its derivative ``s(x) - y``, ``q = 1 - p_t``, ``ratio =
+    s(x) s(-x) / q`` (exact for ``y`` 0 and 1) and ``log s(x)``, ``log s(-x)``.
+    Single assignments only (see :class:`Focal`).
+    """
+    one = 1
+    e = exp(-abs(x))
+    log_p = (x if x < 0 else 0 * x) - log1p(e)  # log s(x)
+    log_n = log_p - x  # log s(-x)
+    inv = one / (one + e)
+    s_pos = inv if x >= 0 else e * inv  # s(x)
+    s_neg = e * inv if x >= 0 else inv  # s(-x)
+    ce = -(y * log_p + (one - y) * log_n)
+    q = s_pos * (one - y) + s_neg * y  # 1 - p_t
+    ratio = s_neg if y == 0 else (s_pos if y == 1 else s_pos * s_neg / q)
+    return ce, s_pos - y, q, ratio, log_p, log_n
+
+
+@math_jit
+def alpha_weight(alpha, x, y):
+    """torchvision's ``alpha_t``, 1 when ``alpha < 0``."""
+    one = 1
+    return alpha * y + (1 - alpha) * (one - y) if alpha >= 0 else one + 0 * x
+
+
+class SigmoidFocal(namedtuple("SigmoidFocal", ["alpha", "gamma"])):
+    """torchvision's sigmoid focal loss, for :func:`numbaloss._core.driver.run_elementwise`.
+
+    ``loss = a_t * ce * q**gamma`` with ``ce = -(y log s(x) + (1 - y) log s(-x))``,
+    ``q = s(x) (1 - y) + s(-x) y`` (``1 - p_t``) and ``a_t = alpha y + (1 - alpha)(1 - y)``
+    (1 when ``alpha < 0``).  ``d/dx = a_t [(s(x) - y) q**g + g ce (1 - 2y) q**(g-1) s(x) s(-x)]``,
+    with ``q**g`` formed in log space (``log q`` is ``log s(-x)`` or ``log s(x)``
+    for labels 1 and 0), so |x| in the thousands stays finite.
+    """
+
+    @staticmethod
+    @math_jit
+    def point(params, x, y, c, d):
+        one = 1
+        gamma = params.gamma
+        ce, dce, q, ratio, log_p, log_n = sigmoid_focal_parts(x, y)
+        log_q = log_p if y == 0 else (log_n if y == 1 else log(q))
+        q_gamma = exp(gamma * log_q) if gamma != 0 else one + 0 * x
+        grad = q_gamma * (dce + gamma * ce * (one - 2 * y) * ratio)
+        a_t = alpha_weight(params.alpha, x, y)
+        return a_t * ce * q_gamma, a_t * grad, 0 * x, False
+
+
+class SigmoidFocalSquare(namedtuple("SigmoidFocalSquare", ["alpha"])):
+    """:class:`SigmoidFocal` with ``gamma = 2`` (the default): ``q**2`` without exp/log."""
+
+    @staticmethod
+    @math_jit
+    def point(params, x, y, c, d):
+        one = 1
+        ce, dce, q, ratio, log_p, log_n = sigmoid_focal_parts(x, y)
+        q_square = q * q
+        grad = q_square * (dce + 2 * ce * (one - 2 * y) * ratio)
+        a_t = alpha_weight(params.alpha, x, y)
+        return a_t * ce * q_square, a_t * grad, 0 * x, False

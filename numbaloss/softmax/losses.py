@@ -1,0 +1,662 @@
+"""The softmax family: cross entropy, NLL, focal losses, 0-1 loss and stable softmax.
+
+The class axis of the logits (axis 1, or axis 0 of a 1-D input) is moved last as a
+view and the logits are handed to the kernels as a ``(rows, C)`` matrix, copied
+only when that view is not C-contiguous (e.g. a ``(N, C, d1, ...)`` input, or
+Fortran order).  Value and gradient come out of one pass over each row (see
+:mod:`numbaloss.softmax.cpu`).
+"""
+
+import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
+
+from .._core import parallel
+from .._core.dispatch import on_device
+from .._core.driver import (
+    Operands,
+    _check_grad_out,
+    _grad_output_array,
+    _overlaps_differently,
+    _scalar_grad_output,
+    run_elementwise,
+)
+from .._core.validation import (
+    as_array,
+    check_index,
+    check_real_scalar,
+    check_reduction,
+    check_same_shape,
+    compute_dtype,
+    native,
+    result_dtype,
+)
+from ..elementwise.cpu import run_block_range
+from . import cpu
+
+_GRAD_DOC = """
+    return_grad : bool, optional
+        Also return the gradient of ``sum(grad_output * loss)`` with respect to
+        ``{pred}``, from the same fused pass.
+    grad_output : scalar or array_like, optional
+        Upstream gradient, broadcastable to the loss's shape; ``None`` means 1.
+    grad_out : ndarray, optional
+        Preallocated array (shape and result dtype of ``{pred}``) to write the
+        gradient into; may be ``{pred}`` itself, for an in-place update.
+
+    Returns
+    -------
+    loss : ndarray or NumPy scalar
+        ``reduction='none'``: an array of PyTorch's unreduced shape; otherwise a
+        scalar of the result dtype.
+    grad : ndarray
+        Only with ``return_grad=True``: ``(loss, grad)`` is returned.
+"""
+
+
+def _doc(pred):
+    def deco(func):
+        func.__doc__ = func.__doc__.replace(
+            "{grad_doc}", _GRAD_DOC.format(pred=pred).strip("\n") + "\n")
+        return func
+
+    return deco
+
+
+# --- layout --------------------------------------------------------------------
+
+
+class _Logits:
+    """The logits of one call as a ``(rows, C)`` matrix in compute dtype."""
+
+    def __init__(self, input, name="input"):
+        x = as_array(input, name)
+        if x.ndim == 0:
+            raise ValueError(f"{name} must have at least one dimension (the classes); got a scalar")
+        self.name = name
+        self.shape = x.shape
+        self.dtype = result_dtype(x)
+        self.cdtype = compute_dtype(self.dtype)
+        self.n_classes = x.shape[1] if x.ndim >= 2 else x.shape[0]
+        self.loss_shape = (x.shape[0], *x.shape[2:]) if x.ndim >= 2 else ()
+        self.rows = int(np.prod(self.loss_shape, dtype=np.int64))
+        if self.n_classes == 0 and self.rows > 0:
+            raise ValueError(f"{name} of shape {tuple(x.shape)} has no classes (C = 0)")
+        self.x = x
+        self.matrix = self.as_rows(x, self.cdtype)
+
+    def class_last(self, arr):
+        """``arr`` (of the input's shape) with the class axis last, as a view."""
+        return np.moveaxis(arr, 1, -1) if arr.ndim >= 3 else arr
+
+    def as_rows(self, arr, dtype):
+        arr = native(arr, dtype)
+        return np.ascontiguousarray(self.class_last(arr)).reshape(self.rows, self.n_classes)
+
+    def from_rows(self, matrix):
+        """A ``(rows, C)`` matrix back in the input's shape (a view)."""
+        moved = matrix.reshape(_moved_shape(self.shape))
+        return np.moveaxis(moved, -1, 1) if len(self.shape) >= 3 else moved
+
+    def grad_buffer(self, grad_out, readers):
+        """``(buffer, out)``: the matrix the kernel writes and the caller's ``grad_out``."""
+        if grad_out is None:
+            return np.empty((self.rows, self.n_classes), dtype=self.cdtype), None
+        if isinstance(grad_out, (tuple, list)) and len(grad_out) == 1:
+            grad_out = grad_out[0]
+        _check_grad_out(self.name, grad_out, self.shape, self.dtype)
+        view = self.class_last(grad_out)
+        if view.dtype == self.cdtype and view.flags.c_contiguous:
+            matrix = view.reshape(self.rows, self.n_classes)
+            if not any(_overlaps_differently(r, matrix) for r in readers):
+                return matrix, grad_out
+        return np.empty((self.rows, self.n_classes), dtype=self.cdtype), grad_out
+
+    def finish_grad(self, buffer, out):
+        grad = self.from_rows(buffer)
+        if out is not None:
+            if not np.shares_memory(out, buffer):
+                np.copyto(out, grad, casting="unsafe")
+            return out
+        return grad.astype(self.dtype) if grad.dtype != self.dtype else grad
+
+    def finish_loss(self, loss_rows):
+        loss = loss_rows.reshape(self.loss_shape)
+        return loss.astype(self.dtype) if loss.dtype != self.dtype else loss
+
+
+def _moved_shape(shape):
+    return (shape[0], *shape[2:], shape[1]) if len(shape) >= 3 else shape
+
+
+def _upstream(logits, reduction, grad_output):
+    """``grad_output`` per row (an array) for ``'none'``, else a float."""
+    if reduction == "none":
+        if grad_output is None:
+            return logits.cdtype.type(1)
+        g = _grad_output_array(grad_output, logits.loss_shape)
+        g = np.broadcast_to(native(g, logits.cdtype), logits.loss_shape)
+        return np.ascontiguousarray(g).reshape(logits.rows)
+    return _scalar_grad_output(grad_output)
+
+
+def _class_targets(target, logits):
+    """Class-index targets as flat int64, with their shape checked."""
+    t = as_array(target, "target")
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"target must hold integer class indices, got dtype {t.dtype}")
+    if t.shape != logits.loss_shape:
+        raise ValueError(
+            f"target of shape {tuple(t.shape)} does not fit input of shape {tuple(logits.shape)}: "
+            f"class-index targets must have shape {tuple(logits.loss_shape)}"
+        )
+    return np.ascontiguousarray(native(t, np.dtype(np.int64))).reshape(-1)
+
+
+def _class_weight(weight, logits):
+    if weight is None:
+        return np.ones(logits.n_classes, dtype=logits.cdtype)
+    w = as_array(weight, "weight")
+    if w.shape != (logits.n_classes,):
+        raise ValueError(
+            f"weight must have one entry per class, shape ({logits.n_classes},); "
+            f"got {tuple(w.shape)}"
+        )
+    return np.ascontiguousarray(native(w, logits.cdtype))
+
+
+def _run_rows(kernel, logits, args, n_partials, reduction, return_grad, grad_out, readers):
+    """Run a row kernel: ``kernel(*args, loss_out, grad, block_rows, partials, start, stop)``.
+
+    Returns ``(partial sums, per-row losses or None, gradient or None)``.
+    """
+    block_rows = cpu.rows_per_block(logits.n_classes)
+    nblocks = parallel.n_blocks(logits.rows, block_rows)
+    partials = np.zeros((nblocks, n_partials), dtype=np.float64)
+    loss_rows = np.empty(logits.rows if reduction == "none" else 0, dtype=logits.cdtype)
+    buffer = out = None
+    if return_grad:
+        buffer, out = logits.grad_buffer(grad_out, readers)
+    parallel.run_ranges(kernel, nblocks, block_rows * max(logits.n_classes, 1), *args,
+                        loss_rows, buffer, block_rows, partials)
+    totals = partials.sum(axis=0)
+    grad = logits.finish_grad(buffer, out) if return_grad else None
+    return totals, loss_rows, grad
+
+
+def _result(logits, reduction, value, loss_rows, grad, return_grad):
+    loss = logits.finish_loss(loss_rows) if reduction == "none" else logits.dtype.type(value)
+    return (loss, grad) if return_grad else loss
+
+
+def _divide(total, divisor):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.float64(total) / np.float64(divisor)
+
+
+def _index_loss(params, logits, target, weight, reduction, return_grad, grad_output,
+                grad_out):
+    """Cross entropy or focal loss with class-index targets (one fused pass)."""
+    t = _class_targets(target, logits)
+    w = _class_weight(weight, logits)
+    bad, w_total, _ = cpu.check_targets(t, w, params.ignore_index, logits.n_classes)
+    if bad >= 0:
+        raise ValueError(
+            f"target {int(t[bad])} is out of bounds: class indices must be in "
+            f"[0, {logits.n_classes}) or equal ignore_index={params.ignore_index}"
+        )
+    g = _upstream(logits, reduction, grad_output)
+    if reduction == "mean":
+        g = logits.cdtype.type(_divide(g, w_total))
+    elif reduction == "sum":
+        g = logits.cdtype.type(g)
+    kernel = cpu.index_tiles if logits.n_classes <= cpu.SMALL_C else cpu.index_rows
+    w_sum = float(np.sum(w, dtype=np.float64))
+    args = (params, logits.matrix, t, w, w_sum, g, g)
+    totals, loss_rows, grad = _run_rows(kernel, logits, args, 2, reduction, return_grad,
+                                        grad_out, [logits.matrix])
+    value = totals[0] + totals[1]
+    if reduction == "mean":
+        value = _divide(totals[0], w_total) + _divide(totals[1], w_total)
+    return _result(logits, reduction, value, loss_rows, grad, return_grad)
+
+
+def _prob_loss(logits, target, weight, label_smoothing, reduction, return_grad, grad_output,
+               grad_out):
+    """Cross entropy with class-probability targets."""
+    if target.shape != logits.shape:
+        raise ValueError(
+            f"class-probability target must have the input's shape {tuple(logits.shape)}; "
+            f"got {tuple(target.shape)}"
+        )
+    prob = logits.as_rows(target, logits.cdtype)
+    w = _class_weight(weight, logits)
+    g = _upstream(logits, reduction, grad_output)
+    if reduction == "mean":
+        g = logits.cdtype.type(_divide(g, logits.rows))
+    elif reduction == "sum":
+        g = logits.cdtype.type(g)
+    args = (logits.matrix, prob, w, label_smoothing, g)
+    totals, loss_rows, grad = _run_rows(cpu.prob_rows, logits, args, 1, reduction, return_grad,
+                                        grad_out, [logits.matrix, prob])
+    value = _divide(totals[0], logits.rows) if reduction == "mean" else totals[0]
+    return _result(logits, reduction, value, loss_rows, grad, return_grad)
+
+
+# --- public functions ---------------------------------------------------------------
+
+
+@on_device("softmax")
+@_doc("input")
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0, *, return_grad=False, grad_output=None, grad_out=None):
+    r"""Cross entropy between softmax(``input``) and class indices or class probabilities.
+
+    With class indices :math:`t_i`, weights :math:`w` and smoothing :math:`\varepsilon`:
+
+    .. math:: \ell_i = (1 - \varepsilon)\, w_{t_i} (\mathrm{lse}(x_i) - x_{i t_i})
+              + \frac{\varepsilon}{C} \sum_c w_c (\mathrm{lse}(x_i) - x_{ic})
+
+    (0 where :math:`t_i` is ``ignore_index``).  ``'mean'`` divides the sum by
+    :math:`\sum_{i \text{ not ignored}} w_{t_i}` (PyTorch's weighted mean; both terms,
+    as in PyTorch 2.13), which is NaN when every target is ignored.  The gradient is
+
+    .. math:: \partial \ell_i / \partial x_{ic} = p_{ic} \bigl((1-\varepsilon) w_{t_i}
+              + \tfrac{\varepsilon}{C} \textstyle\sum_k w_k\bigr)
+              - (1-\varepsilon) w_{t_i} [c = t_i] - \tfrac{\varepsilon}{C} w_c,
+
+    with :math:`p_i = \operatorname{softmax}(x_i)`, and 0 for ignored rows.  With
+    class probabilities :math:`y` (same shape as ``input``, floating) and
+    :math:`q = (1-\varepsilon) y + \varepsilon / C`:
+    :math:`\ell_i = \sum_c w_c q_{ic} (\mathrm{lse}(x_i) - x_{ic})`, gradient
+    :math:`p_{ic} \sum_k w_k q_{ik} - w_c q_{ic}`; ``'mean'`` divides by the
+    number of rows, and ``ignore_index`` does not apply (as in PyTorch).
+
+    Differences from PyTorch: class indices may be any integer dtype; an index out
+    of range raises ``ValueError`` before anything is written (also into an
+    in-place ``grad_out``); ``-log p_t`` is evaluated as ``log1p`` of the other
+    classes' share, so confident rows keep their tiny loss instead of rounding to 0.
+
+    Parameters
+    ----------
+    input : array_like
+        Logits of shape ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
+    target : array_like
+        Class indices of shape ``()``, ``(N)`` or ``(N, d1, ..., dk)`` (integers),
+        or class probabilities of the input's shape (floating).
+    weight : array_like, optional
+        One weight per class, shape ``(C)``.
+    ignore_index : int, optional
+        Class-index target value that contributes nothing (and is not counted by
+        ``'mean'``).
+    reduction : {'mean', 'sum', 'none'}, optional
+    label_smoothing : float, optional
+        In [0, 1]; mixes the target with the uniform distribution.
+{grad_doc}
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> loss, grad = nl.cross_entropy([[2.0, 0.0, 0.0]], [0], return_grad=True)
+    >>> round(float(loss), 6), grad.round(4).tolist()
+    (0.239545, [[-0.213, 0.1065, 0.1065]])
+    """
+    check_reduction(reduction)
+    ignore_index = check_index(ignore_index, "ignore_index")
+    label_smoothing = check_real_scalar(label_smoothing, "label_smoothing")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    logits = _Logits(input)
+    t = as_array(target, "target")
+    if t.dtype.kind == "f":
+        return _prob_loss(logits, t, weight, label_smoothing, reduction, return_grad,
+                          grad_output, grad_out)
+    return _index_loss(cpu.CrossEntropy(ignore_index, label_smoothing), logits, t, weight,
+                       reduction, return_grad, grad_output, grad_out)
+
+
+@on_device("softmax")
+@_doc("input")
+def focal_loss(input, target, gamma=2.0, weight=None, ignore_index=-100, reduction="mean", *,
+               return_grad=False, grad_output=None, grad_out=None):
+    r"""Softmax (multi-class) focal loss.
+
+    .. math:: \ell_i = -w_{t_i} (1 - p_{i t_i})^{\gamma} \log p_{i t_i}, \qquad
+              p_i = \operatorname{softmax}(x_i)
+
+    (0 where :math:`t_i` is ``ignore_index``); ``'mean'`` divides by the summed
+    weight of the targets that are not ignored, as :func:`cross_entropy` does.
+    ``(1 - p_t)^\gamma`` is computed in log space from the log-sum-exp, with
+    :math:`1 - p_t` summed from the other classes, so confident logits and
+    :math:`0 < \gamma < 1` give finite values and gradients.  The gradient is
+
+    .. math:: \partial \ell_i / \partial x_{ic} = F_i (p_{ic} - [c = t_i]), \quad
+              F_i = w_{t_i} \bigl((1-p_t)^{\gamma}
+              - \gamma p_t (1-p_t)^{\gamma-1} \log p_t\bigr).
+
+    ``gamma=0`` runs :func:`cross_entropy` itself, so the two agree exactly.
+    PyTorch has no focal loss; it equals the composite
+    ``nll_loss((1 - p)**gamma * log_softmax(x), t, weight, ...)``.
+
+    Parameters
+    ----------
+    input : array_like
+        Logits of shape ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
+    target : array_like
+        Class indices (integers) of shape ``()``, ``(N)`` or ``(N, d1, ..., dk)``.
+    gamma : float, optional
+        Focusing parameter, non-negative.
+    weight : array_like, optional
+        One weight per class (the focal loss paper's alpha), shape ``(C)``.
+    ignore_index : int, optional
+    reduction : {'mean', 'sum', 'none'}, optional
+{grad_doc}
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> round(float(nl.focal_loss([[2.0, 0.0, 0.0]], [0])), 6)
+    0.010869
+    """
+    gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
+    if gamma == 0:
+        return cross_entropy(input, target, weight, ignore_index, reduction, 0.0,
+                             return_grad=return_grad, grad_output=grad_output, grad_out=grad_out)
+    check_reduction(reduction)
+    ignore_index = check_index(ignore_index, "ignore_index")
+    logits = _Logits(input)
+    return _index_loss(cpu.Focal(ignore_index, 0.0, gamma), logits, target, weight, reduction,
+                       return_grad, grad_output, grad_out)
+
+
+@on_device("softmax")
+@_doc("input")
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean", *,
+             return_grad=False, grad_output=None, grad_out=None):
+    r"""Negative log likelihood of class indices under log-probabilities ``input``.
+
+    .. math:: \ell_i = -w_{t_i} x_{i t_i}, \qquad
+              \partial \ell_i / \partial x_{ic} = -w_{t_i} [c = t_i]
+
+    (0 where :math:`t_i` is ``ignore_index``); ``'mean'`` divides by the summed
+    weight of the targets that are not ignored (NaN when all are ignored), as
+    PyTorch does.  Class indices may be any integer dtype.
+
+    Parameters
+    ----------
+    input : array_like
+        Log-probabilities of shape ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
+    target : array_like
+        Class indices (integers) of shape ``()``, ``(N)`` or ``(N, d1, ..., dk)``.
+    weight : array_like, optional
+        One weight per class, shape ``(C)``.
+    ignore_index : int, optional
+    reduction : {'mean', 'sum', 'none'}, optional
+{grad_doc}
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> float(nl.nll_loss([[-0.5, -1.0], [-2.0, -0.1]], [0, 1]))
+    0.3
+    """
+    check_reduction(reduction)
+    ignore_index = check_index(ignore_index, "ignore_index")
+    logits = _Logits(input)
+    t = _class_targets(target, logits)
+    w = _class_weight(weight, logits)
+    bad, w_total, _ = cpu.check_targets(t, w, ignore_index, logits.n_classes)
+    if bad >= 0:
+        raise ValueError(
+            f"target {int(t[bad])} is out of bounds: class indices must be in "
+            f"[0, {logits.n_classes}) or equal ignore_index={ignore_index}"
+        )
+    g = _upstream(logits, reduction, grad_output)
+    if reduction == "mean":
+        g = logits.cdtype.type(_divide(g, w_total))
+    elif reduction == "sum":
+        g = logits.cdtype.type(g)
+    args = (logits.matrix, t, w, ignore_index, g)
+    totals, loss_rows, grad = _run_rows(cpu.nll_rows, logits, args, 1, reduction, return_grad,
+                                        grad_out, [logits.matrix])
+    value = _divide(totals[0], w_total) if reduction == "mean" else totals[0]
+    return _result(logits, reduction, value, loss_rows, grad, return_grad)
+
+
+@on_device("softmax")
+@_doc("inputs")
+def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none", *,
+                       return_grad=False, grad_output=None, grad_out=None):
+    r"""torchvision's sigmoid focal loss (RetinaNet), elementwise on logits.
+
+    .. math:: \ell = \alpha_t \, \mathrm{ce}(x, y) \, q^{\gamma}, \quad
+              q = \sigma(x)(1 - y) + \sigma(-x) y, \quad
+              \alpha_t = \alpha y + (1 - \alpha)(1 - y)
+
+    with :math:`\mathrm{ce}` the binary cross entropy with logits, and
+    :math:`\alpha_t = 1` when ``alpha < 0``.  The gradient is
+
+    .. math:: \partial \ell / \partial x = \alpha_t \bigl[(\sigma(x) - y) q^{\gamma}
+              + \gamma\, \mathrm{ce}\, (1 - 2y)\, q^{\gamma - 1} \sigma(x) \sigma(-x)\bigr].
+
+    The logs of the sigmoids are formed without overflow and, for targets 0 and 1,
+    :math:`q^{\gamma-1}\sigma(x)\sigma(-x)` is simplified exactly, so logits in the
+    thousands give finite values and gradients (torchvision's formula in float32
+    gives NaN gradients there for ``gamma < 1``).
+
+    Parameters
+    ----------
+    inputs : array_like
+        Logits, any shape.
+    targets : array_like
+        Binary (or soft) labels of the same shape.
+    alpha : float, optional
+        Weight of the positive class in (0, 1); negative disables the weighting.
+    gamma : float, optional
+        Focusing parameter, non-negative.
+    reduction : {'none', 'mean', 'sum'}, optional
+        Default ``'none'``, as in torchvision.
+{grad_doc}
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> nl.sigmoid_focal_loss([2.0, -1.0], [1.0, 0.0]).round(6).tolist()
+    [0.000451, 0.016994]
+    """
+    check_reduction(reduction)
+    x = as_array(inputs, "inputs")
+    y = as_array(targets, "targets")
+    check_same_shape(["inputs", "targets"], [x, y])
+    alpha = check_real_scalar(alpha, "alpha")
+    gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
+    params = cpu.SigmoidFocalSquare(alpha) if gamma == 2 else cpu.SigmoidFocal(alpha, gamma)
+    ops = Operands(x, [x, y])
+    return run_elementwise(run_block_range, params, ops, [ops.flat(x), ops.flat(y)],
+                           reduction=reduction, return_grad=return_grad,
+                           grad_output=grad_output, grad_out=grad_out, grad_names=["inputs"])
+
+
+@on_device("softmax")
+def zero_one_loss(input, target, reduction="mean", *, return_grad=False, grad_output=None,
+                  grad_out=None):
+    r"""Fraction (or number) of misclassified samples.
+
+    .. math:: \ell_i = [\hat y_i \ne t_i], \qquad
+              \hat y_i = \operatorname{argmax}_c x_{ic} \text{ (scores) or } x_i \text{ (labels)}
+
+    Ties in the scores go to the first class (NumPy's ``argmax``; a NaN score
+    counts as the largest).  The loss is piecewise constant and has no useful
+    gradient: ``return_grad=True`` raises ``ValueError``.  Not in PyTorch (like
+    scikit-learn's ``zero_one_loss``).
+
+    Parameters
+    ----------
+    input : array_like
+        Scores of shape ``(N, C)``, or predicted labels of shape ``(N)``.
+    target : array_like
+        True labels, shape ``(N)``.
+    reduction : {'mean', 'sum', 'none'}, optional
+        ``'mean'``: the fraction misclassified (NaN for no samples); ``'sum'``:
+        their number; ``'none'``: 0/1 per sample.
+    return_grad, grad_output, grad_out
+        Accepted for uniformity; ``return_grad=True`` raises ``ValueError``.
+
+    Returns
+    -------
+    loss : ndarray or NumPy scalar
+        Of the input's floating dtype (float64 for integer inputs).
+
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> float(nl.zero_one_loss([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]], [1, 1, 1]))
+    0.3333333333333333
+    """
+    if return_grad:
+        raise ValueError("zero_one_loss is piecewise constant and has no gradient; "
+                         "return_grad=True is not supported")
+    check_reduction(reduction)
+    x = as_array(input, "input")
+    t = as_array(target, "target")
+    if x.ndim not in (1, 2):
+        raise ValueError(f"input must be scores (N, C) or labels (N); got shape {tuple(x.shape)}")
+    if t.shape != x.shape[:1]:
+        raise ValueError(f"target must have shape ({x.shape[0]},) for input of shape "
+                         f"{tuple(x.shape)}; got {tuple(t.shape)}")
+    dtype = result_dtype(x)
+    if x.ndim == 2:
+        if x.shape[1] == 0 and x.shape[0] > 0:
+            raise ValueError("input scores have no classes (shape (N, 0))")
+        pred = np.argmax(x, axis=1) if x.shape[0] else np.zeros(0, dtype=np.int64)
+    else:
+        pred = x
+    wrong = (pred != t).astype(dtype)
+    if reduction == "none":
+        return wrong
+    total = np.sum(wrong, dtype=np.float64)
+    if reduction == "mean":
+        total = _divide(total, wrong.size)
+    return dtype.type(total)
+
+
+# --- stable primitives -----------------------------------------------------------------
+
+
+def _primitive_rows(x, axis, name):
+    """``(rows matrix, moved shape, axes)`` of ``x`` with ``axis`` moved last."""
+    arr = as_array(x, name)
+    dtype = result_dtype(arr)
+    axes = tuple(range(arr.ndim)) if axis is None else normalize_axis_tuple(axis, arr.ndim)
+    dest = tuple(range(arr.ndim - len(axes), arr.ndim))
+    moved = np.moveaxis(native(arr, compute_dtype(dtype)), axes, dest)
+    width = int(np.prod(moved.shape[moved.ndim - len(axes):], dtype=np.int64))
+    rows = int(np.prod(moved.shape[:moved.ndim - len(axes)], dtype=np.int64))
+    matrix = np.ascontiguousarray(moved).reshape(rows, width)
+    return matrix, moved.shape, axes, dest, dtype
+
+
+def _run_primitive(kind, x, axis, name):
+    matrix, moved_shape, axes, dest, dtype = _primitive_rows(x, axis, name)
+    width = 1 if kind == cpu.LOGSUMEXP else matrix.shape[1]
+    out = np.empty((matrix.shape[0], width), dtype=matrix.dtype)
+    parallel.run_ranges(cpu.softmax_rows, matrix.shape[0], matrix.shape[1], matrix, kind, out)
+    return out, moved_shape, axes, dest, dtype
+
+
+@on_device("softmax")
+def logsumexp(a, axis=None, *, keepdims=False):
+    r"""``log(sum(exp(a)))`` along ``axis``, without overflow (SciPy's convention).
+
+    .. math:: \mathrm{lse}(a) = m + \log \sum_j e^{a_j - m}, \qquad m = \max_j a_j
+
+    A row with ``+inf`` gives ``+inf``, all ``-inf`` gives ``-inf``, NaN gives NaN,
+    as ``scipy.special.logsumexp``.  Its gradient is :func:`softmax`.  SciPy's
+    ``b`` and ``return_sign`` are not supported.
+
+    Parameters
+    ----------
+    a : array_like
+        Input values; float16 is computed in float32.
+    axis : None or int or tuple of ints, optional
+        Axes to reduce; ``None`` reduces all.
+    keepdims : bool, optional
+        Keep the reduced axes with length 1 (keyword-only: SciPy's third
+        positional parameter is ``b``).
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> float(nl.logsumexp([1000.0, 1000.0]))
+    1000.6931471805599
+    """
+    out, moved_shape, axes, dest, dtype = _run_primitive(cpu.LOGSUMEXP, a, axis, "a")
+    kept = moved_shape[:len(moved_shape) - len(axes)]
+    result = out.reshape(kept)
+    if keepdims:
+        result = np.expand_dims(result, axes)
+    result = result.astype(dtype, copy=False)
+    return dtype.type(result[()]) if result.ndim == 0 else result
+
+
+def _unmove(out, moved_shape, axes, dest, dtype):
+    result = np.moveaxis(out.reshape(moved_shape), dest, axes)
+    result = result.astype(dtype, copy=False)
+    return dtype.type(result[()]) if result.ndim == 0 else result
+
+
+@on_device("softmax")
+def log_softmax(x, axis=None):
+    r"""Logarithm of :func:`softmax`, accurate where softmax saturates (SciPy's convention).
+
+    .. math:: \log \operatorname{softmax}(x)_j = (x_j - m) - \log \sum_k e^{x_k - m}
+
+    with :math:`m` the maximum along ``axis`` (0 where it is not finite, as in
+    SciPy, so ``+inf``/``-inf`` entries give what ``scipy.special.log_softmax``
+    gives).
+
+    Parameters
+    ----------
+    x : array_like
+    axis : None or int or tuple of ints, optional
+        Axes the softmax runs over; ``None`` (all) as in SciPy.
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        Of ``x``'s shape.
+
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> nl.log_softmax([1000.0, 1.0]).tolist()
+    [0.0, -999.0]
+    """
+    return _unmove(*_run_primitive(cpu.LOG_SOFTMAX, x, axis, "x"))
+
+
+@on_device("softmax")
+def softmax(x, axis=None):
+    r"""Softmax along ``axis``, shifted by the maximum (SciPy's convention).
+
+    .. math:: \operatorname{softmax}(x)_j = e^{x_j - m} / \sum_k e^{x_k - m}
+
+    Any finite input is safe; a row with ``+inf`` gives NaN, as in SciPy.
+
+    Parameters
+    ----------
+    x : array_like
+    axis : None or int or tuple of ints, optional
+        Axes the softmax runs over; ``None`` (all) as in SciPy.
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        Of ``x``'s shape; sums to 1 along ``axis``.
+
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> nl.softmax([0.0, 0.0]).tolist()
+    [0.5, 0.5]
+    """
+    return _unmove(*_run_primitive(cpu.SOFTMAX, x, axis, "x"))

@@ -1,0 +1,90 @@
+"""numba's on-disk cache of numbaloss kernels: concurrent compiles and upgrades.
+
+Each test runs fresh interpreters with their own ``NUMBA_CACHE_DIR`` (a
+temporary directory), so nothing here depends on or disturbs the user's cache.
+"""
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+import numbaloss
+
+ROOT = pathlib.Path(numbaloss.__file__).resolve().parent.parent
+
+# One small, fixed problem; the child prints the loss and gradient exactly.
+CHILD = """
+import numpy as np, numbaloss as nl
+x = np.linspace(-2.0, 3.0, 7)
+t = np.linspace(1.0, -1.0, 7)
+loss, grad = nl.l1_loss(x, t, return_grad=True)
+print(repr(float(loss)), grad.tobytes().hex())
+"""
+
+
+def _expected():
+    x = np.linspace(-2.0, 3.0, 7)
+    t = np.linspace(1.0, -1.0, 7)
+    return float(np.abs(x - t).mean()), np.sign(x - t) / 7
+
+
+def _env(cache_dir, pythonpath=ROOT):
+    env = dict(os.environ)
+    env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    env["PYTHONPATH"] = str(pythonpath)
+    return env
+
+
+def _parse(stdout):
+    value, hexgrad = stdout.split()
+    return float(value), np.frombuffer(bytes.fromhex(hexgrad), np.float64)
+
+
+def test_processes_compiling_at_once_share_a_correct_cache(tmp_path):
+    cache = tmp_path / "cache"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CHILD], env=_env(cache), cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for proc, (_out, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err
+    value, grad = _expected()
+    results = [_parse(out) for out, _ in outputs]
+    # a later process is served from what the three wrote
+    late = subprocess.run([sys.executable, "-c", CHILD], env=_env(cache), cwd=tmp_path,
+                          capture_output=True, text=True, check=True)
+    results.append(_parse(late.stdout))
+    for got_value, got_grad in results:
+        assert got_value == value
+        np.testing.assert_array_equal(got_grad, grad)
+    assert list(cache.rglob("*.nbi")), "the kernels were not cached on disk"
+
+
+def test_editing_a_kernel_source_invalidates_its_cache(tmp_path):
+    """numba keys the cache index on the source file's mtime and size: an upgrade recompiles."""
+    package = tmp_path / "pkg"
+    shutil.copytree(ROOT / "numbaloss", package / "numbaloss",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    cache = tmp_path / "cache"
+    first = subprocess.run([sys.executable, "-c", CHILD], env=_env(cache, package), cwd=tmp_path,
+                           capture_output=True, text=True, check=True)
+    value, grad = _expected()
+    assert _parse(first.stdout)[0] == value
+    cpu = package / "numbaloss" / "elementwise" / "cpu.py"
+    source = cpu.read_text()
+    old = "return w * abs(diff), w * sign(diff)"
+    assert old in source
+    cpu.write_text(source.replace(old, "return 2 * w * abs(diff), 2 * w * sign(diff)"))
+    stat = cpu.stat()
+    os.utime(cpu, (stat.st_atime, stat.st_mtime + 10))  # as an upgrade leaves it
+    second = subprocess.run([sys.executable, "-c", CHILD], env=_env(cache, package),
+                            cwd=tmp_path, capture_output=True, text=True, check=True)
+    got_value, got_grad = _parse(second.stdout)
+    assert got_value == 2 * value
+    np.testing.assert_array_equal(got_grad, 2 * grad)

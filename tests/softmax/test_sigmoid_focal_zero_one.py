@@ -1,0 +1,139 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import numbaloss as nl
+from tests.conftest import assert_close, layouts
+from tests.softmax.helpers import central_difference, np_sigmoid_focal, torch_loss_and_grad
+
+DTYPES = [np.float32, np.float64]
+
+
+def torchvision_sigmoid_focal(inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
+    """torchvision.ops.sigmoid_focal_loss, written in PyTorch ops (torch fixture tests only)."""
+    import torch
+
+    p = torch.sigmoid(inputs)
+    ce = torch.nn.functional.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
+    p_t = p * targets + (1 - p) * (1 - targets)
+    loss = ce * ((1 - p_t) ** gamma)
+    if alpha >= 0:
+        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("alpha", [0.25, -1.0])
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 2.0])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_sigmoid_focal_vs_torchvision(torch, rng, dtype, alpha, gamma, reduction):
+    x = (rng.standard_normal((5, 7)) * 3).astype(dtype)
+    y = (rng.random((5, 7)) < 0.3).astype(dtype)
+    y[0, :3] = [0.2, 0.5, 0.9]  # soft labels too
+    g = rng.standard_normal((5, 7)).astype(dtype) if reduction == "none" else 0.7
+    loss, grad = nl.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction=reduction,
+                                       return_grad=True, grad_output=g)
+    ref = torch_loss_and_grad(torch, torchvision_sigmoid_focal, x, g, torch.tensor(y),
+                              alpha=alpha, gamma=gamma, reduction=reduction)
+    assert_close(loss, ref[0], dtype, scale=10)
+    assert_close(grad, ref[1], dtype, scale=10)
+    assert_close(loss, np_sigmoid_focal(x, y, alpha, gamma, reduction), dtype, scale=10)
+
+
+def test_sigmoid_focal_default_is_none_reduction(rng):
+    x = rng.standard_normal(6)
+    y = (rng.random(6) < 0.5).astype(float)
+    assert nl.sigmoid_focal_loss(x, y).shape == (6,)
+    assert_close(nl.SigmoidFocalLoss(alpha=0.5)(x, y), np_sigmoid_focal(x, y, 0.5), np.float64)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.4, 2.0])
+def test_sigmoid_focal_finite_differences(rng, gamma):
+    x = rng.standard_normal((3, 4)) * 2
+    y = (rng.random((3, 4)) < 0.5).astype(float)
+    y[0, 0] = 0.3
+    _, grad = nl.sigmoid_focal_loss(x, y, gamma=gamma, reduction="sum", return_grad=True)
+    fd = central_difference(
+        lambda z: float(nl.sigmoid_focal_loss(z, y, gamma=gamma, reduction="sum")), x)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("gamma", [0.3, 2.0])
+def test_sigmoid_focal_huge_logits_stay_finite(dtype, gamma):
+    x = np.array([-3000.0, -1000.0, 1000.0, 3000.0], dtype=dtype)
+    for label in (0.0, 1.0):
+        y = np.full(4, label, dtype=dtype)
+        loss, grad = nl.sigmoid_focal_loss(x, y, alpha=-1, gamma=gamma, return_grad=True)
+        assert np.isfinite(loss).all() and np.isfinite(grad).all()
+        wrong = (x > 0) != (label == 1)
+        np.testing.assert_allclose(loss[wrong], np.abs(x[wrong]), rtol=1e-6)
+        np.testing.assert_allclose(np.abs(grad[wrong]), 1, rtol=1e-6)
+        assert (loss[~wrong] == 0).all() and (grad[~wrong] == 0).all()
+
+
+def test_sigmoid_focal_layouts_and_bad_inputs(rng):
+    x = rng.standard_normal((4, 5))
+    y = (rng.random((4, 5)) < 0.5).astype(float)
+    ref = nl.sigmoid_focal_loss(x, y, reduction="sum", return_grad=True)
+    for name, arr in layouts(x).items():
+        got = nl.sigmoid_focal_loss(arr, y, reduction="sum", return_grad=True)
+        assert_close(got[0], ref[0], np.float64, err_msg=name)
+        assert_close(got[1], ref[1], np.float64, err_msg=name)
+    with pytest.raises(ValueError, match="same shape"):
+        nl.sigmoid_focal_loss(x, y[:, :2])
+    with pytest.raises(ValueError, match="gamma"):
+        nl.sigmoid_focal_loss(x, y, gamma=-1.0)
+    with pytest.raises(ValueError, match="reduction"):
+        nl.sigmoid_focal_loss(x, y, reduction="batchmean")
+    assert np.isnan(nl.sigmoid_focal_loss(np.zeros(0), np.zeros(0), reduction="mean"))
+    assert np.isnan(nl.sigmoid_focal_loss([np.nan], [1.0])).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(0, 20), scale=st.sampled_from([1.0, 30.0, 3000.0]),
+       gamma=st.sampled_from([0.0, 0.5, 2.0]), seed=st.integers(0, 2**32 - 1))
+def test_sigmoid_focal_property(n, scale, gamma, seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.uniform(-1, 1, n) * scale).astype(np.float32)
+    y = (rng.random(n) < 0.5).astype(np.float32)
+    loss, grad = nl.sigmoid_focal_loss(x.astype(np.float16) if scale == 1.0 else x, y,
+                                       gamma=gamma, return_grad=True)
+    assert np.isfinite(loss).all() and np.isfinite(grad).all()
+    assert (loss >= 0).all()
+    # the gradient pushes the logit towards the label
+    assert ((grad <= 0) | (y == 0)).all() and ((grad >= 0) | (y == 1)).all()
+
+
+# --- zero_one_loss ---------------------------------------------------------------------
+
+
+def test_zero_one_from_scores_and_labels():
+    scores = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7], [0.5, 0.5]], dtype=np.float32)
+    target = np.array([1, 1, 1, 0])
+    loss = nl.zero_one_loss(scores, target)
+    assert loss.dtype == np.float32 and loss == np.float32(0.25)
+    assert nl.zero_one_loss(scores, target, reduction="sum") == 1
+    np.testing.assert_array_equal(nl.zero_one_loss(scores, target, reduction="none"),
+                                  [0, 1, 0, 0])
+    labels = np.array([1, 0, 1, 1])
+    assert nl.zero_one_loss(labels, target) == 0.5
+    assert nl.ZeroOneLoss(reduction="sum")(labels, target) == 2
+    assert np.isnan(nl.zero_one_loss(np.zeros((0, 3)), np.zeros(0, int)))
+    assert nl.zero_one_loss(np.zeros((0, 3)), np.zeros(0, int), reduction="sum") == 0
+
+
+def test_zero_one_bad_inputs():
+    with pytest.raises(ValueError, match="no gradient"):
+        nl.zero_one_loss([[0.0, 1.0]], [1], return_grad=True)
+    with pytest.raises(ValueError, match="target must have shape"):
+        nl.zero_one_loss([[0.0, 1.0]], [1, 0])
+    with pytest.raises(ValueError, match="scores"):
+        nl.zero_one_loss(np.zeros((2, 2, 2)), [1, 0])
+    with pytest.raises(ValueError, match="reduction"):
+        nl.zero_one_loss([1, 0], [1, 0], reduction="mean_of")
