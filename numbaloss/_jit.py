@@ -15,14 +15,20 @@ so that the options are chosen once:
   per kernel); see :class:`DeferredCache`.
 * fastmath flags that keep NaN and inf honest: never ``nnan``/``ninf``.
 
-  - ``math_jit`` (scalar math helpers such as the vectorizable ``exp``) uses
-    only ``contract`` (fused multiply-add) and ``nsz``; reassociation would
-    break the compensated range reductions those helpers rely on.
+  - ``math_jit`` (per-element helpers: the losses' point functions) uses only
+    ``contract`` (fused multiply-add) and ``nsz``.  These helpers are inlined
+    by numba at the IR level, and IR-inlined code is compiled with the
+    *calling kernel's* flags, ``reassoc`` included: write them so that
+    regrouping cannot hurt (no compensated sums in them).
+  - The precision-critical cores of :mod:`numbaloss._core.vecmath` (range
+    reductions, compensated steps) are separate functions with ``contract`` and
+    ``nsz`` only, reached through overloads and inlined by LLVM; LLVM keeps
+    fast-math flags per instruction, so they keep their stricter flags inside
+    any kernel.
   - ``kernel_jit`` (loops over data) adds ``reassoc``, which lets LLVM keep
-    several partial sums in SIMD lanes.  LLVM fast-math flags live on each
-    instruction, so helpers inlined into a kernel keep their own stricter flags.
-    The partial sums of one block are always formed in the same order for the
-    same compiled code, so results stay bitwise reproducible.
+    several partial sums in SIMD lanes.  The partial sums of one block are
+    always formed in the same order for the same compiled code, so results stay
+    bitwise reproducible.
 """
 
 from numba import njit

@@ -8,8 +8,18 @@ back end is imported only once a device array has arrived.
 
 
 def is_device_array(obj):
-    """True for objects that live in GPU memory (the CUDA array interface)."""
-    return hasattr(obj, "__cuda_array_interface__")
+    """True for objects that live in GPU memory.
+
+    That is anything with the CUDA array interface (numba device arrays, CuPy
+    arrays, PyTorch CUDA tensors), and numba's own device arrays, which under the
+    CUDA simulator carry the ``__cuda_ndarray__`` marker but no interface.
+    """
+    if getattr(obj, "__cuda_ndarray__", False):
+        return True
+    try:
+        return hasattr(obj, "__cuda_array_interface__")
+    except RuntimeError:  # PyTorch: a CUDA tensor that requires grad refuses to export
+        return True
 
 
 def any_device_array(*objs):

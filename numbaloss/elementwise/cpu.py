@@ -34,12 +34,16 @@ def run_block_range(
 ):
     """Blocks ``start..stop``: loss (to ``loss_out`` or block sums), gradients, flags.
 
-    The losses of a sub-block go through a small scratch buffer and are summed by a
-    loop of their own: that loop reads memory it alone uses, so LLVM always
-    vectorizes it the same way, and the sum's bits do not depend on whether the
-    main loop ran vectorized (it runs scalar when ``grad_out`` aliases an input).
+    Each sub-block is computed into small scratch rows (losses and gradients), and
+    short loops of their own then sum the losses and copy the gradients out.  The
+    main loop then never writes memory it reads, so LLVM's runtime alias check
+    always takes the vectorized path, also when ``grad_out`` is the input itself;
+    and the loss sum is always formed by the same vectorized loop, so its bits do
+    not depend on how the caller's arrays overlap.
     """
-    scratch = np.empty(SUB_BLOCK, dtype=a.dtype)
+    loss_rows = np.empty(SUB_BLOCK, dtype=a.dtype)
+    grad_rows_a = np.empty(SUB_BLOCK, dtype=a.dtype)
+    grad_rows_b = np.empty(SUB_BLOCK, dtype=a.dtype)
     for blk in range(start, stop):
         lo = blk * block
         hi = min(lo + block, n)
@@ -48,23 +52,28 @@ def run_block_range(
         for sub in range(lo, hi, SUB_BLOCK):
             m = min(SUB_BLOCK, hi - sub)
             part_bad = False
-            for i in range(sub, sub + m):
+            for j in range(m):
+                i = sub + j
                 loss, ga, gb, flag = point(params, at(a, i), at(b, i), at(c, i), at(d, i))
-                if loss_out is not None:
-                    loss_out[i] = loss
-                else:
-                    scratch[i - sub] = loss
+                loss_rows[j] = loss
                 g = at(gout, i)
-                if grad_a is not None:
-                    grad_a[i] = ga * g
-                if grad_b is not None:
-                    grad_b[i] = gb * g
+                grad_rows_a[j] = ga * g
+                grad_rows_b[j] = gb * g
                 part_bad |= flag
-            if loss_out is None:
-                part = like(scratch[0], 0)
+            if loss_out is not None:
                 for j in range(m):
-                    part += scratch[j]
+                    loss_out[sub + j] = loss_rows[j]
+            else:
+                part = like(loss_rows[0], 0)
+                for j in range(m):
+                    part += loss_rows[j]
                 total += np.float64(part)
+            if grad_a is not None:
+                for j in range(m):
+                    grad_a[sub + j] = grad_rows_a[j]
+            if grad_b is not None:
+                for j in range(m):
+                    grad_b[sub + j] = grad_rows_b[j]
             bad += part_bad
         partials[blk] = total
         flags[blk] = bad

@@ -2,21 +2,17 @@
 
 Every function takes array_like arguments and returns NumPy results (see the
 package docs for the common keywords ``reduction``, ``return_grad``,
-``grad_output`` and ``grad_out``).
+``grad_output`` and ``grad_out``).  The arguments are validated by :mod:`.plans`,
+which the CUDA versions in :mod:`.cuda` share; device-array arguments are routed
+there by :func:`~numbaloss._core.dispatch.on_device`.
 """
 
 import numpy as np
 
 from .._core.dispatch import on_device
-from .._core.driver import Operands, run_elementwise
-from .._core.validation import (
-    as_array,
-    check_bool,
-    check_real_scalar,
-    check_reduction,
-    check_same_shape,
-)
-from . import cpu
+from .._core.driver import Operands, run_elementwise, unpack_grad_out
+from . import cpu, plans
+from .plans import HOST
 
 _GRAD_DOC = """
     return_grad : bool, optional
@@ -59,60 +55,42 @@ def _doc(preds):
     return deco
 
 
-def _input_target(input, target, names=("input", "target")):
-    x = as_array(input, names[0])
-    t = as_array(target, names[1])
-    check_same_shape(list(names), [x, t])
-    return x, t
-
-
-def _pointwise(
-    params,
-    x,
-    t,
-    *,
-    extra=(),
-    reduction,
-    return_grad,
-    grad_output,
-    grad_out,
-    divisor=None,
-    domain_error=None,
-    allowed=("none", "mean", "sum"),
-):
-    """Run a loss of one prediction ``x`` against ``t`` (and ``extra`` operands)."""
-    check_reduction(reduction, allowed)
-    ops = Operands(x, [x, t, *(e for e in extra if e is not None)])
-    operands = [ops.flat(x), ops.flat(t)]
-    operands += [ops.flat(e) if e is not None else ops.cdtype.type(1) for e in extra]
-    return run_elementwise(
+def _run(plan, return_grad, grad_output, grad_out):
+    """Run a validated :class:`~.plans.Plan` on the CPU and build NumPy results."""
+    ops = Operands(plan.first, plan.dtype_from)
+    operands = [
+        ops.flat(o) if isinstance(o, np.ndarray) else ops.cdtype.type(o) for o in plan.operands
+    ]
+    divisor = plan.divisor
+    if plan.mean_weight is not None:
+        divisor = float(np.sum(plan.mean_weight, dtype=np.float64))
+    names = list(plan.grad_names)
+    broadcast_b = plan.grad_b_shape is not None
+    outs = unpack_grad_out(grad_out, names) if return_grad else [None] * len(names)
+    # A broadcast second prediction gets its full-size gradient first, summed back below.
+    kernel_outs = [None if broadcast_b and k == 1 else o for k, o in enumerate(outs)]
+    result = run_elementwise(
         cpu.run_block_range,
-        params,
+        plan.params,
         ops,
         operands,
-        reduction="mean" if reduction == "batchmean" else reduction,
+        reduction=plan.reduction,
         return_grad=return_grad,
         grad_output=grad_output,
-        grad_out=grad_out,
-        grad_names=["input"],
+        grad_out=kernel_outs if return_grad else None,
+        grad_names=names,
+        grad_slots=plan.grad_slots,
         divisor=divisor,
-        domain_error=domain_error,
+        domain_error=plan.domain_error,
     )
-
-
-def _check_weight(weight, x, name="weight"):
-    if weight is None:
-        return None
-    w = as_array(weight, name)
-    if w.shape != x.shape:
-        raise ValueError(
-            f"{name} must have the same shape as input; got {name} {w.shape}, input {x.shape}"
-        )
-    return w
-
-
-def _weight_sum(w, x):
-    return None if w is None else float(np.sum(w, dtype=np.float64))
+    if not return_grad or not broadcast_b:
+        return result
+    loss, (ga, gb) = result
+    gb = np.asarray(_sum_to_shape(gb, plan.grad_b_shape), dtype=ops.dtype)
+    if outs[1] is not None:
+        np.copyto(outs[1], gb.reshape(outs[1].shape))
+        gb = outs[1]
+    return loss, (ga, gb)
 
 
 @on_device("elementwise")
@@ -151,18 +129,8 @@ def l1_loss(
     >>> float(loss), grad.tolist()
     (0.5, [-0.3333333333333333, 0.0, 0.3333333333333333])
     """
-    x, t = _input_target(input, target)
-    w = _check_weight(weight, x)
-    return _pointwise(
-        cpu.L1(),
-        x,
-        t,
-        extra=(w,),
-        reduction=reduction,
-        return_grad=return_grad,
-        grad_output=grad_output,
-        grad_out=grad_out,
-        divisor=_weight_sum(w, x),
+    return _run(
+        plans.l1_loss(HOST, input, target, reduction, weight), return_grad, grad_output, grad_out
     )
 
 
@@ -199,18 +167,8 @@ def mse_loss(
     >>> float(nl.mse_loss([1.0, 2.0], [0.0, 4.0]))
     2.5
     """
-    x, t = _input_target(input, target)
-    w = _check_weight(weight, x)
-    return _pointwise(
-        cpu.MSE(),
-        x,
-        t,
-        extra=(w,),
-        reduction=reduction,
-        return_grad=return_grad,
-        grad_output=grad_output,
-        grad_out=grad_out,
-        divisor=_weight_sum(w, x),
+    return _run(
+        plans.mse_loss(HOST, input, target, reduction, weight), return_grad, grad_output, grad_out
     )
 
 
@@ -243,18 +201,11 @@ def smooth_l1_loss(
     >>> float(nl.smooth_l1_loss([0.5, 3.0], [0.0, 0.0]))
     1.3125
     """
-    x, t = _input_target(input, target)
-    beta = check_real_scalar(beta, "beta", nonnegative=True)
-    params = cpu.L1() if beta == 0 else cpu.SmoothL1(beta)
-    return _pointwise(
-        params,
-        x,
-        t,
-        extra=(None,),
-        reduction=reduction,
-        return_grad=return_grad,
-        grad_output=grad_output,
-        grad_out=grad_out,
+    return _run(
+        plans.smooth_l1_loss(HOST, input, target, reduction, beta),
+        return_grad,
+        grad_output,
+        grad_out,
     )
 
 
@@ -296,18 +247,11 @@ def huber_loss(
     >>> float(nl.huber_loss([0.5, 3.0], [0.0, 0.0], delta=2.0))
     2.0625
     """
-    x, t = _input_target(input, target)
-    delta = check_real_scalar(delta, "delta", positive=True)
-    w = _check_weight(weight, x)
-    return _pointwise(
-        cpu.Huber(delta),
-        x,
-        t,
-        extra=(w,),
-        reduction=reduction,
-        return_grad=return_grad,
-        grad_output=grad_output,
-        grad_out=grad_out,
+    return _run(
+        plans.huber_loss(HOST, input, target, reduction, delta, weight),
+        return_grad,
+        grad_output,
+        grad_out,
     )
 
 
@@ -337,31 +281,9 @@ def soft_margin_loss(
     >>> round(float(nl.soft_margin_loss([2.0, -1.0], [1.0, -1.0])), 6)
     0.220095
     """
-    x, t = _input_target(input, target)
-    return _pointwise(
-        cpu.SoftMargin(),
-        x,
-        t,
-        reduction=reduction,
-        return_grad=return_grad,
-        grad_output=grad_output,
-        grad_out=grad_out,
+    return _run(
+        plans.soft_margin_loss(HOST, input, target, reduction), return_grad, grad_output, grad_out
     )
-
-
-def _broadcast_weight(weight, shape, name):
-    if weight is None:
-        return None
-    w = as_array(weight, name)
-    try:
-        full = np.broadcast_shapes(w.shape, shape)
-    except ValueError:
-        full = None
-    if full != tuple(shape):
-        raise ValueError(
-            f"{name} of shape {tuple(w.shape)} cannot be broadcast to the input shape {tuple(shape)}"
-        )
-    return w
 
 
 @on_device("elementwise")
@@ -404,18 +326,11 @@ def binary_cross_entropy(
     >>> round(float(nl.binary_cross_entropy([0.9, 0.2], [1.0, 0.0])), 6)
     0.164252
     """
-    x, t = _input_target(input, target)
-    w = _broadcast_weight(weight, x.shape, "weight")
-    return _pointwise(
-        cpu.BCE(),
-        x,
-        t,
-        extra=(w,),
-        reduction=reduction,
-        return_grad=return_grad,
-        grad_output=grad_output,
-        grad_out=grad_out,
-        domain_error="all elements of input should be between 0 and 1",
+    return _run(
+        plans.binary_cross_entropy(HOST, input, target, weight, reduction),
+        return_grad,
+        grad_output,
+        grad_out,
     )
 
 
@@ -462,18 +377,11 @@ def binary_cross_entropy_with_logits(
     >>> round(float(nl.binary_cross_entropy_with_logits([2.0, -1.0], [1.0, 0.0])), 6)
     0.220095
     """
-    x, t = _input_target(input, target)
-    w = _broadcast_weight(weight, x.shape, "weight")
-    pw = _broadcast_weight(pos_weight, x.shape, "pos_weight")
-    return _pointwise(
-        cpu.BCEWithLogits(),
-        x,
-        t,
-        extra=(w, pw),
-        reduction=reduction,
-        return_grad=return_grad,
-        grad_output=grad_output,
-        grad_out=grad_out,
+    return _run(
+        plans.binary_cross_entropy_with_logits(HOST, input, target, weight, reduction, pos_weight),
+        return_grad,
+        grad_output,
+        grad_out,
     )
 
 
@@ -520,18 +428,11 @@ def poisson_nll_loss(
     >>> round(float(nl.poisson_nll_loss([0.0, 1.0], [1.0, 2.0])), 6)
     0.859141
     """
-    x, t = _input_target(input, target)
-    params = cpu.PoissonNLL(
-        check_bool(log_input, "log_input"), check_bool(full, "full"), check_real_scalar(eps, "eps")
-    )
-    return _pointwise(
-        params,
-        x,
-        t,
-        reduction=reduction,
-        return_grad=return_grad,
-        grad_output=grad_output,
-        grad_out=grad_out,
+    return _run(
+        plans.poisson_nll_loss(HOST, input, target, log_input, full, eps, reduction),
+        return_grad,
+        grad_output,
+        grad_out,
     )
 
 
@@ -581,55 +482,12 @@ def gaussian_nll_loss(
     >>> round(float(nl.gaussian_nll_loss([0.0, 1.0], [0.5, 1.0], [1.0, 2.0])), 6)
     0.235787
     """
-    check_reduction(reduction)
-    x, t = _input_target(input, target)
-    var_given_as_float = isinstance(var, (int, float)) and not isinstance(var, bool)
-    v = as_array(var, "var")
-    v_full = _gaussian_var_shape(v, x.shape, var_given_as_float)
-    params = cpu.GaussianNLL(check_bool(full, "full"), check_real_scalar(eps, "eps"))
-    ops = Operands(x, [x, t, v])
-    operands = [ops.flat(x), ops.flat(t), ops.flat(v_full)]
-    broadcast_var = v_full.shape != x.shape or isinstance(operands[2], np.generic)
-    names = ["input", "var"]
-    outs = [None, None]
-    if return_grad and grad_out is not None:
-        if not isinstance(grad_out, (tuple, list)) or len(grad_out) != 2:
-            raise ValueError("grad_out must be a tuple of 2 arrays, for input, var")
-        outs = list(grad_out)
-    result = run_elementwise(
-        cpu.run_block_range,
-        params,
-        ops,
-        operands,
-        reduction=reduction,
-        return_grad=return_grad,
-        grad_output=grad_output,
-        grad_out=(outs[0], None if broadcast_var else outs[1]),
-        grad_names=names,
-        grad_slots=(0, 1),
-        domain_error="var has negative entry/entries",
+    return _run(
+        plans.gaussian_nll_loss(HOST, input, target, var, full, eps, reduction),
+        return_grad,
+        grad_output,
+        grad_out,
     )
-    if not return_grad:
-        return result
-    loss, (gx, gv) = result
-    if broadcast_var:
-        gv = _sum_to_shape(gv, v.shape if not var_given_as_float else ())
-        gv = np.asarray(gv, dtype=ops.dtype)
-        if outs[1] is not None:
-            np.copyto(outs[1], gv.reshape(outs[1].shape))
-            gv = outs[1]
-    return loss, (gx, gv)
-
-
-def _gaussian_var_shape(v, shape, as_float):
-    """``v`` reshaped so that it broadcasts to ``shape`` as PyTorch's rules allow."""
-    if as_float or v.shape == tuple(shape):
-        return v
-    if v.shape == tuple(shape[:-1]):
-        return v[..., None]
-    if v.ndim == len(shape) and sum(s for s, xs in zip(v.shape, shape) if s != xs) == 1:
-        return v
-    raise ValueError(f"var is of incorrect size: var {tuple(v.shape)} for input {tuple(shape)}")
 
 
 def _sum_to_shape(g, shape):
@@ -683,21 +541,8 @@ def kl_div(
     >>> round(float(nl.kl_div(p, q, reduction="sum")), 6)
     0.368064
     """
-    x, t = _input_target(input, target)
-    check_reduction(reduction, ("none", "batchmean", "mean", "sum"))
-    divisor = None
-    if reduction == "batchmean":
-        divisor = x.shape[0] if x.ndim else 1
-    return _pointwise(
-        cpu.KLDiv(check_bool(log_target, "log_target")),
-        x,
-        t,
-        reduction=reduction,
-        return_grad=return_grad,
-        grad_output=grad_output,
-        grad_out=grad_out,
-        divisor=divisor,
-        allowed=("none", "batchmean", "mean", "sum"),
+    return _run(
+        plans.kl_div(HOST, input, target, reduction, log_target), return_grad, grad_output, grad_out
     )
 
 
@@ -738,25 +583,11 @@ def margin_ranking_loss(
     >>> float(nl.margin_ranking_loss([1.0, 0.0], [0.0, 1.0], [1.0, 1.0], margin=0.5))
     0.75
     """
-    check_reduction(reduction)
-    x1 = as_array(input1, "input1")
-    x2 = as_array(input2, "input2")
-    y = as_array(target, "target")
-    check_same_shape(["input1", "input2", "target"], [x1, x2, y])
-    params = cpu.MarginRanking(check_real_scalar(margin, "margin"))
-    ops = Operands(x1, [x1, x2, y])
-    operands = [ops.flat(x1), ops.flat(x2), ops.flat(y)]
-    return run_elementwise(
-        cpu.run_block_range,
-        params,
-        ops,
-        operands,
-        reduction=reduction,
-        return_grad=return_grad,
-        grad_output=grad_output,
-        grad_out=grad_out,
-        grad_names=["input1", "input2"],
-        grad_slots=(0, 1),
+    return _run(
+        plans.margin_ranking_loss(HOST, input1, input2, target, margin, reduction),
+        return_grad,
+        grad_output,
+        grad_out,
     )
 
 
@@ -796,13 +627,9 @@ def hinge_embedding_loss(
     >>> float(nl.hinge_embedding_loss([0.3, 2.0], [1.0, -1.0]))
     0.15
     """
-    x, t = _input_target(input, target)
-    return _pointwise(
-        cpu.HingeEmbedding(check_real_scalar(margin, "margin")),
-        x,
-        t,
-        reduction=reduction,
-        return_grad=return_grad,
-        grad_output=grad_output,
-        grad_out=grad_out,
+    return _run(
+        plans.hinge_embedding_loss(HOST, input, target, margin, reduction),
+        return_grad,
+        grad_output,
+        grad_out,
     )

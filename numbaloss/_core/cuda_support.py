@@ -1,0 +1,610 @@
+"""The shared core of the CUDA back end: arrays, launches, reductions and device math.
+
+Imported only once a device array has reached a loss (see :mod:`.dispatch`), never at
+``import numbaloss``.  Every family's ``cuda.py`` builds on the pieces here:
+
+* :class:`DeviceArgs` coerces a call's arguments: numba device arrays as they are,
+  CuPy arrays and PyTorch CUDA tensors as zero-copy numba views (through
+  ``__cuda_array_interface__``); a large array left on the host is a ``TypeError``
+  that names it, while small options (``weight``, ``pos_weight``, ...) may come from
+  the host and are copied over.  :meth:`DeviceArgs.wrap` hands results back as the
+  caller's array type (CuPy, PyTorch) without a copy, else as numba device arrays.
+* :func:`launch_config` gives the grid of a grid-stride kernel.  The sizes are fixed
+  (they do not depend on the GPU), so a reduction forms the same partial sums in the
+  same order on every run and every card.
+* :func:`block_sum` (a device function) and :func:`finish_sum` (a kernel) are the
+  deterministic two-stage reduction: each block sums its threads' float64 partials in
+  shared memory in a fixed tree order, and one small block then sums the per-block
+  partials in a fixed order and divides by the mean's divisor.  No float atomics.
+  :func:`block_max` is the same tree for a maximum (row-wise kernels: log-sum-exp).
+* :func:`gather` lays an operand out in a kernel's flat element order (other memory
+  order, broadcast axes, dtype conversion), :func:`sum_to_shape` sums a gradient back
+  over broadcast axes, both without leaving the device.
+* Device math: the project's math helpers (:mod:`numbaloss._core.vecmath`) and the
+  compile-time ``point`` dispatch (:mod:`numbaloss._core.kernels`) get CUDA-target
+  implementations here, on libdevice's ``exp``/``log``/``log1p`` with the same stable
+  softplus/sigmoid forms as on the CPU.  Point functions written once with
+  :func:`~numbaloss._jit.math_jit` therefore compile unchanged into ``@cuda.jit``
+  kernels: each family writes its per-element (or per-row) math once.
+
+Kernels are launched on the default stream and nothing here waits for the GPU, so a
+call returns as soon as its kernels are queued.
+
+How a family plugs in (the elementwise family is the model):
+
+1. Validation is written once, backend-neutral: functions that take the loss's own
+   arguments plus an ``args`` coercer (``HOST`` on the CPU, a :class:`DeviceArgs` on
+   the GPU; ``args.array`` for large arrays, ``args.option`` for small options) and
+   return a plan (see :mod:`numbaloss.elementwise.plans`).  The CPU wrapper and the
+   CUDA function both call them.
+2. ``numbaloss/<family>/cuda.py`` defines the same public names as the family's
+   ``losses.py`` (:func:`numbaloss._core.dispatch.on_device` looks them up by name),
+   with the CPU signature (``elementwise.cuda._device_loss`` shows how).
+3. Kernels are ``@cuda.jit`` functions that call the family's CPU point or row
+   functions (``math_jit``) where they can; :func:`launch_config` sizes grid-stride
+   loops, :func:`block_sum`/:func:`block_max` reduce in a block,
+   :func:`reduce_partials` finishes a reduction on the device, :func:`gather` lays
+   operands out, :meth:`DeviceArgs.wrap` returns results as the caller's type.
+4. ``ptx_signatures()`` in the family's ``cuda.py`` lists its launches for the
+   offline compile check, and the family is added to
+   ``numbaloss.cuda_check.FAMILIES``; its tests go in ``tests/cuda/test_<family>.py``.
+"""
+
+import math
+import os
+import sys
+
+import numpy as np
+from numba import cuda, float64, types
+from numba.core import config as numba_config
+
+from . import kernels, vecmath
+from .dispatch import is_device_array
+from .validation import as_array, compute_dtype
+
+#: True under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``).
+SIMULATOR = bool(numba_config.ENABLE_CUDASIM)
+
+#: Largest block size; the reduction's shared buffer has this many slots.
+MAX_THREADS = 1024
+
+_launch = {"threads": 256, "max_blocks": 1024}
+
+
+def _env_int(name, default):
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+
+
+def set_launch_config(threads=None, max_blocks=None):
+    """Set the threads per block (a power of two up to 1024) and the grid-size cap.
+
+    The defaults (256 threads, at most 1024 blocks) can also be set with the
+    environment variables ``NUMBALOSS_CUDA_THREADS`` and ``NUMBALOSS_CUDA_MAX_BLOCKS``.
+    Reductions are reproducible for a fixed configuration; changing it changes
+    the order in which partial sums are added (and so the last bits).
+    """
+    if threads is not None:
+        threads = int(threads)
+        if threads < 1 or threads > MAX_THREADS or threads & (threads - 1):
+            raise ValueError(f"threads must be a power of two in [1, {MAX_THREADS}], got {threads}")
+        _launch["threads"] = threads
+    if max_blocks is not None:
+        max_blocks = int(max_blocks)
+        if max_blocks < 1:
+            raise ValueError(f"max_blocks must be positive, got {max_blocks}")
+        _launch["max_blocks"] = max_blocks
+
+
+def get_launch_config():
+    """``(threads, max_blocks)`` in force."""
+    return _launch["threads"], _launch["max_blocks"]
+
+
+set_launch_config(
+    _env_int("NUMBALOSS_CUDA_THREADS", _launch["threads"]),
+    _env_int("NUMBALOSS_CUDA_MAX_BLOCKS", _launch["max_blocks"]),
+)
+
+
+def launch_config(n):
+    """``(blocks, threads)`` for a grid-stride loop over ``n`` items (at least one block)."""
+    threads, max_blocks = get_launch_config()
+    blocks = min(max(1, -(-n // threads)), max_blocks)
+    return blocks, threads
+
+
+# --- the deterministic two-stage reduction ---------------------------------------------
+
+
+@cuda.jit(device=True)
+def block_sum(value):
+    """Sum of ``value`` over the threads of a block, in a fixed tree order.
+
+    Every thread of the block must call it (it synchronises); thread 0 gets the
+    total, the others a partial.  ``blockDim.x`` must be a power of two.
+    """
+    buf = cuda.shared.array(MAX_THREADS, float64)
+    tid = cuda.threadIdx.x
+    cuda.syncthreads()  # the buffer may still be read by a previous call
+    buf[tid] = value
+    cuda.syncthreads()
+    half = cuda.blockDim.x // 2
+    while half > 0:
+        if tid < half:
+            buf[tid] += buf[tid + half]
+        cuda.syncthreads()
+        half //= 2
+    return buf[0]
+
+
+@cuda.jit(device=True)
+def block_max(value):
+    """Maximum of ``value`` over the threads of a block (NaN wins), for row kernels.
+
+    Same contract as :func:`block_sum`: every thread calls it, power-of-two blocks.
+    """
+    buf = cuda.shared.array(MAX_THREADS, float64)
+    tid = cuda.threadIdx.x
+    cuda.syncthreads()
+    buf[tid] = value
+    cuda.syncthreads()
+    half = cuda.blockDim.x // 2
+    while half > 0:
+        if tid < half:
+            other = buf[tid + half]
+            if other > buf[tid] or other != other:
+                buf[tid] = other
+        cuda.syncthreads()
+        half //= 2
+    return buf[0]
+
+
+@cuda.jit
+def finish_sum(partials, divisor, out):
+    """``out[0] = sum(partials) / divisor`` (one block; ``divisor`` scalar or 1-element array).
+
+    A divisor of 0 gives NaN (the mean of nothing).  ``out`` may be of any float dtype.
+    """
+    tid = cuda.threadIdx.x
+    total = 0.0
+    for j in range(tid, partials.shape[0], cuda.blockDim.x):
+        total += partials[j]
+    total = block_sum(total)
+    if tid == 0:
+        d = float64(kernels.at(divisor, 0))
+        if d != 0.0:
+            out[0] = total / d
+        else:
+            out[0] = math.nan
+
+
+def reduce_partials(partials, divisor, dtype):
+    """Launch :func:`finish_sum`: a 1-element device array of ``dtype``."""
+    out = cuda.device_array(1, dtype=dtype)
+    threads = min(get_launch_config()[0], _pow2_at_least(partials.shape[0]))
+    finish_sum[1, threads](partials, divisor, out)
+    return out
+
+
+@cuda.jit
+def sum_kernel(flat, partials):
+    """Per-block float64 partial sums of a flat array (first stage of :func:`device_sum`)."""
+    total = 0.0
+    for i in range(cuda.grid(1), flat.shape[0], cuda.gridsize(1)):
+        total += float64(flat[i])
+    total = block_sum(total)
+    if cuda.threadIdx.x == 0:
+        partials[cuda.blockIdx.x] = total
+
+
+def device_sum(flat, dtype=np.float64):
+    """The sum of a flat device array, as a 1-element device array (two-stage, deterministic)."""
+    blocks, threads = launch_config(flat.shape[0])
+    partials = cuda.device_array(blocks, dtype=np.float64)
+    sum_kernel[blocks, threads](flat, partials)
+    return reduce_partials(partials, 1.0, dtype)
+
+
+def _pow2_at_least(n):
+    p = 1
+    while p < n and p < MAX_THREADS:
+        p *= 2
+    return p
+
+
+# --- layout: gather, cast, sum back to a broadcast shape ------------------------------
+
+
+@cuda.jit
+def gather_kernel(src, strides, work_shape, out):
+    """``out[i] = src[offset(i)]``: element ``i`` in C order of ``work_shape``.
+
+    ``strides`` are element strides of ``src``'s memory for each axis of
+    ``work_shape`` (0 along broadcast axes).
+    """
+    ndim = len(work_shape)
+    start = cuda.grid(1)
+    for i in range(start, out.shape[0], cuda.gridsize(1)):
+        rem = i
+        offset = 0
+        for k in range(ndim - 1, -1, -1):
+            size = work_shape[k]
+            offset += (rem % size) * strides[k]
+            rem //= size
+        out[i] = src[offset]
+
+
+def contiguous_order(arr):
+    """``'C'`` or ``'F'``: the memory order of a contiguous device array.
+
+    Raises ``ValueError`` for other strides (numbaloss's kernels read device
+    memory in order; pass a contiguous array, e.g. ``.copy()`` of a view).
+    """
+    if arr.is_c_contiguous():
+        return "C"
+    if arr.is_f_contiguous():
+        return "F"
+    raise ValueError(
+        f"device array of shape {tuple(arr.shape)} and strides {tuple(arr.strides)} is not "
+        "contiguous; pass a C- or Fortran-ordered array"
+    )
+
+
+def flat_view(arr):
+    """A 1-d view of a contiguous device array, in memory order."""
+    order = contiguous_order(arr)
+    return arr.reshape(arr.size, order=order) if arr.ndim != 1 else arr
+
+
+def memory_strides(shape, order):
+    """Element strides of a contiguous array of ``shape`` in ``order``."""
+    strides = [0] * len(shape)
+    step = 1
+    axes = range(len(shape) - 1, -1, -1) if order == "C" else range(len(shape))
+    for k in axes:
+        strides[k] = step
+        step *= shape[k]
+    return strides
+
+
+def gather(arr, shape, fortran, dtype):
+    """``arr`` (broadcastable to ``shape``) as a flat device array in kernel order.
+
+    Kernel order is C order of ``shape`` (its reverse when ``fortran``, i.e. the
+    memory order of a Fortran-ordered input).  No copy when ``arr`` already is
+    laid out so; otherwise one pass of :func:`gather_kernel`.
+    """
+    n = int(np.prod(shape, dtype=np.int64))
+    order = contiguous_order(arr)
+    same_layout = tuple(arr.shape) == tuple(shape) and (
+        arr.ndim <= 1 or order == ("F" if fortran else "C")
+    )
+    if same_layout and arr.dtype == dtype:
+        return flat_view(arr)
+    padded = (1,) * (len(shape) - arr.ndim) + tuple(arr.shape)
+    strides = memory_strides(padded, order)
+    strides = [0 if s == 1 and full != 1 else st for s, full, st in zip(padded, shape, strides)]
+    work_shape = tuple(shape)
+    if fortran:
+        strides, work_shape = strides[::-1], work_shape[::-1]
+    out = cuda.device_array(n, dtype=dtype)
+    if n:
+        blocks, threads = launch_config(n)
+        gather_kernel[blocks, threads](flat_view(arr), tuple(strides), work_shape, out)
+    return out
+
+
+@cuda.jit
+def sum_to_shape_kernel(full, inner, outer_shape, outer_strides, reduced_shape, out):
+    """``out[j] = sum of full[i]`` over the elements ``i`` that broadcast from ``j``.
+
+    ``full`` is in C order; the axes that were broadcast have extent
+    ``outer_shape`` (with C strides ``outer_strides`` into ``full``), the others
+    are described by ``reduced_shape`` and ``inner`` (their strides into ``full``).
+    One thread per output element adds its terms in a fixed order.
+    """
+    count = 1
+    for s in outer_shape:
+        count *= s
+    start = cuda.grid(1)
+    for j in range(start, out.shape[0], cuda.gridsize(1)):
+        rem = j
+        base = 0
+        for k in range(len(reduced_shape) - 1, -1, -1):
+            base += (rem % reduced_shape[k]) * inner[k]
+            rem //= reduced_shape[k]
+        total = 0.0
+        for t in range(count):
+            rem = t
+            offset = base
+            for k in range(len(outer_shape) - 1, -1, -1):
+                offset += (rem % outer_shape[k]) * outer_strides[k]
+                rem //= outer_shape[k]
+            total += full[offset]
+        out[j] = total
+
+
+def sum_to_shape(flat, shape, target_shape, dtype):
+    """Sum a C-ordered flat gradient of ``shape`` over the axes broadcast from ``target_shape``.
+
+    ``target_shape`` is ``shape`` with some axes of size 1 (or fewer leading axes);
+    returns a C-contiguous device array of ``target_shape`` and ``dtype``.
+    """
+    padded = (1,) * (len(shape) - len(target_shape)) + tuple(target_shape)
+    full_strides = memory_strides(shape, "C")
+    kept = [k for k, (p, s) in enumerate(zip(padded, shape)) if not (p == 1 and s != 1)]
+    summed = [k for k in range(len(shape)) if k not in kept]
+    out = cuda.device_array(int(np.prod(padded, dtype=np.int64)), dtype=dtype)
+    if out.shape[0]:
+        blocks, threads = launch_config(out.shape[0])
+        sum_to_shape_kernel[blocks, threads](
+            flat,
+            tuple(full_strides[k] for k in kept) or (0,),
+            tuple(shape[k] for k in summed) or (1,),
+            tuple(full_strides[k] for k in summed) or (0,),
+            tuple(shape[k] for k in kept) or (1,),
+            out,
+        )
+    return out.reshape(tuple(target_shape)) if tuple(target_shape) else out.reshape(())
+
+
+@cuda.jit
+def cast_kernel(src, out):
+    """``out[i] = src[i]`` converted to ``out``'s dtype."""
+    start = cuda.grid(1)
+    for i in range(start, out.shape[0], cuda.gridsize(1)):
+        out[i] = src[i]
+
+
+def cast(flat, dtype):
+    """A flat device array converted to ``dtype`` (no copy when it already is)."""
+    if flat.dtype == dtype:
+        return flat
+    out = cuda.device_array(flat.shape[0], dtype=dtype)
+    if out.shape[0]:
+        blocks, threads = launch_config(out.shape[0])
+        cast_kernel[blocks, threads](flat, out)
+    return out
+
+
+# --- arguments in, results out -------------------------------------------------------
+
+
+def is_numba_device_array(obj):
+    return bool(getattr(obj, "__cuda_ndarray__", False))
+
+
+class DeviceArgs:
+    """Coerces the arguments of one call and wraps its results.
+
+    ``array`` is for the large arrays (predictions, targets): they must be on the
+    device.  ``option`` is for small ones that may come from the host (copied to the
+    device).  The first device argument decides the result type: CuPy in, CuPy
+    out; PyTorch in, PyTorch out (on the same device); otherwise numba device arrays.
+    """
+
+    #: this back end works on device arrays
+    on_device = True
+
+    def __init__(self):
+        self.kind = None
+        self.torch_device = None
+
+    def _remember(self, obj):
+        if self.kind is not None:
+            return
+        module = type(obj).__module__.split(".")[0]
+        if module == "torch":
+            self.kind = "torch"
+            self.torch_device = obj.device
+        elif module == "cupy":
+            self.kind = "cupy"
+        else:
+            self.kind = "numba"
+
+    def device(self, value, name):
+        """``value`` as a numba device array, or ``None`` when it is on the host."""
+        if is_numba_device_array(value):
+            arr = value
+        elif is_device_array(value):
+            # PyTorch refuses to export a tensor that requires grad; its data is what counts.
+            exported = value.detach() if getattr(value, "requires_grad", False) else value
+            # sync=False: kernels are queued on the default stream, nothing waits here.
+            arr = cuda.as_cuda_array(exported, sync=False)
+        else:
+            return None
+        self._remember(value)
+        kind = np.dtype(arr.dtype).kind
+        if kind not in "biuf":
+            raise TypeError(
+                f"{name} must hold real numbers (bool, integer or floating), got dtype {arr.dtype}"
+            )
+        return arr
+
+    def array(self, value, name):
+        """A large array argument: must be on the device, else ``TypeError``."""
+        arr = self.device(value, name)
+        if arr is None:
+            raise TypeError(
+                f"{name} is on the host ({type(value).__name__}) while other arguments are "
+                "CUDA device arrays; move it to the device (e.g. numba.cuda.to_device)"
+            )
+        return arr
+
+    def option(self, value, name):
+        """A small option: a device array as it is, a host array_like validated.
+
+        A host option is copied to the device by the caller (a synchronous copy,
+        which waits for work already queued on the GPU): keep options on the device
+        where a call must not wait.
+        """
+        arr = self.device(value, name)
+        if arr is not None:
+            return arr
+        return as_array(value, name)
+
+    def scalar_or_device(self, value, name):
+        """A grad_output of a reduced loss: a host float, or a 1-element device array.
+
+        Reading a device value back would synchronise, so it stays on the device.
+        """
+        arr = self.device(value, name)
+        if arr is None:
+            g = as_array(value, name)
+            if g.size != 1:
+                raise ValueError(
+                    f"{name} of shape {tuple(g.shape)} cannot be broadcast to the shape () of a reduced loss"
+                )
+            return float(g.reshape(()))
+        if arr.size != 1:
+            raise ValueError(
+                f"{name} of shape {tuple(arr.shape)} cannot be broadcast to the shape () of a reduced loss"
+            )
+        return flat_view(arr)
+
+    def wrap(self, arr):
+        """A numba device array handed back as the caller's array type (zero copy)."""
+        if self.kind == "torch":
+            return sys.modules["torch"].as_tensor(arr, device=self.torch_device)
+        if self.kind == "cupy":
+            return sys.modules["cupy"].asarray(arr)
+        return arr
+
+
+def result_dtypes(*arrays):
+    """``(dtype, compute dtype)`` of device arrays, as :func:`.validation.result_dtype` does."""
+    floats = [np.dtype(a.dtype) for a in arrays if a is not None and np.dtype(a.dtype).kind == "f"]
+    dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
+    return dtype, compute_dtype(dtype)
+
+
+# --- device math for every family's kernels -------------------------------------------
+
+
+def _register_cuda_math():
+    """CUDA implementations of the compile-time helpers and the vectorizable math.
+
+    The CPU helpers are overloads for numba's generic target; these CUDA-target
+    overloads take precedence inside ``@cuda.jit`` code.  Under the simulator
+    kernels run as Python and call the helpers' Python versions, so nothing is
+    registered there.
+    """
+    from numba.extending import overload
+
+    def ov(func):
+        return overload(func, target="cuda")
+
+    @ov(kernels.point)
+    def _point(params, a, b, c, d):
+        func = getattr(getattr(params, "instance_class", None), "point", None)
+        if func is None:
+            return None
+        return lambda params, a, b, c, d: func(params, a, b, c, d)
+
+    def floating(x):
+        if x == types.float32:
+            return np.float32
+        if isinstance(x, (types.Float, types.Integer, types.Boolean)):
+            return np.float64
+        return None
+
+    @ov(vecmath.exp)
+    def _exp(x):
+        rt = floating(x)
+        return None if rt is None else (lambda x: math.exp(rt(x)))
+
+    @ov(vecmath.log)
+    def _log(x):
+        rt = floating(x)
+        return None if rt is None else (lambda x: math.log(rt(x)))
+
+    @ov(vecmath.log1p)
+    def _log1p(x):
+        rt = floating(x)
+        return None if rt is None else (lambda x: math.log1p(rt(x)))
+
+    @ov(vecmath.softplus)
+    def _softplus(x):
+        rt = floating(x)
+        if rt is None:
+            return None
+
+        def impl(x):
+            xr = rt(x)
+            return max(xr, rt(0)) + math.log1p(math.exp(-abs(xr)))
+
+        return impl
+
+    @ov(vecmath.log_sigmoid)
+    def _log_sigmoid(x):
+        rt = floating(x)
+        if rt is None:
+            return None
+
+        def impl(x):
+            xr = rt(x)
+            return min(xr, rt(0)) - math.log1p(math.exp(-abs(xr)))
+
+        return impl
+
+    @ov(vecmath.sigmoid)
+    def _sigmoid(x):
+        rt = floating(x)
+        if rt is None:
+            return None
+
+        def impl(x):
+            xr = rt(x)
+            e = math.exp(-abs(xr))
+            inv = rt(1) / (rt(1) + e)
+            return inv if xr >= 0 else e * inv
+
+        return impl
+
+    @ov(vecmath.softplus_sigmoid)
+    def _softplus_sigmoid(x):
+        rt = floating(x)
+        if rt is None:
+            return None
+
+        def impl(x):
+            xr = rt(x)
+            e = math.exp(-abs(xr))
+            inv = rt(1) / (rt(1) + e)
+            s = inv if xr >= 0 else e * inv
+            return max(xr, rt(0)) + math.log1p(e), s
+
+        return impl
+
+
+if not SIMULATOR:
+    _register_cuda_math()
+
+
+def ptx_signatures():
+    """``(kernel, argument types)`` of this module's launches, for the offline PTX check.
+
+    Each family's ``cuda.py`` has the same function for its own kernels; see
+    :mod:`numbaloss.cuda_check`.
+    """
+    f16, f32, f64, i64 = types.float16, types.float32, types.float64, types.int64
+    for dtype in (f16, f32, f64):
+        yield finish_sum, (f64[::1], f64, dtype[::1])
+        yield finish_sum, (f64[::1], f64[::1], dtype[::1])
+    for src, dst in ((f32, f32), (f64, f64), (i64, f64), (types.boolean, f32), (f16, f32)):
+        for ndim in (1, 2, 3):
+            tup = types.UniTuple(i64, ndim)
+            yield gather_kernel, (src[::1], tup, tup, dst[::1])
+    for src, dst in ((f32, f16), (f16, f32), (f64, f32)):
+        yield cast_kernel, (src[::1], dst[::1])
+    for dtype in (f32, f64):
+        yield sum_kernel, (dtype[::1], f64[::1])
+        for ndim in (1, 2):
+            tup = types.UniTuple(i64, ndim)
+            yield sum_to_shape_kernel, (dtype[::1], tup, tup, tup, tup, dtype[::1])

@@ -1,0 +1,258 @@
+"""Argument validation of the elementwise losses, shared by the CPU and CUDA back ends.
+
+Each function here takes a loss's own arguments (the public signature without the
+gradient keywords) and returns a :class:`Plan`: the parameter tuple of the loss
+(:mod:`.cpu`), its operands in kernel slot order and what the reduction divides by.
+Both back ends run the same plans: :mod:`.losses` on NumPy arrays, :mod:`.cuda` on
+device arrays.  ``args`` coerces arrays for the back end: :data:`HOST` (NumPy) or a
+:class:`numbaloss._core.cuda_support.DeviceArgs`; ``args.array`` is used for the large
+arrays, ``args.option`` for small options that may come from the host on the GPU.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._core.validation import (
+    as_array,
+    check_bool,
+    check_real_scalar,
+    check_reduction,
+    check_same_shape,
+)
+from . import cpu
+
+
+class HostArgs:
+    """Argument coercion of the CPU back end: everything through :func:`as_array`."""
+
+    on_device = False
+
+    @staticmethod
+    def array(value, name):
+        return as_array(value, name)
+
+    @staticmethod
+    def option(value, name):
+        return as_array(value, name)
+
+
+HOST = HostArgs()
+
+
+@dataclass
+class Plan:
+    """One elementwise call, validated.
+
+    ``operands`` fill the kernel slots ``a, b, c, d`` in order: arrays (of the
+    input's shape or broadcastable to it) or the number 1 (an absent weight); the
+    remaining slots are zeros.  ``dtype_from`` are the arrays that set the result
+    dtype.  ``reduction`` is ``'none'``, ``'mean'`` or ``'sum'`` (``'batchmean'``
+    arrives as ``'mean'`` with its ``divisor``).  ``divisor`` is what ``'mean'``
+    divides by (``None``: the number of elements); ``mean_weight`` an array whose
+    sum is the divisor (weighted means).  ``grad_slots`` say which kernel gradient
+    outputs (0 = ``dloss/da``, 1 = ``dloss/db``) belong to ``grad_names``.
+    ``grad_b_shape`` is set when the second prediction was broadcast: its gradient
+    is summed back to that shape.
+    """
+
+    params: tuple
+    first: object
+    operands: list
+    dtype_from: list
+    reduction: str
+    grad_names: tuple = ("input",)
+    grad_slots: tuple = (0,)
+    divisor: float = None
+    mean_weight: object = None
+    domain_error: str = None
+    grad_b_shape: tuple = None
+
+
+def _input_target(args, input, target, names=("input", "target")):
+    x = args.array(input, names[0])
+    t = args.array(target, names[1])
+    check_same_shape(list(names), [x, t])
+    return x, t
+
+
+def _pointwise(params, x, t, reduction, extra=(), allowed=("none", "mean", "sum"), **kwargs):
+    check_reduction(reduction, allowed)
+    present = [e for e in extra if e is not None]
+    return Plan(
+        params,
+        x,
+        [x, t, *(1 if e is None else e for e in extra)],
+        [x, t, *present],
+        "mean" if reduction == "batchmean" else reduction,
+        **kwargs,
+    )
+
+
+def _check_weight(args, weight, x, name="weight"):
+    if weight is None:
+        return None
+    w = args.option(weight, name)
+    if tuple(w.shape) != tuple(x.shape):
+        raise ValueError(
+            f"{name} must have the same shape as input; got {name} {tuple(w.shape)}, input {tuple(x.shape)}"
+        )
+    return w
+
+
+def _broadcast_weight(args, weight, shape, name):
+    if weight is None:
+        return None
+    w = args.option(weight, name)
+    try:
+        full = np.broadcast_shapes(tuple(w.shape), tuple(shape))
+    except ValueError:
+        full = None
+    if full != tuple(shape):
+        raise ValueError(
+            f"{name} of shape {tuple(w.shape)} cannot be broadcast to the input shape {tuple(shape)}"
+        )
+    return w
+
+
+def l1_loss(args, input, target, reduction="mean", weight=None):
+    x, t = _input_target(args, input, target)
+    w = _check_weight(args, weight, x)
+    return _pointwise(cpu.L1(), x, t, reduction, extra=(w,), mean_weight=w)
+
+
+def mse_loss(args, input, target, reduction="mean", weight=None):
+    x, t = _input_target(args, input, target)
+    w = _check_weight(args, weight, x)
+    return _pointwise(cpu.MSE(), x, t, reduction, extra=(w,), mean_weight=w)
+
+
+def smooth_l1_loss(args, input, target, reduction="mean", beta=1.0):
+    x, t = _input_target(args, input, target)
+    beta = check_real_scalar(beta, "beta", nonnegative=True)
+    params = cpu.L1() if beta == 0 else cpu.SmoothL1(beta)
+    return _pointwise(params, x, t, reduction, extra=(None,))
+
+
+def huber_loss(args, input, target, reduction="mean", delta=1.0, weight=None):
+    x, t = _input_target(args, input, target)
+    delta = check_real_scalar(delta, "delta", positive=True)
+    w = _check_weight(args, weight, x)
+    return _pointwise(cpu.Huber(delta), x, t, reduction, extra=(w,))
+
+
+def soft_margin_loss(args, input, target, reduction="mean"):
+    x, t = _input_target(args, input, target)
+    return _pointwise(cpu.SoftMargin(), x, t, reduction)
+
+
+def binary_cross_entropy(args, input, target, weight=None, reduction="mean"):
+    x, t = _input_target(args, input, target)
+    w = _broadcast_weight(args, weight, x.shape, "weight")
+    return _pointwise(
+        cpu.BCE(),
+        x,
+        t,
+        reduction,
+        extra=(w,),
+        domain_error="all elements of input should be between 0 and 1",
+    )
+
+
+def binary_cross_entropy_with_logits(
+    args, input, target, weight=None, reduction="mean", pos_weight=None
+):
+    x, t = _input_target(args, input, target)
+    w = _broadcast_weight(args, weight, x.shape, "weight")
+    pw = _broadcast_weight(args, pos_weight, x.shape, "pos_weight")
+    return _pointwise(cpu.BCEWithLogits(), x, t, reduction, extra=(w, pw))
+
+
+def poisson_nll_loss(args, input, target, log_input=True, full=False, eps=1e-8, reduction="mean"):
+    x, t = _input_target(args, input, target)
+    params = cpu.PoissonNLL(
+        check_bool(log_input, "log_input"), check_bool(full, "full"), check_real_scalar(eps, "eps")
+    )
+    return _pointwise(params, x, t, reduction)
+
+
+def gaussian_nll_loss(args, input, target, var, full=False, eps=1e-6, reduction="mean"):
+    check_reduction(reduction)
+    x, t = _input_target(args, input, target)
+    var_given_as_float = isinstance(var, (int, float)) and not isinstance(var, bool)
+    v = args.option(var, "var")
+    caller_shape = () if var_given_as_float else tuple(v.shape)
+    v_full_shape = _gaussian_var_shape(tuple(v.shape), tuple(x.shape), var_given_as_float)
+    if v_full_shape != tuple(v.shape):
+        v = v.reshape(v_full_shape)
+    params = cpu.GaussianNLL(check_bool(full, "full"), check_real_scalar(eps, "eps"))
+    n = _size(x.shape)
+    broadcast = v_full_shape != tuple(x.shape) or (_size(v_full_shape) == 1 and n != 1)
+    return Plan(
+        params,
+        x,
+        [x, t, v],
+        [x, t, v],
+        reduction,
+        grad_names=("input", "var"),
+        grad_slots=(0, 1),
+        domain_error="var has negative entry/entries",
+        grad_b_shape=caller_shape if broadcast else None,
+    )
+
+
+def _size(shape):
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+def _gaussian_var_shape(vshape, shape, as_float):
+    """The shape ``var`` takes to broadcast to ``shape`` as PyTorch's rules allow."""
+    if as_float or vshape == shape:
+        return vshape
+    if vshape == shape[:-1]:
+        return (*vshape, 1)
+    if len(vshape) == len(shape) and sum(s for s, xs in zip(vshape, shape) if s != xs) == 1:
+        return vshape
+    raise ValueError(f"var is of incorrect size: var {vshape} for input {shape}")
+
+
+def kl_div(args, input, target, reduction="mean", log_target=False):
+    x, t = _input_target(args, input, target)
+    check_reduction(reduction, ("none", "batchmean", "mean", "sum"))
+    divisor = None
+    if reduction == "batchmean":
+        divisor = x.shape[0] if x.ndim else 1
+    return _pointwise(
+        cpu.KLDiv(check_bool(log_target, "log_target")),
+        x,
+        t,
+        reduction,
+        divisor=divisor,
+        allowed=("none", "batchmean", "mean", "sum"),
+    )
+
+
+def margin_ranking_loss(args, input1, input2, target, margin=0.0, reduction="mean"):
+    check_reduction(reduction)
+    x1 = args.array(input1, "input1")
+    x2 = args.array(input2, "input2")
+    y = args.array(target, "target")
+    check_same_shape(["input1", "input2", "target"], [x1, x2, y])
+    params = cpu.MarginRanking(check_real_scalar(margin, "margin"))
+    return Plan(
+        params,
+        x1,
+        [x1, x2, y],
+        [x1, x2, y],
+        reduction,
+        grad_names=("input1", "input2"),
+        grad_slots=(0, 1),
+    )
+
+
+def hinge_embedding_loss(args, input, target, margin=1.0, reduction="mean"):
+    x, t = _input_target(args, input, target)
+    return _pointwise(cpu.HingeEmbedding(check_real_scalar(margin, "margin")), x, t, reduction)
