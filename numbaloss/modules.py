@@ -134,5 +134,14 @@ for _name, _func, _opts in [
      [("alpha", 0.25), ("gamma", 2.0), ("reduction", "none")]),
     ("ZeroOneLoss", F.zero_one_loss, [_R]),
     ("CTCLoss", F.ctc_loss, [("blank", 0), _R, ("zero_infinity", False)]),
+    ("MultiMarginLoss", F.multi_margin_loss, [("p", 1), ("margin", 1.0), ("weight", None), _R]),
+    ("MultiLabelMarginLoss", F.multilabel_margin_loss, [_R]),
+    ("MultiLabelSoftMarginLoss", F.multilabel_soft_margin_loss, [("weight", None), _R]),
+    ("CosineEmbeddingLoss", F.cosine_embedding_loss, [("margin", 0.0), _R]),
+    ("TripletMarginLoss", F.triplet_margin_loss,
+     [("margin", 1.0), ("p", 2.0), ("eps", 1e-6), ("swap", False), _R]),
+    ("TripletMarginWithDistanceLoss", F.triplet_margin_with_distance_loss,
+     ["*", ("distance_function", None), ("margin", 1.0), ("swap", False), _R,
+      ("distance_grad", None)]),
 ]:
     loss_class(_name, _func, _opts)

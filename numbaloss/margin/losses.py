@@ -1,0 +1,968 @@
+"""The margin and embedding losses: one value per row of scores or embeddings.
+
+Every function takes array_like arguments and returns NumPy results, with the common
+keywords ``reduction``, ``return_grad``, ``grad_output`` and ``grad_out`` (see the
+package docs).  The losses work on rows: ``(N, C)`` class scores or ``(N, D)``
+embeddings, or one unbatched row ``(C,)``/``(D,)`` as PyTorch accepts it.  One fused
+pass per row gives the row's loss and writes its gradient; per-row losses are summed
+in row order in float64, so results are bitwise identical for any number of threads.
+"""
+
+import numbers
+
+import numpy as np
+from numba.core.registry import CPUDispatcher
+
+from .._core import parallel
+from .._core.dispatch import on_device
+from .._core.driver import (
+    GradTarget,
+    Operands,
+    _grad_output_array,
+    _scalar_grad_output,
+    unpack_grad_out,
+)
+from .._core.validation import (
+    as_array,
+    check_bool,
+    check_real_scalar,
+    check_reduction,
+    check_same_shape,
+    compute_dtype,
+    native,
+    result_dtype,
+)
+from . import cpu
+
+_GRAD_DOC = """
+    return_grad : bool, optional
+        Also return the gradient of ``sum(grad_output * loss)`` with respect to
+        {preds}, from the same fused pass.
+    grad_output : scalar or array_like, optional
+        Upstream gradient, broadcastable to the loss's shape; ``None`` means 1.
+    grad_out : ndarray{s}, optional
+        Preallocated array{s} (shape and result dtype of {preds}) to write the
+        gradient into; may be the prediction itself, for an in-place update.
+
+    Returns
+    -------
+    loss : ndarray or NumPy scalar
+        ``reduction='none'``: one value per row, of PyTorch's unreduced shape;
+        otherwise a scalar of the result dtype.
+    grad : ndarray{s}
+        Only with ``return_grad=True``: ``(loss, grad)`` is returned.
+"""
+
+
+def _doc(preds):
+    many = "," in preds
+    # The placeholder line is indented like the rest of the docstring: drop the text's
+    # own indentation on its first line.
+    text = _GRAD_DOC.format(preds=preds, s=" or tuple" if many else "").strip() + "\n"
+
+    def deco(func):
+        func.__doc__ = func.__doc__.replace("{grad_doc}", text)
+        return func
+
+    return deco
+
+
+# --- argument handling ---------------------------------------------------------------------
+
+
+def _class_indices(target, name="target"):
+    t = as_array(target, name)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class indices, got dtype {t.dtype}")
+    return t
+
+
+def _row_matrix(arr, n_rows, width, cdtype):
+    """``arr`` as a C-contiguous ``(n_rows, width)`` array in the compute dtype."""
+    return np.ascontiguousarray(native(arr, cdtype)).reshape(n_rows, width)
+
+
+def _first_bad_index(target, n_classes, lowest):
+    t = np.asarray(target).reshape(-1)
+    bad = (t < lowest) | (t >= n_classes)
+    return t[np.flatnonzero(bad)[0]]
+
+
+def _per_class_weight(weight, n_classes, cdtype, name="weight"):
+    """``weight`` as ``(C,)`` in the compute dtype; ones when ``None``."""
+    if weight is None:
+        return np.ones(n_classes, dtype=cdtype)
+    w = as_array(weight, name)
+    if w.ndim != 1 or w.shape[0] != n_classes:
+        raise ValueError(
+            f"{name} must be one-dimensional with one entry per class ({n_classes}); "
+            f"got shape {tuple(w.shape)}"
+        )
+    return np.ascontiguousarray(native(w, cdtype))
+
+
+class _RowCall:
+    """The outputs of one call of a row kernel.
+
+    ``preds`` are ``(name, array)`` pairs of the predictions (C-contiguous, in the
+    compute dtype, of the caller's shapes) that get gradients, all with ``n_rows *
+    width`` elements; ``loss_shape`` is PyTorch's unreduced shape.
+    """
+
+    def __init__(
+        self,
+        preds,
+        dtype_from,
+        loss_shape,
+        n_rows,
+        width,
+        *,
+        reduction,
+        return_grad,
+        grad_output,
+        grad_out,
+    ):
+        self.ops = Operands(preds[0][1], dtype_from)
+        self.cdtype = cdtype = self.ops.cdtype
+        self.reduction = reduction
+        self.loss_shape = tuple(loss_shape)
+        self.n_rows = n_rows
+        self.return_grad = check_bool(return_grad, "return_grad")
+        self.loss_rows = np.zeros(n_rows, dtype=np.float64)
+        if reduction == "none":
+            if grad_output is None:
+                gout = np.ones(n_rows, dtype=cdtype)
+            else:
+                g = native(_grad_output_array(grad_output, self.loss_shape), cdtype)
+                gout = np.broadcast_to(g, self.loss_shape).reshape(n_rows)
+            self.gout = np.ascontiguousarray(gout, dtype=cdtype)
+        else:
+            g = _scalar_grad_output(grad_output)
+            if reduction == "mean" and n_rows:
+                g = g / n_rows
+            self.gout = np.full(n_rows, g, dtype=cdtype)
+        self.targets = []
+        if self.return_grad:
+            names = [name for name, _ in preds]
+            readers = [arr for _, arr in preds]
+            outs = unpack_grad_out(grad_out, names)
+            self.targets = [
+                GradTarget(name, self.ops, out, readers) for name, out in zip(names, outs)
+            ]
+            self.buffers = [t.buffer.reshape(n_rows, width) for t in self.targets]
+        else:
+            empty = np.empty((0, width), dtype=cdtype)
+            self.buffers = [empty] * len(preds)
+
+    def finish(self):
+        """The loss as the caller gets it, and the gradients with ``return_grad``."""
+        dtype = self.ops.dtype
+        if self.reduction == "none":
+            loss = self.loss_rows.astype(dtype).reshape(self.loss_shape)
+        else:
+            total = self.loss_rows.sum()
+            if self.reduction == "mean":
+                total = total / self.n_rows if self.n_rows else np.nan
+            loss = dtype.type(total)
+        if not self.return_grad:
+            return loss
+        grads = [t.finish() for t in self.targets]
+        return loss, grads[0] if len(grads) == 1 else tuple(grads)
+
+
+def _scores_and_rows(x, name="input"):
+    """``(n_rows, n_classes)`` of ``(N, C)`` or unbatched ``(C,)`` scores; C must not be 0."""
+    if x.ndim not in (1, 2) or x.shape[-1] == 0:
+        raise ValueError(
+            f"{name} must be a non-empty vector (C,) or a matrix (N, C) with C > 0; "
+            f"got shape {tuple(x.shape)}"
+        )
+    return (x.shape[0] if x.ndim == 2 else 1), x.shape[-1]
+
+
+def _compute_dtype_of(arrays):
+    return compute_dtype(result_dtype(*arrays))
+
+
+# --- multi_margin_loss ---------------------------------------------------------------------
+
+
+@on_device("margin")
+@_doc("input")
+def multi_margin_loss(
+    input,
+    target,
+    p=1,
+    margin=1.0,
+    weight=None,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
+    r"""Multi-class hinge loss (PyTorch's ``multi_margin_loss``).
+
+    For a row :math:`x` of ``C`` scores with class :math:`y`:
+
+    .. math:: \ell = \frac{1}{C} \sum_{j \ne y} w_y \max(0, m - x_y + x_j)^p
+
+    Gradient: for each :math:`j \ne y` with :math:`z_j = m - x_y + x_j > 0`,
+    :math:`\partial \ell / \partial x_j = w_y p z_j^{p-1} / C` and
+    :math:`\partial \ell / \partial x_y = -\sum_j \partial \ell / \partial x_j`.
+    At :math:`z_j = 0` the term counts as inactive (PyTorch's subgradient).
+
+    Parameters
+    ----------
+    input : array_like
+        Scores ``(N, C)``, or one unbatched row ``(C,)``.
+    target : array_like of int
+        Class indices in ``[0, C)``: ``(N,)``, or ``()``/``(1,)`` for an unbatched row.
+    p : {1, 2}, optional
+        Power of the hinge.
+    margin : float, optional
+    weight : array_like, optional
+        Per-class weights ``(C,)``; a row is weighted by the weight of its class.
+    reduction : {'mean', 'sum', 'none'}, optional
+        ``'mean'`` divides by ``N`` (not by the summed weights, as in PyTorch).
+    {grad_doc}
+    Notes
+    -----
+    Differences from PyTorch: with ``N = 0``, ``'mean'`` is NaN (PyTorch returns
+    an uninitialised value); a class index outside ``[0, C)`` is a ``ValueError``
+    naming it.
+
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> loss, grad = nl.multi_margin_loss([[0.1, 0.2, 0.4, 0.8]], [3], return_grad=True)
+    >>> round(float(loss), 6)
+    0.325
+    """
+    x = as_array(input, "input")
+    t = _class_indices(target)
+    check_reduction(reduction)
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) or p not in (1, 2):
+        raise ValueError(f"p must be 1 or 2, got {p!r}")
+    margin = check_real_scalar(margin, "margin")
+    n_rows, n_classes = _scores_and_rows(x)
+    if x.ndim == 2:
+        fits = t.shape == (n_rows,)
+        loss_shape = (n_rows,)
+    else:
+        fits = t.shape in ((), (1,))
+        loss_shape = t.shape
+    if not fits:
+        raise ValueError(
+            f"target must hold one class index per row of input: input {tuple(x.shape)}, "
+            f"target {tuple(t.shape)}"
+        )
+    w = None if weight is None else as_array(weight, "weight")
+    dtype_from = [x] if w is None else [x, w]
+    cdtype = _compute_dtype_of(dtype_from)
+    rows = _row_matrix(x, n_rows, n_classes, cdtype)
+    call = _RowCall(
+        [("input", rows.reshape(x.shape))],
+        dtype_from,
+        loss_shape,
+        n_rows,
+        n_classes,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )
+    weights = _per_class_weight(w, n_classes, cdtype)
+    labels = np.ascontiguousarray(t, dtype=np.int64).reshape(n_rows)
+    bad = np.zeros(1, dtype=np.int64)
+    parallel.run_ranges(
+        cpu.multi_margin_rows,
+        n_rows,
+        n_classes,
+        rows,
+        labels,
+        weights,
+        p == 2,
+        cdtype.type(margin),
+        call.gout,
+        call.loss_rows,
+        call.buffers[0],
+        call.return_grad,
+        bad,
+    )
+    if bad[0]:
+        value = _first_bad_index(t, n_classes, 0)
+        raise ValueError(
+            f"target holds class index {value}, outside [0, {n_classes}) for input of shape "
+            f"{tuple(x.shape)}"
+        )
+    return call.finish()
+
+
+# --- multilabel_margin_loss ----------------------------------------------------------------
+
+
+@on_device("margin")
+@_doc("input")
+def multilabel_margin_loss(
+    input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
+):
+    r"""Multi-label hinge loss (PyTorch's ``multilabel_margin_loss``).
+
+    A row of ``target`` lists the row's classes first, then ``-1``: only the
+    leading non-negative entries count.  With :math:`Y` those classes,
+
+    .. math:: \ell = \frac{1}{C} \sum_{y \in Y} \sum_{j \notin Y} \max(0, 1 - x_y + x_j)
+
+    (a class listed twice counts twice).  Gradient: each active term
+    (:math:`1 - x_y + x_j > 0`) adds :math:`1/C` to :math:`x_j` and :math:`-1/C`
+    to :math:`x_y`; a term exactly at 0 is inactive, as in PyTorch.
+
+    Parameters
+    ----------
+    input : array_like
+        Scores ``(N, C)`` or ``(C,)``.
+    target : array_like of int
+        Same shape as ``input``; every entry in ``[-1, C)`` (PyTorch checks all
+        of them, also those after the first ``-1``).
+    reduction : {'mean', 'sum', 'none'}, optional
+    {grad_doc}
+    Notes
+    -----
+    Differences from PyTorch: any integer dtype is accepted for ``target``
+    (PyTorch wants int64); with ``N = 0``, ``'mean'`` is NaN (PyTorch gives 0).
+
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> loss = nl.multilabel_margin_loss([[0.1, 0.2, 0.4, 0.8]], [[3, 0, -1, 1]])
+    >>> round(float(loss), 6)
+    0.85
+    """
+    x = as_array(input, "input")
+    t = _class_indices(target)
+    check_reduction(reduction)
+    n_rows, n_classes = _scores_and_rows(x)
+    if t.shape != x.shape:
+        raise ValueError(
+            f"target must have the shape of input; got input {tuple(x.shape)}, "
+            f"target {tuple(t.shape)}"
+        )
+    cdtype = _compute_dtype_of([x])
+    rows = _row_matrix(x, n_rows, n_classes, cdtype)
+    loss_shape = (n_rows,) if x.ndim == 2 else ()
+    call = _RowCall(
+        [("input", rows.reshape(x.shape))],
+        [x],
+        loss_shape,
+        n_rows,
+        n_classes,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )
+    labels = np.ascontiguousarray(t, dtype=np.int64).reshape(n_rows, n_classes)
+    bad = np.zeros(1, dtype=np.int64)
+    parallel.run_ranges(
+        cpu.multilabel_margin_rows,
+        n_rows,
+        4 * n_classes,
+        rows,
+        labels,
+        call.gout,
+        call.loss_rows,
+        call.buffers[0],
+        call.return_grad,
+        bad,
+    )
+    if bad[0]:
+        value = _first_bad_index(t, n_classes, -1)
+        raise ValueError(
+            f"target holds {value}, outside [-1, {n_classes}) for input of shape {tuple(x.shape)} "
+            "(class indices, padded with -1)"
+        )
+    return call.finish()
+
+
+# --- multilabel_soft_margin_loss -----------------------------------------------------------
+
+
+@on_device("margin")
+@_doc("input")
+def multilabel_soft_margin_loss(
+    input,
+    target,
+    weight=None,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
+    r"""Multi-label one-versus-all logistic loss (PyTorch's ``multilabel_soft_margin_loss``).
+
+    For a row of ``C`` scores :math:`x` and targets :math:`y \in [0, 1]`:
+
+    .. math:: \ell = \frac{1}{C} \sum_j w_j \bigl(y_j \log(1 + e^{-x_j})
+              + (1 - y_j) \log(1 + e^{x_j})\bigr), \qquad
+              \frac{\partial \ell}{\partial x_j} = \frac{w_j}{C} (\sigma(x_j) - y_j)
+
+    i.e. the mean over classes, then ``reduction`` over the rows.
+
+    Parameters
+    ----------
+    input : array_like
+        Scores ``(N, C)``, ``(C,)`` or any ``(..., C)``: the classes are the last axis.
+    target : array_like
+        Targets of the shape of ``input``.
+    weight : array_like, optional
+        Per-class weights ``(C,)``.
+    reduction : {'mean', 'sum', 'none'}, optional
+    {grad_doc}
+    Notes
+    -----
+    Differences from PyTorch: ``target`` must have the shape of ``input`` and
+    ``weight`` must be per class (PyTorch broadcasts both silently).
+
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> round(float(nl.multilabel_soft_margin_loss([[0.0, 2.0]], [[1.0, 0.0]])), 6)
+    1.410038
+    """
+    x = as_array(input, "input")
+    y = as_array(target, "target")
+    check_reduction(reduction)
+    if x.ndim == 0:
+        raise ValueError("input must have a class axis (its last axis); got a 0-d array")
+    check_same_shape(["input", "target"], [x, y])
+    w = None if weight is None else as_array(weight, "weight")
+    dtype_from = [x, y] if w is None else [x, y, w]
+    cdtype = _compute_dtype_of(dtype_from)
+    n_classes = x.shape[-1]
+    loss_shape = x.shape[:-1]
+    n_rows = int(np.prod(loss_shape, dtype=np.int64))
+    rows = _row_matrix(x, n_rows, n_classes, cdtype)
+    labels = _row_matrix(y, n_rows, n_classes, cdtype)
+    weights = _per_class_weight(w, n_classes, cdtype)
+    call = _RowCall(
+        [("input", rows.reshape(x.shape))],
+        dtype_from,
+        loss_shape,
+        n_rows,
+        n_classes,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )
+    parallel.run_ranges(
+        cpu.multilabel_soft_margin_rows,
+        n_rows,
+        n_classes,
+        rows,
+        labels,
+        weights,
+        call.gout,
+        call.loss_rows,
+        call.buffers[0],
+        call.return_grad,
+    )
+    return call.finish()
+
+
+# --- cosine_embedding_loss -----------------------------------------------------------------
+
+
+@on_device("margin")
+@_doc("input1, input2")
+def cosine_embedding_loss(
+    input1,
+    input2,
+    target,
+    margin=0.0,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
+    r"""Cosine embedding loss (PyTorch's ``cosine_embedding_loss``).
+
+    With :math:`\cos = \langle x_1, x_2 \rangle /
+    \sqrt{(\lVert x_1 \rVert^2 + \epsilon)(\lVert x_2 \rVert^2 + \epsilon)}` and
+    PyTorch's :math:`\epsilon` (``1e-12`` as a float32; zero vectors give ``cos = 0``):
+
+    .. math:: \ell = \begin{cases} 1 - \cos & y = 1 \\
+              \max(0, \cos - m) & y = -1 \\ 0 & \text{otherwise} \end{cases}
+
+    Gradient: :math:`\partial \cos / \partial x_1 = x_2 / \sqrt{\cdots} - \cos\, x_1 /
+    (\lVert x_1 \rVert^2 + \epsilon)` (and symmetrically for :math:`x_2`), times
+    :math:`-1` for :math:`y = 1` and :math:`1` for an active :math:`y = -1` row; at
+    :math:`\cos = m` the row counts as active (PyTorch's ``clamp_min``).
+
+    Parameters
+    ----------
+    input1, input2 : array_like
+        Embeddings ``(N, D)`` (with ``target`` ``(N,)``) or ``(D,)`` (with a 0-d
+        ``target``), of one shape.
+    target : array_like
+        ``1`` for similar pairs, ``-1`` for dissimilar ones; other values give 0
+        (as in PyTorch).  It does not take part in the result dtype.
+    margin : float, optional
+    reduction : {'mean', 'sum', 'none'}, optional
+    {grad_doc}
+    Notes
+    -----
+    Difference from PyTorch: ``input1`` and ``input2`` must have one shape (PyTorch
+    broadcasts them).
+
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> float(nl.cosine_embedding_loss([[1.0, 0.0]], [[0.0, 1.0]], [1]))
+    1.0
+    """
+    x1 = as_array(input1, "input1")
+    x2 = as_array(input2, "input2")
+    t = as_array(target, "target")
+    check_reduction(reduction)
+    margin = check_real_scalar(margin, "margin")
+    if t.ndim == 1:
+        if x1.ndim != 2 or x2.ndim != 2:
+            raise ValueError(
+                f"a 1-D target expects 2-D inputs; got input1 {tuple(x1.shape)}, "
+                f"input2 {tuple(x2.shape)}, target {tuple(t.shape)}"
+            )
+    elif t.ndim == 0:
+        if x1.ndim != 1 or x2.ndim != 1:
+            raise ValueError(
+                f"a 0-d target expects 1-D inputs; got input1 {tuple(x1.shape)}, "
+                f"input2 {tuple(x2.shape)}"
+            )
+    else:
+        raise ValueError(f"target must be 0-d or 1-D (one entry per pair); got {tuple(t.shape)}")
+    check_same_shape(["input1", "input2"], [x1, x2])
+    n_rows = x1.shape[0] if x1.ndim == 2 else 1
+    if t.size != n_rows:
+        raise ValueError(
+            f"target must have one entry per row of input1: input1 {tuple(x1.shape)}, "
+            f"target {tuple(t.shape)}"
+        )
+    width = x1.shape[-1]
+    cdtype = _compute_dtype_of([x1, x2])
+    a = _row_matrix(x1, n_rows, width, cdtype)
+    b = _row_matrix(x2, n_rows, width, cdtype)
+    call = _RowCall(
+        [("input1", a.reshape(x1.shape)), ("input2", b.reshape(x2.shape))],
+        [x1, x2],
+        t.shape,
+        n_rows,
+        width,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )
+    labels = np.ascontiguousarray(native(t, cdtype)).reshape(n_rows)
+    parallel.run_ranges(
+        cpu.cosine_embedding_rows,
+        n_rows,
+        2 * width,
+        a,
+        b,
+        labels,
+        margin,
+        call.gout,
+        call.loss_rows,
+        call.buffers[0],
+        call.buffers[1],
+        call.return_grad,
+    )
+    return call.finish()
+
+
+# --- triplet losses ------------------------------------------------------------------------
+
+_TRIPLET = ("anchor", "positive", "negative")
+
+
+def _triplet_arrays(anchor, positive, negative, margin, swap, reduction, return_grad):
+    arrays = [as_array(v, n) for v, n in zip((anchor, positive, negative), _TRIPLET)]
+    check_reduction(reduction)
+    margin = check_real_scalar(margin, "margin")
+    if not margin > 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    swap = check_bool(swap, "swap")
+    check_bool(return_grad, "return_grad")
+    dims = [a.ndim for a in arrays]
+    if len(set(dims)) != 1:
+        raise ValueError(
+            "anchor, positive and negative must have the same number of dimensions; got "
+            + ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(_TRIPLET, arrays))
+        )
+    if dims[0] == 0:
+        raise ValueError("anchor, positive and negative must be embeddings (D,) or (N, D); got 0-d")
+    widths = {a.shape[-1] for a in arrays}
+    if len(widths) != 1:
+        raise ValueError(
+            "anchor, positive and negative must have the same embedding width (last axis); got "
+            + ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(_TRIPLET, arrays))
+        )
+    check_same_shape(list(_TRIPLET), arrays)
+    return arrays, margin, swap
+
+
+def _triplet_call(arrays, reduction, return_grad, grad_output, grad_out):
+    """The ``(rows, D)`` matrices of the three inputs and the call's outputs."""
+    shape = arrays[0].shape
+    cdtype = _compute_dtype_of(arrays)
+    width = shape[-1]
+    loss_shape = shape[:-1]
+    n_rows = int(np.prod(loss_shape, dtype=np.int64))
+    rows = [_row_matrix(a, n_rows, width, cdtype) for a in arrays]
+    call = _RowCall(
+        [(n, r.reshape(shape)) for n, r in zip(_TRIPLET, rows)],
+        arrays,
+        loss_shape,
+        n_rows,
+        width,
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+    )
+    return rows, call
+
+
+def _run_triplet(metric, arrays, margin, swap, reduction, return_grad, grad_output, grad_out):
+    """The fused triplet kernel with a built-in metric."""
+    rows, call = _triplet_call(arrays, reduction, return_grad, grad_output, grad_out)
+    parallel.run_ranges(
+        cpu.triplet_rows,
+        call.n_rows,
+        3 * rows[0].shape[1],
+        metric,
+        *rows,
+        margin,
+        swap,
+        call.gout,
+        call.loss_rows,
+        *call.buffers,
+        call.return_grad,
+    )
+    return call.finish()
+
+
+def _pnorm_metric(p, eps):
+    if p == 2:
+        return cpu.Euclidean(eps)
+    if p == 1:
+        return cpu.Manhattan(eps)
+    if p == np.inf:
+        return cpu.Chebyshev(eps)
+    return cpu.PNorm(p, eps)
+
+
+@on_device("margin")
+@_doc("anchor, positive, negative")
+def triplet_margin_loss(
+    anchor,
+    positive,
+    negative,
+    margin=1.0,
+    p=2,
+    eps=1e-6,
+    swap=False,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
+    r"""Triplet margin loss (PyTorch's ``triplet_margin_loss``).
+
+    With PyTorch's ``pairwise_distance`` :math:`d(u, v) = \lVert u - v + \epsilon
+    \rVert_p` (``eps`` added to the difference):
+
+    .. math:: \ell = \max\bigl(0,\ m + d(a, p) - d'\bigr), \quad
+              d' = \begin{cases} \min(d(a, n), d(p, n)) & \text{swap} \\
+              d(a, n) & \text{otherwise} \end{cases}
+
+    Gradient: :math:`\partial d(u, v) / \partial u_k = \operatorname{sign}(r_k)
+    \lvert r_k \rvert^{p-1} / d^{p-1}` with :math:`r = u - v + \epsilon` (0 where
+    ``d = 0``; for ``p = inf`` the tied maxima share it), and
+    :math:`\partial d / \partial v = -\partial d / \partial u`.  At the hinge
+    (:math:`\ell = 0` exactly) the gradient is passed, and a tie of
+    :math:`d(a, n)` and :math:`d(p, n)` splits it in halves, as in PyTorch.
+
+    Parameters
+    ----------
+    anchor, positive, negative : array_like
+        Embeddings of one shape: ``(N, D)``, ``(D,)`` or any ``(..., D)``.
+    margin : float, optional
+        Must be positive (``ValueError`` otherwise).
+    p : float, optional
+        Norm degree, ``p > 0`` (``inf`` allowed).
+    eps : float, optional
+    swap : bool, optional
+        Use the distance swap of Balntas et al.
+    reduction : {'mean', 'sum', 'none'}, optional
+    {grad_doc}
+    Notes
+    -----
+    Differences from PyTorch: ``p <= 0`` is a ``ValueError`` (PyTorch computes a
+    quantity that is not a distance); the three inputs must have one shape (PyTorch
+    broadcasts); with ``p = inf``, entries within 8 units of roundoff of the
+    maximum count as tied maxima (PyTorch: exactly equal ones).
+
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> loss = nl.triplet_margin_loss([[0.0, 0.0]], [[3.0, 4.0]], [[0.0, 1.0]], eps=0.0)
+    >>> float(loss)
+    5.0
+    """
+    arrays, margin, swap = _triplet_arrays(
+        anchor, positive, negative, margin, swap, reduction, return_grad
+    )
+    p = check_real_scalar(p, "p")
+    if not p > 0:
+        raise ValueError(f"p must be positive, got {p}")
+    eps = check_real_scalar(eps, "eps")
+    return _run_triplet(
+        _pnorm_metric(p, eps), arrays, margin, swap, reduction, return_grad, grad_output, grad_out
+    )
+
+
+#: The distances ``triplet_margin_with_distance_loss`` runs fused, by name.
+DISTANCES = {
+    "euclidean": cpu.Euclidean(1e-6),
+    "manhattan": cpu.Manhattan(1e-6),
+    "chebyshev": cpu.Chebyshev(1e-6),
+    "cosine": cpu.Cosine(1e-8),
+}
+
+
+@on_device("margin")
+@_doc("anchor, positive, negative")
+def triplet_margin_with_distance_loss(
+    anchor,
+    positive,
+    negative,
+    *,
+    distance_function=None,
+    margin=1.0,
+    swap=False,
+    reduction="mean",
+    distance_grad=None,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
+    r"""Triplet margin loss with any distance (PyTorch's ``triplet_margin_with_distance_loss``).
+
+    .. math:: \ell = \max\bigl(0,\ m + d(a, p) - d'\bigr), \quad
+              d' = \min(d(a, n), d(p, n)) \text{ with swap, else } d(a, n)
+
+    Gradient as in :func:`triplet_margin_loss`: :math:`\partial d` of each pair,
+    passed at the hinge, split in halves at a tie of the swap.
+
+    Parameters
+    ----------
+    anchor, positive, negative : array_like
+        Embeddings of one shape: ``(N, D)``, ``(D,)`` or any ``(..., D)``.
+    distance_function : None, str or callable, optional
+        The distance :math:`d`:
+
+        * ``None`` or ``"euclidean"``: PyTorch's ``pairwise_distance``
+          (``p=2, eps=1e-6``); ``"manhattan"`` and ``"chebyshev"``: the same with
+          ``p=1`` and ``p=inf``; ``"cosine"``: ``1 - cosine_similarity(x, y)`` as
+          PyTorch computes it (norms clamped at ``1e-8``).  These run fused, with
+          gradients.
+        * a numba ``@njit`` function ``d(x, y) -> float`` of two rows ``(D,)``:
+          compiled into the kernel (fused).
+        * any other callable ``d(x, y) -> (N,)`` on whole arrays (NumPy arrays in
+          the compute dtype, shaped as the inputs), as in PyTorch.
+    margin : float, optional
+        Must be positive (``ValueError`` otherwise).
+    swap : bool, optional
+    reduction : {'mean', 'sum', 'none'}, optional
+    distance_grad : callable, optional
+        The derivative of a user ``distance_function``, needed for
+        ``return_grad=True`` (numbaloss extension; without it ``ValueError``):
+
+        * with an ``@njit`` row distance, an ``@njit`` function
+          ``distance_grad(x, y, gx, gy)`` that writes
+          :math:`\partial d / \partial x` into the row ``gx`` and
+          :math:`\partial d / \partial y` into ``gy`` (fused in the kernel);
+        * with an array distance, ``distance_grad(x, y) -> (gx, gy)``, two arrays of
+          the shape of ``x`` holding each row's distance gradient.
+    {grad_doc}
+    Notes
+    -----
+    Differences from PyTorch: a user ``distance_function`` receives NumPy arrays;
+    the three inputs must have one shape.
+
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> a, p, n = [[1.0, 0.0]], [[1.0, 1.0]], [[-1.0, 0.0]]
+    >>> float(nl.triplet_margin_with_distance_loss(a, p, n, distance_function="cosine"))
+    0.0
+    """
+    arrays, margin, swap = _triplet_arrays(
+        anchor, positive, negative, margin, swap, reduction, return_grad
+    )
+    if distance_function is None:
+        distance_function = "euclidean"
+    if isinstance(distance_function, str):
+        if distance_function not in DISTANCES:
+            valid = ", ".join(repr(k) for k in DISTANCES)
+            raise ValueError(
+                f"distance_function must be a callable or one of {valid}; got {distance_function!r}"
+            )
+        if distance_grad is not None:
+            raise ValueError(
+                f"distance_grad is only for a user distance_function, not "
+                f"{distance_function!r} (whose gradient is built in)"
+            )
+        return _run_triplet(
+            DISTANCES[distance_function],
+            arrays,
+            margin,
+            swap,
+            reduction,
+            return_grad,
+            grad_output,
+            grad_out,
+        )
+    if not callable(distance_function):
+        raise TypeError(
+            f"distance_function must be None, a name or a callable; "
+            f"got {type(distance_function).__name__}"
+        )
+    if return_grad and distance_grad is None:
+        raise ValueError(
+            "return_grad=True needs the derivative of a user distance_function: pass "
+            "distance_grad (see the docs), or use a built-in distance name such as "
+            "'euclidean' or 'cosine'"
+        )
+    if isinstance(distance_function, CPUDispatcher):
+        if distance_grad is not None and not isinstance(distance_grad, CPUDispatcher):
+            raise TypeError(
+                "with an @njit distance_function, distance_grad must be an @njit "
+                "function distance_grad(x, y, gx, gy) too"
+            )
+        return _run_triplet_njit(
+            distance_function,
+            distance_grad,
+            arrays,
+            margin,
+            swap,
+            reduction,
+            return_grad,
+            grad_output,
+            grad_out,
+        )
+    return _run_triplet_arrays(
+        distance_function,
+        distance_grad,
+        arrays,
+        margin,
+        swap,
+        reduction,
+        return_grad,
+        grad_output,
+        grad_out,
+    )
+
+
+def _run_triplet_njit(
+    distance, distance_grad, arrays, margin, swap, reduction, return_grad, grad_output, grad_out
+):
+    """The triplet kernel with a user's ``@njit`` row distance compiled in."""
+    rows, call = _triplet_call(arrays, reduction, return_grad, grad_output, grad_out)
+    grad_fn = cpu.no_distance_grad if distance_grad is None else distance_grad
+    parallel.run_ranges(
+        cpu.triplet_custom_rows,
+        call.n_rows,
+        3 * rows[0].shape[1],
+        distance,
+        grad_fn,
+        *rows,
+        margin,
+        swap,
+        call.gout,
+        call.loss_rows,
+        *call.buffers,
+        call.return_grad,
+    )
+    return call.finish()
+
+
+def _user_distances(distance, x, y, n_rows):
+    d = as_array(distance(x, y), "the result of distance_function")
+    if d.size != n_rows or d.ndim > x.ndim - 1:
+        raise ValueError(
+            f"distance_function must return one distance per row, shape {x.shape[:-1]}; "
+            f"got shape {tuple(d.shape)}"
+        )
+    return np.ascontiguousarray(d, dtype=np.float64).reshape(n_rows)
+
+
+def _run_triplet_arrays(
+    distance, distance_grad, arrays, margin, swap, reduction, return_grad, grad_output, grad_out
+):
+    """A user's array distance: distances (and their gradients) from the caller's code.
+
+    The hinge (with its tie rules) runs in :func:`cpu.triplet_hinge_rows`, which gives
+    each row's weights of the three distance gradients.
+    """
+    rows, call = _triplet_call(arrays, reduction, return_grad, grad_output, grad_out)
+    n_rows, width = rows[0].shape
+    a, p, n = (r.reshape(arrays[0].shape) for r in rows)
+    d_pos = _user_distances(distance, a, p, n_rows)
+    d_neg = _user_distances(distance, a, n, n_rows)
+    d_swap = _user_distances(distance, p, n, n_rows) if swap else d_neg
+    weights = np.zeros((n_rows, 3), dtype=rows[0].dtype)
+    parallel.run_ranges(
+        cpu.triplet_hinge_rows,
+        n_rows,
+        1,
+        d_pos,
+        d_neg,
+        d_swap,
+        margin,
+        swap,
+        call.gout,
+        call.loss_rows,
+        weights,
+    )
+    if call.return_grad:
+        # All distance gradients are taken before any gradient (maybe an input) is written.
+        pa, pp = _user_grads(distance_grad, a, p, n_rows, width)
+        na, nn = _user_grads(distance_grad, a, n, n_rows, width)
+        sp, sn = _user_grads(distance_grad, p, n, n_rows, width) if swap else (0, 0)
+        g_pos, g_neg, g_swap = (weights[:, k : k + 1] for k in range(3))
+        grads = (g_pos * pa - g_neg * na, g_pos * pp - g_swap * sp, -g_neg * nn - g_swap * sn)
+        for buffer, grad in zip(call.buffers, grads):
+            np.copyto(buffer, grad, casting="unsafe")
+    return call.finish()
+
+
+def _user_grads(distance_grad, x, y, n_rows, width):
+    result = distance_grad(x, y)
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise ValueError("distance_grad(x, y) must return a tuple (grad_x, grad_y)")
+    grads = []
+    for name, g in zip(("grad_x", "grad_y"), result):
+        g = as_array(g, f"distance_grad's {name}")
+        if g.shape != x.shape:
+            raise ValueError(
+                f"distance_grad's {name} must have the shape {tuple(x.shape)} of its "
+                f"inputs; got {tuple(g.shape)}"
+            )
+        grads.append(g.reshape(n_rows, width))
+    return grads
