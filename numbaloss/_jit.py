@@ -38,6 +38,9 @@ KERNEL_FASTMATH = frozenset({"contract", "nsz", "reassoc"})
 
 _COMMON = {"nogil": True, "error_model": "numpy"}
 
+#: ``jit_options`` of every ``@overload`` in the package (the helpers' options).
+OVERLOAD_OPTIONS = {"fastmath": set(MATH_FASTMATH), **_COMMON}
+
 
 def math_jit(func):
     """Compile a scalar helper that kernels (and users' own ``@njit`` code) inline.
@@ -87,3 +90,13 @@ def kernel_jit(func):
     else:  # pragma: no cover - a numba without the attribute: cache eagerly
         dispatcher.enable_caching()
     return dispatcher
+
+
+def user_function_kernel_jit(func):
+    """Compile a kernel that takes a user's ``@njit`` function as an argument.
+
+    Such kernels are not cached on disk: every user function is a new
+    specialisation, and caching them would add an index entry per function and
+    process.  Options are otherwise those of :func:`kernel_jit`.
+    """
+    return njit(fastmath=set(KERNEL_FASTMATH), **_COMMON)(func)

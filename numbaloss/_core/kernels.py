@@ -14,7 +14,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from .._jit import MATH_FASTMATH
+from .._jit import OVERLOAD_OPTIONS
 
 
 def at(x, i):
@@ -22,7 +22,7 @@ def at(x, i):
     return x if np.ndim(x) == 0 else x[i]
 
 
-_OPTIONS = {"fastmath": set(MATH_FASTMATH), "nogil": True, "error_model": "numpy"}
+_OPTIONS = OVERLOAD_OPTIONS
 
 
 @overload(at, jit_options=_OPTIONS, inline="always")

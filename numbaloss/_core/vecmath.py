@@ -40,15 +40,11 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic, overload
 
-from .._jit import MATH_FASTMATH
+from .._jit import OVERLOAD_OPTIONS
 
 __all__ = ["exp", "log", "log1p", "softplus", "log_sigmoid", "sigmoid", "softplus_sigmoid"]
 
-_OVERLOAD_OPTIONS = {
-    "fastmath": set(MATH_FASTMATH),
-    "nogil": True,
-    "error_model": "numpy",
-}
+_OVERLOAD_OPTIONS = OVERLOAD_OPTIONS
 
 
 # --- bit casts ------------------------------------------------------------------

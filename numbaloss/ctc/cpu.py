@@ -73,9 +73,9 @@ from numba import njit, types
 from numba.extending import overload
 
 from .._core.vecmath import _make_exp_core, _make_log_core, exp, log, log1p
-from .._jit import MATH_FASTMATH, kernel_jit
+from .._jit import OVERLOAD_OPTIONS, kernel_jit
 
-_OPTIONS = {"fastmath": set(MATH_FASTMATH), "nogil": True, "error_model": "numpy"}
+_OPTIONS = OVERLOAD_OPTIONS
 
 
 #: exp and log in float64 arithmetic with the short polynomials of float32

@@ -21,18 +21,17 @@ by :func:`measure` and :func:`partial` (as :func:`numbaloss._core.kernels.point`
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 from numba.extending import overload
 
 from .._core.kernels import like
 from .._core.vecmath import exp, log1p
-from .._jit import KERNEL_FASTMATH, MATH_FASTMATH, kernel_jit, math_jit
+from .._jit import OVERLOAD_OPTIONS, kernel_jit, math_jit, user_function_kernel_jit
 
 #: PyTorch's ``EPSILON`` in ``cosine_embedding_loss``, added to both squared norms: a C
 #: ``float`` 1e-12, i.e. 1e-12 rounded to float32 (measured against PyTorch on zero vectors).
 COSINE_EMBEDDING_EPS = float(np.float32(1e-12))
 
-_OPTIONS = {"fastmath": set(MATH_FASTMATH), "nogil": True, "error_model": "numpy"}
+_OPTIONS = OVERLOAD_OPTIONS
 
 
 # --- multi_margin_loss ---------------------------------------------------------------------
@@ -549,7 +548,7 @@ def triplet_rows(
 
 # A user's @njit distance is a new type for every function object, so kernels that take
 # one are compiled in memory only (caching them on disk would add an entry per process).
-custom_jit = njit(fastmath=set(KERNEL_FASTMATH), nogil=True, error_model="numpy")
+custom_jit = user_function_kernel_jit
 
 
 @custom_jit

@@ -53,7 +53,7 @@ from numba.extending import intrinsic, overload
 
 from .._core.kernels import at
 from .._core.vecmath import exp, log, log1p
-from .._jit import MATH_FASTMATH, kernel_jit, math_jit
+from .._jit import OVERLOAD_OPTIONS, kernel_jit, math_jit
 
 #: Up to this many classes the row-tile kernel (vectorized across rows) is used.
 SMALL_C = 32
@@ -206,8 +206,7 @@ def row_terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
     return type(params).terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b)
 
 
-@overload(row_terms, jit_options={"fastmath": set(MATH_FASTMATH), "nogil": True,
-                                  "error_model": "numpy"})
+@overload(row_terms, jit_options=OVERLOAD_OPTIONS)
 def _ov_row_terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
     terms = getattr(getattr(params, "instance_class", None), "terms", None)
     if terms is None:
