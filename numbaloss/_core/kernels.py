@@ -10,6 +10,8 @@ per-element function.  ``point(params, ...)`` dispatches on that class at compil
 time, so one kernel body serves every loss and stays cacheable on disk.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import types
 from numba.extending import overload
@@ -70,3 +72,37 @@ def _ov_like(x, value):
         return ctor(value)
 
     return impl
+
+
+# --- boolean options fixed at compile time ------------------------------------------
+
+#: Stand-ins for ``True``/``False`` in a loss's parameter tuple.  Their *types*
+#: differ, so a kernel is compiled for the option's value and the branch it
+#: selects is folded away before LLVM vectorizes the loop (a plain ``bool`` field
+#: is a run-time value: both paths would be computed for every element).
+On = namedtuple("On", [])
+Off = namedtuple("Off", [])
+ON = On()
+OFF = Off()
+
+
+def option(value):
+    """``ON``/``OFF`` for a truth value (``ON``/``OFF`` themselves pass through)."""
+    if isinstance(value, (On, Off)):
+        return value
+    return ON if value else OFF
+
+
+def is_on(flag):
+    """True for ``ON`` (a compile-time constant inside compiled code)."""
+    return isinstance(flag, On)
+
+
+@overload(is_on, jit_options=_OPTIONS, inline="always")
+def _ov_is_on(flag):
+    cls = getattr(flag, "instance_class", None)
+    if cls is On:
+        return lambda flag: True
+    if cls is Off:
+        return lambda flag: False
+    return None

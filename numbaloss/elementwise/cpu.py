@@ -18,7 +18,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .._core.kernels import at, like, point
+from .._core.kernels import at, is_on, like, option, point
 from .._core.vecmath import exp, log, softplus_sigmoid
 from .._jit import kernel_jit, math_jit
 
@@ -198,11 +198,14 @@ class BCEWithLogits(namedtuple("BCEWithLogits", [])):
 
 
 class PoissonNLL(namedtuple("PoissonNLL", ["log_input", "full", "eps"])):
+    def __new__(cls, log_input, full, eps):
+        return super().__new__(cls, option(log_input), option(full), eps)
+
     @staticmethod
     @math_jit
     def point(p, x, y, c, d):
         one = like(x, 1)
-        if p.log_input:
+        if is_on(p.log_input):
             ex = exp(x)
             loss = ex - y * x
             g = ex - y
@@ -210,13 +213,16 @@ class PoissonNLL(namedtuple("PoissonNLL", ["log_input", "full", "eps"])):
             xe = x + p.eps
             loss = x - y * log(xe)
             g = one - y / xe
-        if p.full and y > one:
+        if is_on(p.full) and y > one:
             loss += y * log(y) - y + like(x, 0.5) * log(like(x, 2 * np.pi) * y)
         return loss, g, _zero(x), False
 
 
 class GaussianNLL(namedtuple("GaussianNLL", ["full", "eps"])):
     """``a`` input, ``b`` target, ``c`` variance; gradients for input and variance."""
+
+    def __new__(cls, full, eps):
+        return super().__new__(cls, option(full), eps)
 
     @staticmethod
     @math_jit
@@ -230,7 +236,7 @@ class GaussianNLL(namedtuple("GaussianNLL", ["full", "eps"])):
         diff = x - y
         inv = like(x, 1) / v
         loss = half * (log(v) + diff * diff * inv)
-        if p.full:
+        if is_on(p.full):
             loss += like(x, 0.5 * np.log(2 * np.pi))
         gv = half * (inv - diff * diff * inv * inv)
         if clamped:
@@ -239,10 +245,13 @@ class GaussianNLL(namedtuple("GaussianNLL", ["full", "eps"])):
 
 
 class KLDiv(namedtuple("KLDiv", ["log_target"])):
+    def __new__(cls, log_target):
+        return super().__new__(cls, option(log_target))
+
     @staticmethod
     @math_jit
     def point(p, x, t, c, d):
-        if p.log_target:
+        if is_on(p.log_target):
             et = exp(t)
             return et * (t - x), -et, _zero(x), False
         # xlogy(t, t): 0 where t == 0, t*log(t) elsewhere (NaN stays NaN)

@@ -64,7 +64,10 @@ def test_extreme_values_behave_like_the_formula(x, name):
     both = np.isfinite(ref) & (np.abs(ref) < 1e38)
     np.testing.assert_allclose(loss[both], ref[both], rtol=2e-6, atol=1e-30)
     assert not np.isnan(grad[np.isfinite(x)]).any()
-    assert np.isnan(grad[np.isnan(x)]).all()
+    nan_dependent = np.isnan(x)
+    if name == "hinge_embedding_loss":  # with target 1 the loss is x: its gradient is 1
+        nan_dependent &= target != 1
+    assert np.isnan(grad[nan_dependent]).all()
 
 
 @SETTINGS
