@@ -254,34 +254,10 @@ def _device_loss(name):
     return loss
 
 
-__all__ = [
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "gaussian_nll_loss",
-    "hinge_embedding_loss",
-    "huber_loss",
-    "kl_div",
-    "l1_loss",
-    "margin_ranking_loss",
-    "mse_loss",
-    "poisson_nll_loss",
-    "smooth_l1_loss",
-    "soft_margin_loss",
-]
+# The same public names as the CPU family (``numbaloss.elementwise.__all__``).
+from . import __all__  # noqa: E402
 
-binary_cross_entropy = _device_loss("binary_cross_entropy")
-binary_cross_entropy_with_logits = _device_loss("binary_cross_entropy_with_logits")
-gaussian_nll_loss = _device_loss("gaussian_nll_loss")
-hinge_embedding_loss = _device_loss("hinge_embedding_loss")
-huber_loss = _device_loss("huber_loss")
-kl_div = _device_loss("kl_div")
-l1_loss = _device_loss("l1_loss")
-margin_ranking_loss = _device_loss("margin_ranking_loss")
-mse_loss = _device_loss("mse_loss")
-poisson_nll_loss = _device_loss("poisson_nll_loss")
-smooth_l1_loss = _device_loss("smooth_l1_loss")
-soft_margin_loss = _device_loss("soft_margin_loss")
-
+globals().update({_name: _device_loss(_name) for _name in __all__})
 
 def ptx_signatures():
     """``(kernel, argument types)`` of representative launches, for the offline PTX check.
