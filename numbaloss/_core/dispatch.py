@@ -60,7 +60,8 @@ def on_device(family):
     """Decorate a loss so that device-array arguments run its CUDA version.
 
     The CPU function is called unchanged for host arguments; the check costs one
-    attribute lookup per argument.
+    attribute lookup per argument.  A ``grad_out`` without ``return_grad=True`` is a
+    ``ValueError`` (on both devices), since no gradient would be written into it.
     """
     import functools
 
@@ -69,6 +70,11 @@ def on_device(family):
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
+            if kwargs.get("grad_out") is not None and not kwargs.get("return_grad"):
+                raise ValueError(
+                    f"{name}: grad_out is only written with return_grad=True; "
+                    "pass return_grad=True, or leave grad_out out"
+                )
             if any_device_array(*args, *kwargs.values()):
                 return getattr(cuda_backend(family), name)(*args, **kwargs)
             return func(*args, **kwargs)

@@ -60,3 +60,22 @@ class _GradTensor:
 
 def test_a_tensor_that_requires_grad_counts_as_a_device_array():
     assert is_device_array(_GradTensor())
+
+
+GRAD_OUT_CALLS = {
+    "mse_loss": lambda x: nl.mse_loss(x, np.zeros(3), grad_out=x),
+    "cross_entropy": lambda x: nl.cross_entropy(x.reshape(1, 3), [1], grad_out=x.reshape(1, 3)),
+    "multi_margin_loss": lambda x: nl.multi_margin_loss(x.reshape(1, 3), [0],
+                                                        grad_out=x.reshape(1, 3)),
+    "ctc_loss": lambda x: nl.ctc_loss(np.log(np.full((3, 1, 2), 0.5)), [[1]], [3], [1],
+                                      grad_out=np.zeros((3, 1, 2))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRAD_OUT_CALLS))
+def test_grad_out_without_return_grad_is_an_error(name):
+    x = np.array([0.5, -1.0, 2.0])
+    before = x.copy()
+    with pytest.raises(ValueError, match=f"{name}: grad_out is only written with return_grad"):
+        GRAD_OUT_CALLS[name](x)
+    np.testing.assert_array_equal(x, before)
