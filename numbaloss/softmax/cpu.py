@@ -245,13 +245,18 @@ def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_r
                partials, start, stop):
     """Cross entropy / focal loss over row blocks ``start..stop``, along each row.
 
-    ``exp(x_c - m)`` goes to a scratch row (in cache) and the gradient row is
-    written from it at the end, so ``grad`` may be ``x`` itself: two arrays that
-    may overlap would send LLVM's vectorized loop to its scalar fallback.
+    Per row: the maximum (a pass over the row in memory), then ``exp(x_c - m)``
+    for every class into a scratch row (in cache), whose sum with the target's
+    entry zeroed is ``s_rest``, then the gradient row from the scratch row.
+    Every loop runs over the whole row, so each vectorizes with one short tail
+    (loops split at the target cost a scalar tail of ``exp`` each), and ``grad``
+    may be ``x`` itself: two arrays that may overlap would send LLVM's vectorized
+    loop to its scalar fallback.
     """
     n_rows, n_classes = x.shape
-    row = np.empty(n_classes if grad is not None else 0, dtype=x.dtype)
+    row = np.empty(n_classes, dtype=x.dtype)
     smoothing = params.smoothing != 0
+    zero = x.dtype.type(0)
     for blk in range(start, stop):
         lo = blk * block_rows
         hi = min(lo + block_rows, n_rows)
@@ -269,34 +274,28 @@ def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_r
             m = row_max(x, r)
             x_t = x[r, t]
             e_t = exp(x_t - m)
-            s_rest = x.dtype.type(0)
-            sd = x.dtype.type(0)
+            sd = zero
             if smoothing:
                 for c in range(n_classes):
                     sd += weight[c] * (m - x[r, c])
-            if grad is not None:
-                for c in range(t):
-                    e = exp(x[r, c] - m)
-                    row[c] = e
-                    s_rest += e
-                for c in range(t + 1, n_classes):
-                    e = exp(x[r, c] - m)
-                    row[c] = e
-                    s_rest += e
-            else:
-                for c in range(t):
-                    s_rest += exp(x[r, c] - m)
-                for c in range(t + 1, n_classes):
-                    s_rest += exp(x[r, c] - m)
+            for c in range(n_classes):
+                row[c] = exp(x[r, c] - m)
+            row[t] = zero
+            s_rest = zero
+            for c in range(n_classes):
+                s_rest += row[c]
             log_s = log_sum(e_t, s_rest)
             part0, part1, big_a, big_b, big_d = row_terms(
                 params, n_classes, log_s, (m - x_t) + log_s, e_t, s_rest, sd, weight[t], w_sum,
                 at(ga, r), at(gb, r))
             if grad is not None:
                 scale = big_a / (e_t + s_rest)
-                row[t] = e_t
-                for c in range(n_classes):
-                    grad[r, c] = row[c] * scale - big_d * weight[c]
+                if smoothing:
+                    for c in range(n_classes):
+                        grad[r, c] = row[c] * scale - big_d * weight[c]
+                else:
+                    for c in range(n_classes):
+                        grad[r, c] = row[c] * scale
                 grad[r, t] = target_grad(e_t, s_rest, big_a, big_b, big_d * weight[t])
             if loss_out.shape[0] > 0:
                 loss_out[r] = part0 + part1
