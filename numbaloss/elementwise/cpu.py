@@ -18,7 +18,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .._core.kernels import at, is_on, like, option, point
+from .._core.kernels import at, index, is_on, like, option, point
 from .._core.vecmath import exp, log, softplus_sigmoid
 from .._jit import kernel_jit, math_jit
 
@@ -53,7 +53,7 @@ def run_block_range(
             m = min(SUB_BLOCK, hi - sub)
             part_bad = False
             for j in range(m):
-                i = sub + j
+                i = index(sub + j)
                 loss, ga, gb, flag = point(params, at(a, i), at(b, i), at(c, i), at(d, i))
                 loss_rows[j] = loss
                 g = at(gout, i)
@@ -62,7 +62,7 @@ def run_block_range(
                 part_bad |= flag
             if loss_out is not None:
                 for j in range(m):
-                    loss_out[sub + j] = loss_rows[j]
+                    loss_out[index(sub + j)] = loss_rows[j]
             else:
                 part = like(loss_rows[0], 0)
                 for j in range(m):
@@ -70,10 +70,10 @@ def run_block_range(
                 total += np.float64(part)
             if grad_a is not None:
                 for j in range(m):
-                    grad_a[sub + j] = grad_rows_a[j]
+                    grad_a[index(sub + j)] = grad_rows_a[j]
             if grad_b is not None:
                 for j in range(m):
-                    grad_b[sub + j] = grad_rows_b[j]
+                    grad_b[index(sub + j)] = grad_rows_b[j]
             bad += part_bad
         partials[blk] = total
         flags[blk] = bad
