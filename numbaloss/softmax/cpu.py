@@ -51,7 +51,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic, overload
 
-from .._core.kernels import at
+from .._core.kernels import at, index
 from .._core.vecmath import exp, log, log1p
 from .._jit import OVERLOAD_OPTIONS, kernel_jit, math_jit
 
@@ -341,12 +341,12 @@ def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_
             n = min(TILE, hi - r0)
             for j in range(n):
                 for c in range(n_classes):
-                    tile[c, j] = x[r0 + j, c]
+                    tile[c, j] = x[index(r0 + j), c]
             for j in range(n):
-                t = target[r0 + j]
+                t = target[index(r0 + j)]
                 ignored = t == params.ignore_index
                 cls[j] = -1 if ignored else t
-                x_t[j] = zero if ignored else x[r0 + j, t]
+                x_t[j] = zero if ignored else x[index(r0 + j), t]
                 w_t[j] = zero if ignored else weight[t]
                 m[j] = tile[0, j]
                 s_rest[j] = zero
@@ -385,7 +385,7 @@ def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_
                 total1 += part1s[j]
             if loss_out.shape[0] > 0:
                 for j in range(n):
-                    loss_out[r0 + j] = part0s[j] + part1s[j]
+                    loss_out[index(r0 + j)] = part0s[j] + part1s[j]
             if grad is not None:
                 for c in range(n_classes):
                     wc = weight[c]
@@ -396,7 +396,7 @@ def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_
                         tile[c, j] = g if cls[j] >= 0 else zero
                 for j in range(n):
                     for c in range(n_classes):
-                        grad[r0 + j, c] = tile[c, j]
+                        grad[index(r0 + j), c] = tile[c, j]
         partials[blk, 0] = total0
         partials[blk, 1] = total1
 
