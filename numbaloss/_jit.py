@@ -31,6 +31,9 @@ so that the options are chosen once:
     bitwise reproducible.
 """
 
+import functools
+import pathlib
+
 from numba import njit
 
 MATH_FASTMATH = frozenset({"contract", "nsz"})
@@ -56,6 +59,17 @@ def math_jit(func):
     return njit(fastmath=set(MATH_FASTMATH), inline="always", **_COMMON)(func)
 
 
+@functools.cache
+def _package_stamp():
+    """``(path, mtime, size)`` of every module of the package, read once per process."""
+    root = pathlib.Path(__file__).resolve().parent
+    stamps = []
+    for path in sorted(root.rglob("*.py")):
+        st = path.stat()
+        stamps.append((str(path.relative_to(root)), st.st_mtime, st.st_size))
+    return tuple(stamps)
+
+
 class DeferredCache:
     """numba's on-disk cache of one function, created when it is first needed.
 
@@ -63,6 +77,11 @@ class DeferredCache:
     decoration time: the dispatcher consults its cache only when it compiles a new
     signature (under numba's compiler lock), and only then is the real cache, with
     its index keyed on the source file's modification time and size, created.
+
+    numba's key covers only the kernel's own file, while our kernels inline helpers
+    from other modules (the vectorizable math, the point functions, the core's
+    building blocks): the key here also holds the modification times and sizes of
+    every module of the package, so that editing any of them recompiles.
     """
 
     __slots__ = ("_py_func", "_cache")
@@ -75,7 +94,10 @@ class DeferredCache:
         if self._cache is None:
             from numba.core.caching import FunctionCache
 
-            self._cache = FunctionCache(self._py_func)
+            cache = FunctionCache(self._py_func)
+            index = cache._cache_file
+            index._source_stamp = (index._source_stamp, _package_stamp())
+            self._cache = cache
         return self._cache
 
     def __getattr__(self, name):

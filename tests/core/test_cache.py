@@ -88,3 +88,25 @@ def test_editing_a_kernel_source_invalidates_its_cache(tmp_path):
     got_value, got_grad = _parse(second.stdout)
     assert got_value == 2 * value
     np.testing.assert_array_equal(got_grad, 2 * grad)
+
+
+def test_editing_an_inlined_helper_module_invalidates_the_kernels(tmp_path):
+    """Kernels inline helpers from other modules; the cache key covers the whole package."""
+    package = tmp_path / "pkg"
+    shutil.copytree(ROOT / "numbaloss", package / "numbaloss",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    cache = tmp_path / "cache"
+    first = subprocess.run([sys.executable, "-c", CHILD], env=_env(cache, package), cwd=tmp_path,
+                           capture_output=True, text=True, check=True)
+    value, grad = _expected()
+    assert _parse(first.stdout)[0] == value
+    helpers = package / "numbaloss" / "_core" / "kernels.py"
+    source = helpers.read_text()
+    old = "return lambda x, i: x[i]\n"
+    assert source.count(old) == 1
+    helpers.write_text(source.replace(old, "return lambda x, i: x[i] + x[i]\n"))
+    stat = helpers.stat()
+    os.utime(helpers, (stat.st_atime, stat.st_mtime + 10))
+    second = subprocess.run([sys.executable, "-c", CHILD], env=_env(cache, package),
+                            cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert _parse(second.stdout)[0] == 2 * value  # every operand read twice over
