@@ -1,0 +1,178 @@
+"""The speed tables of the issues, read from one ``asv run``'s results.
+
+Run the benchmarks once (this machine, the installed numbaloss), then print::
+
+    cd asv_bench
+    asv run --python=same --set-commit-hash=$(git rev-parse HEAD) \\
+        -b "^bandwidth" -b "^elementwise\\.(Numbaloss\\.time_value_and_grad|Torch\\.time_forward_backward|NumPy\\.time_value_and_grad)" \\
+        -b "^softmax\\.(CrossEntropy|TorchCrossEntropy|Focal|TorchFocal|SigmoidFocal|TorchSigmoidFocal)\\.time"
+    python asv_table.py            # newest results file; or --file results/<machine>/<file>.json
+
+Tables (Markdown), all from that one results file:
+
+* the elementwise losses at ``--n`` float32 elements (default 2*10^7): numbaloss
+  value+gradient, PyTorch CPU forward+backward, the NumPy formulas, the speed-up over
+  PyTorch, and the fraction of the bandwidth floor (reading every input and writing
+  the gradient once at the triad bandwidth that ``bandwidth.Bandwidth`` measured in the
+  same run);
+* the softmax family: cross entropy (new gradient array and ``grad_out=input``),
+  focal and sigmoid focal loss against their PyTorch formulations, with the floor of
+  reading the logits twice and writing the gradient once.
+"""
+
+import argparse
+import json
+import pathlib
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def newest_results(results_dir):
+    files = [p for p in results_dir.glob("*/*.json") if p.name != "machine.json"]
+    if not files:
+        raise SystemExit(f"no asv results under {results_dir}; run 'asv run' first")
+    return max(files, key=lambda p: p.stat().st_mtime)
+
+
+def load(path):
+    """``{benchmark name: {param tuple: value}}`` from an asv results file."""
+    data = json.loads(path.read_text())
+    columns = data["result_columns"]
+    table = {}
+    for name, row in data["results"].items():
+        entry = dict(zip(columns, row))
+        values = entry.get("result")
+        if values is None:
+            continue
+        params = entry.get("params") or [[]]
+        combos = [()] if not params else _product(params)
+        table[name] = {
+            tuple(eval_param(p) for p in combo): v
+            for combo, v in zip(combos, values)
+            if v is not None and not (isinstance(v, float) and np.isnan(v))
+        }
+    return data, table
+
+
+def _product(params):
+    combos = [()]
+    for values in params:
+        combos = [c + (v,) for c in combos for v in values]
+    return combos
+
+
+def eval_param(text):
+    """asv stores parameters as their repr: ``'20000000'``, ``"'mse_loss'"``."""
+    text = str(text)
+    if text[:1] in "'\"":
+        return text[1:-1]
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _ms(seconds):
+    return f"{seconds * 1e3:.1f}" if seconds is not None else "–"
+
+
+def _ratio(slow, fast):
+    return f"{slow / fast:.1f}x" if slow and fast else "–"
+
+
+def elementwise_table(table, n, gbs):
+    from numbaloss.testing.elementwise import CASES
+
+    mine = table.get("elementwise.Numbaloss.time_value_and_grad", {})
+    torch = table.get("elementwise.Torch.time_forward_backward", {})
+    numpy = table.get("elementwise.NumPy.time_value_and_grad", {})
+    lines = [
+        f"Elementwise losses, {n:,} float32 elements, value+gradient (reduction='mean'); "
+        f"triad bandwidth {gbs:.1f} GB/s",
+        "",
+        "| loss | numbaloss (ms) | PyTorch fwd+bwd (ms) | NumPy (ms) | vs PyTorch | % of floor |",
+        "|---|---|---|---|---|---|",
+    ]
+    probe = 1000
+    for name in sorted(CASES):
+        case = CASES[name]
+        arrays = case.make(np.random.default_rng(0), (probe,), np.float32)
+        full = [a for a in arrays if np.size(a) == probe]
+        nbytes = sum(a.nbytes for a in full) + 4 * probe * len(case.preds)
+        floor = nbytes * (n / probe) / (gbs * 1e9)
+        t = mine.get((name, n))
+        share = f"{100 * floor / t:.0f}%" if t else "–"
+        lines.append(
+            f"| {name} | {_ms(t)} | {_ms(torch.get((name, n)))} | {_ms(numpy.get((name, n)))} "
+            f"| {_ratio(torch.get((name, n)), t)} | {share} |"
+        )
+    return "\n".join(lines)
+
+
+def softmax_table(table, gbs):
+    ce = table.get("softmax.CrossEntropy.time_value_and_grad", {})
+    ce_in_place = table.get("softmax.CrossEntropy.time_value_and_grad_in_place", {})
+    ce_torch = table.get("softmax.TorchCrossEntropy.time_forward_backward", {})
+    focal = table.get("softmax.Focal.time_value_and_grad", {})
+    focal_torch = table.get("softmax.TorchFocal.time_forward_backward", {})
+    sig = table.get("softmax.SigmoidFocal.time_value_and_grad", {})
+    sig_torch = table.get("softmax.TorchSigmoidFocal.time_forward_backward", {})
+    lines = [
+        f"Softmax family, float32, value+gradient vs PyTorch CPU forward+backward; "
+        f"triad bandwidth {gbs:.1f} GB/s (floor: read the logits twice and write the gradient "
+        "once; for sigmoid focal loss read inputs and targets once and write the gradient)",
+        "",
+        "| case | numbaloss (ms) | in place (ms) | PyTorch (ms) | vs PyTorch | in place vs PyTorch "
+        "| time / floor (in place) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def row(label, key, mine, in_place, torch, nbytes):
+        t, tp, tt = mine.get(key), in_place.get(key), torch.get(key)
+        floor = nbytes / (gbs * 1e9)
+        best = tp or t
+        lines.append(
+            f"| {label} | {_ms(t)} | {_ms(tp)} | {_ms(tt)} | {_ratio(tt, t)} | {_ratio(tt, tp)} "
+            f"| {best / floor:.2f}x |" if best else f"| {label} | – | – | {_ms(tt)} | – | – | – |"
+        )
+
+    shapes = sorted((key[0] for key in ce), key=lambda s: -np.prod([int(v) for v in s.split("x")]))
+    for shape in shapes:
+        n, c = (int(v) for v in shape.split("x"))
+        if n * c < 10**6:
+            continue
+        row(f"cross_entropy {shape}", (shape,), ce, ce_in_place, ce_torch, 3 * 4 * n * c)
+    for (shape,) in focal:
+        n, c = (int(v) for v in shape.split("x"))
+        if n * c >= 10**6:
+            row(f"focal_loss {shape}", (shape,), focal, {}, focal_torch, 3 * 4 * n * c)
+    for (size,) in sig:
+        if size >= 10**6:
+            row(f"sigmoid_focal_loss {size:.0e}", (size,), sig, {}, sig_torch, 3 * 4 * size)
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--file", type=pathlib.Path, help="an asv results file")
+    parser.add_argument("--n", type=int, default=20_000_000)
+    args = parser.parse_args(argv)
+    path = args.file or newest_results(HERE / "results")
+    data, table = load(path)
+    gbs = table.get("bandwidth.Bandwidth.track_triad_gbs", {}).get((args.n,))
+    if gbs is None:
+        gbs = next(iter(table.get("bandwidth.Bandwidth.track_triad_gbs", {}).values()), None)
+    if gbs is None:
+        raise SystemExit("the results hold no bandwidth.Bandwidth.track_triad_gbs")
+    print(f"asv results: {path.name} (commit {data['commit_hash'][:8]})\n")
+    if any(k.startswith("elementwise.") for k in table):
+        print(elementwise_table(table, args.n, gbs))
+        print()
+    if any(k.startswith("softmax.") for k in table):
+        print(softmax_table(table, gbs))
+
+
+if __name__ == "__main__":
+    main()
