@@ -100,7 +100,9 @@ def target_kernel(target, weight, ignore_index, n_classes, weight_sums, first_ba
         if t == ignore_index:
             continue
         if t < 0 or t >= n_classes:
-            bad = max(bad, -float64(i))
+            key = -float64(i)  # (no builtin max: it does not type here for the CUDA target)
+            if key > bad:
+                bad = key
             continue
         total += float64(at(weight, t))
     total = cs.block_sum(total)
@@ -231,7 +233,7 @@ def prob_kernel(x, xs, prob, ps, weight, smoothing, gout, gmul, gdiv, lshape, n_
     gd = float64(at(gdiv, 0))
     scale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
     keep = like(zero, 1 - smoothing)
-    spread = like(zero, smoothing / max(n_classes, 1))
+    spread = like(zero, smoothing / (n_classes if n_classes > 0 else 1))
     cx = xs[len(lshape)]
     cp = ps[len(lshape)]
     cg = gs[len(lshape)]
@@ -640,3 +642,43 @@ def log_softmax(x, axis=None):
 def softmax(x, axis=None):
     args = cs.DeviceArgs()
     return args.wrap(_primitive(args, SOFTMAX, x, axis, "x")[0])
+
+
+def ptx_signatures():
+    """``(kernel, argument types)`` of representative launches, for the offline PTX check.
+
+    Each kernel in float32 and float64: cross entropy (with and without label
+    smoothing) and the focal loss, unreduced with a per-row ``grad_output`` and
+    host weights, reduced with the divisor and ``grad_output`` on the device and
+    no weights; ``(N, C)`` and ``(N, C, d)`` layouts; NLL, class probabilities,
+    the primitives, zero-one (scores and labels) and the target check.
+    """
+    from numba import types
+    from numba.core.typing import typeof
+
+    from . import cpu
+
+    f64, i64 = types.float64, types.int64
+    params = [cpu.CrossEntropy(-100, 0.0), cpu.CrossEntropy(-100, 0.1), cpu.Focal(-100, 0.0, 2.0)]
+    for dt in (types.float32, f64):
+        arr = dt[::1]
+        for ndim in (1, 2):
+            lshape = types.UniTuple(i64, ndim)
+            strides = types.UniTuple(i64, ndim + 1)
+            unreduced = (arr, f64, f64, lshape, i64, i64, dt, arr, arr, strides, f64[::1])
+            reduced = (dt, f64[::1], f64[::1], lshape, i64, i64, dt, types.none, arr, strides,
+                       f64[::1])
+            for p in params:
+                kind = typeof.typeof(p)
+                yield index_kernel, (kind, arr, strides, i64[::1], arr, f64, *unreduced)
+                yield index_kernel, (kind, arr, strides, i64[::1], dt, f64, *reduced)
+            yield nll_kernel, (arr, strides, i64[::1], arr, i64, *unreduced)
+            yield nll_kernel, (arr, strides, i64[::1], dt, i64, *reduced)
+            yield prob_kernel, (arr, strides, arr, strides, arr, f64, *unreduced)
+            yield prob_kernel, (arr, strides, arr, strides, dt, f64, *reduced)
+        yield target_kernel, (i64[::1], arr, i64, i64, f64[::1], f64[::1])
+        yield target_kernel, (i64[::1], dt, i64, i64, f64[::1], f64[::1])
+        yield primitive_kernel, (arr, i64, i64, i64, dt, arr)
+        yield zero_one_kernel, (arr, i64, i64, i64, types.boolean, i64[::1], i64, arr, f64[::1])
+        yield zero_one_kernel, (i64[::1], i64, i64, i64, types.boolean, i64[::1], i64, types.none,
+                                f64[::1])
