@@ -466,16 +466,13 @@ def nll_rows(x, target, weight, ignore_index, ga, loss_out, grad, block_rows, pa
         total = 0.0
         for r in range(lo, hi):
             t = target[r]
+            # the loss is read before the gradient row is written: ``grad`` may be ``x``
+            loss = x.dtype.type(0) if t == ignore_index else -weight[t] * x[r, t]
             if grad is not None:
                 for c in range(n_classes):
                     grad[r, c] = 0
-            if t == ignore_index:
-                loss = x.dtype.type(0)
-            else:
-                w_t = weight[t]
-                loss = -w_t * x[r, t]
-                if grad is not None:
-                    grad[r, t] = -w_t * at(ga, r)
+                if t != ignore_index:
+                    grad[r, t] = -weight[t] * at(ga, r)
             if loss_out.shape[0] > 0:
                 loss_out[r] = loss
             total += np.float64(loss)
