@@ -4,28 +4,32 @@ Reached through :func:`numbaloss._core.dispatch.on_device` when an argument is a
 CUDA device array (numba, CuPy, PyTorch).  Each public function has the signature
 and docs of its CPU twin and validates its arguments with the same :mod:`.plans`.
 
-Row kernels (cross entropy, focal loss, NLL, the stable primitives): one block per
-row, the blocks striding over the rows (``block, block + grid, ...``), the threads
-of a block striding over the row's classes.  A row is read in place, whatever the
-input's layout: a row's base offset comes from its index in the loss's shape and
-the element strides of the array, the class axis from its own stride, so
-``(N, C, d1, ..., dk)`` inputs and Fortran order need no copy, and the gradient,
-written with *its* strides, may be the input itself (``grad_out=input``: each thread
-writes only the classes it read, after the row's reductions).  Per row:
+Row kernels (cross entropy, focal loss, NLL, the stable primitives): a group of
+threads per row, the power of two that covers the row's classes up to a whole block
+(so a long row gets a block, and short rows share one: e.g. 16 rows of 10 classes
+per block of 256 threads), the blocks striding over the rows, the threads of a group
+striding over the row's classes.  A row is read in place, whatever the input's
+layout: a row's base offset comes from its index in the loss's shape and the element
+strides of the array, the class axis from its own stride, so ``(N, C, d1, ..., dk)``
+inputs and Fortran order need no copy, and the gradient, written with *its*
+strides, may be the input itself (``grad_out=input``: each thread writes only the
+classes it read, after the row's reductions).  Per row:
 
-1. :func:`~numbaloss._core.cuda_support.block_max` of the threads' maxima: ``m``;
+1. :func:`segment_max` of the threads' maxima: ``m``;
 2. one pass for the sums (``s_rest``, the exps of the other classes, summed apart
    from the target's as on the CPU; the smoothing term ``sum_c w_c (m - x_c)``),
-   each thread in the compute dtype, the block's tree in float64
-   (:func:`~numbaloss._core.cuda_support.block_sum`; every thread gets the total);
-3. every thread evaluates the CPU's row math (:func:`.cpu.log_sum`,
+   each thread in the compute dtype, the group's tree in float64
+   (:func:`segment_sum`; every thread of the group gets the total);
+3. every thread of the group evaluates the CPU's row math (:func:`.cpu.log_sum`,
    :func:`.cpu.row_terms`, i.e. ``CrossEntropy.terms``/``Focal.terms``, and
    :func:`.cpu.target_grad`, compiled for the GPU), then writes the gradient of
    its classes from ``exp(x_c - m)``.
 
-Thread 0 of a block keeps the block's float64 sum of row losses; the per-block
-partials are summed by :func:`~numbaloss._core.cuda_support.reduce_partials`, which
-also divides by the mean's divisor on the device.  The weighted mean's divisor (the
+The first thread of a group adds up its rows' losses in float64, a block tree sums
+those into one partial per block, and the per-block partials are summed by
+:func:`~numbaloss._core.cuda_support.reduce_partials`, which also divides by the
+mean's divisor on the device (no float atomics: the same sums in the same order on
+every run).  The weighted mean's divisor (the
 summed weight of the targets that are not ignored) is formed by a first small
 kernel over the targets, which also finds class indices out of range: its per-block
 flags are read back (the one synchronisation of a call with class indices, as
@@ -36,7 +40,8 @@ raises the CPU's ``ValueError`` before the row kernel runs, so an in-place
 ``sigmoid_focal_loss`` is elementwise: its plan runs on the elementwise family's
 kernel (:func:`numbaloss.elementwise.cuda._run`) with :class:`.cpu.SigmoidFocal`'s
 point function.  ``zero_one_loss`` takes one thread per row (an argmax), no
-synchronisation.  ``logsumexp``/``log_softmax``/``softmax`` reduce over any axes:
+synchronisation.  Device arrays must be contiguous (C or Fortran order), as in the
+elementwise family; a strided view raises ``ValueError``.  ``logsumexp``/``log_softmax``/``softmax`` reduce over any axes:
 the input is laid out as a C-ordered ``(rows, width)`` matrix on the device (no copy
 when the axes already are the last ones of a C-ordered array), and the result laid
 back.  Results stay on the device; a reduced loss is a 0-d device array.
@@ -50,6 +55,7 @@ import numpy as np
 from numba import cuda, float64
 
 from .._core import cuda_support as cs
+from .._core.cuda_support import MAX_THREADS
 from .._core.kernels import at, like
 from .._core.validation import as_array, check_broadcastable, native
 from .._core.vecmath import exp, log
@@ -58,6 +64,62 @@ from . import losses, plans
 from .cpu import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, log_sum, row_terms, target_grad
 
 # --- device helpers ------------------------------------------------------------------
+
+
+@cuda.jit(device=True)
+def segment_sum(value, width):
+    """Sum of ``value`` over each aligned group of ``width`` consecutive threads.
+
+    ``width`` is a power of two dividing ``blockDim.x``; the tree order is fixed,
+    and with ``width == blockDim.x`` it is
+    :func:`~numbaloss._core.cuda_support.block_sum`'s.  Every thread of the block
+    must call it (it synchronises); every thread gets its group's total.
+
+    (Defined here rather than in :mod:`numbaloss._core.cuda_support`: numba's CUDA
+    simulator swaps the ``cuda`` module into a device function's module at every
+    call, and a device function of another module called many times by many
+    threads sees the swap undone under its feet; device functions of the
+    kernel's own module are swapped once, for the whole launch.)
+    """
+    buf = cuda.shared.array(MAX_THREADS, float64)
+    tid = cuda.threadIdx.x
+    lane = tid % width
+    cuda.syncthreads()  # the buffer may still be read by a previous call
+    buf[tid] = value
+    cuda.syncthreads()
+    half = width // 2
+    while half > 0:
+        if lane < half:
+            buf[tid] += buf[tid + half]
+        cuda.syncthreads()
+        half //= 2
+    total = buf[tid - lane]
+    return total
+
+
+@cuda.jit(device=True)
+def segment_max(value, width):
+    """Maximum of ``value`` over each aligned group of ``width`` threads (NaN wins).
+
+    Same contract as :func:`segment_sum`; with ``width == blockDim.x`` it is
+    :func:`~numbaloss._core.cuda_support.block_max`.
+    """
+    buf = cuda.shared.array(MAX_THREADS, float64)
+    tid = cuda.threadIdx.x
+    lane = tid % width
+    cuda.syncthreads()
+    buf[tid] = value
+    cuda.syncthreads()
+    half = width // 2
+    while half > 0:
+        if lane < half:
+            other = buf[tid + half]
+            if other > buf[tid] or other != other:
+                buf[tid] = other
+        cuda.syncthreads()
+        half //= 2
+    top = buf[tid - lane]
+    return top
 
 
 @cuda.jit(device=True)
@@ -73,17 +135,19 @@ def row_offset(r, lshape, strides):
 
 
 @cuda.jit(device=True)
-def row_max(x, base, stride, n_classes, zero):
+def row_max(x, base, stride, n_classes, zero, group, live):
     """The largest of a row's ``n_classes`` entries (NaN wins), in the type of ``zero``.
 
-    Every thread of the block calls it and gets the maximum.
+    Every thread of the block calls it; the threads of a row's group (``group``
+    consecutive threads) get the row's maximum (``-inf`` where not ``live``).
     """
     top = -math.inf
-    for c in range(cuda.threadIdx.x, n_classes, cuda.blockDim.x):
-        v = float64(x[base + c * stride])
-        if v > top or v != v:
-            top = v
-    return like(zero, cs.block_max(top))
+    if live:
+        for c in range(cuda.threadIdx.x % group, n_classes, group):
+            v = float64(x[base + c * stride])
+            if v > top or v != v:
+                top = v
+    return like(zero, segment_max(top, group))
 
 
 # --- class indices: the weighted mean's divisor and the range check -----------------------
@@ -105,20 +169,26 @@ def target_kernel(target, weight, ignore_index, n_classes, weight_sums, first_ba
                 bad = key
             continue
         total += float64(at(weight, t))
-    total = cs.block_sum(total)
-    bad = cs.block_max(bad)
+    total = segment_sum(total, cuda.blockDim.x)
+    bad = segment_max(bad, cuda.blockDim.x)
     if cuda.threadIdx.x == 0:
         weight_sums[cuda.blockIdx.x] = total
         first_bad[cuda.blockIdx.x] = bad
 
 
 # --- row kernels ---------------------------------------------------------------------
+#
+# A block of ``blockDim.x`` threads takes ``blockDim.x // group`` rows at a time, a
+# group of ``group`` consecutive threads (a power of two) per row; the blocks stride
+# over the rows.  The loop bounds are the same for every thread of a block (the
+# reductions synchronise the block), so rows past the end, and ignored rows, take
+# part in the reductions with neutral values and write nothing else.
 
 
 @cuda.jit
 def index_kernel(params, x, xs, target, weight, w_sum, gout, gmul, gdiv, lshape, n_classes,
-                 rows, zero, loss_out, grad, gs, partials):
-    """Cross entropy / focal loss with class indices: loss and gradient, one block per row.
+                 rows, group, zero, loss_out, grad, gs, partials):
+    """Cross entropy / focal loss with class indices: loss and gradient, a thread group per row.
 
     ``x`` and ``grad`` are flat views of arrays of the input's shape with element
     strides ``xs``/``gs`` (the loss axes', then the class axis'); ``target`` and
@@ -128,7 +198,8 @@ def index_kernel(params, x, xs, target, weight, w_sum, gout, gmul, gdiv, lshape,
     gradient 0.
     """
     tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
+    lane = tid % group
+    per_block = cuda.blockDim.x // group
     gd = float64(at(gdiv, 0))
     scale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
     wsum = float64(at(w_sum, 0))
@@ -136,100 +207,114 @@ def index_kernel(params, x, xs, target, weight, w_sum, gout, gmul, gdiv, lshape,
     cx = xs[len(lshape)]
     cg = gs[len(lshape)]
     total = 0.0
-    for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+    for r0 in range(cuda.blockIdx.x * per_block, rows, cuda.gridDim.x * per_block):
+        r = r0 + tid // group
+        inside = r < rows
+        t = target[r] if inside else 0
+        live = inside and t != params.ignore_index and t >= 0 and t < n_classes
         base = row_offset(r, lshape, xs)
         gbase = row_offset(r, lshape, gs)
-        t = target[r]
-        if t == params.ignore_index or t < 0 or t >= n_classes:
-            if grad is not None:
-                for c in range(tid, n_classes, nt):
-                    grad[gbase + c * cg] = 0
-            if loss_out is not None:
-                if tid == 0:
-                    loss_out[r] = 0
-            continue
-        x_t = like(zero, x[base + t * cx])
-        m = row_max(x, base, cx, n_classes, zero)
+        x_t = like(zero, x[base + t * cx]) if live else zero
+        m = row_max(x, base, cx, n_classes, zero, group, live)
+        if not live:
+            m = zero
         e_t = exp(x_t - m)
         s_rest = zero
         sd = zero
-        for c in range(tid, n_classes, nt):
-            xc = like(zero, x[base + c * cx])
-            if c != t:
-                s_rest += exp(xc - m)
-            if smoothing:
-                sd += like(zero, at(weight, c)) * (m - xc)
-        s_rest = like(zero, cs.block_sum(float64(s_rest)))
+        if live:
+            for c in range(lane, n_classes, group):
+                xc = like(zero, x[base + c * cx])
+                if c != t:
+                    s_rest += exp(xc - m)
+                if smoothing:
+                    sd += like(zero, at(weight, c)) * (m - xc)
+        s_rest = like(zero, segment_sum(float64(s_rest), group))
         if smoothing:
-            sd = like(zero, cs.block_sum(float64(sd)))
-        a = like(zero, scale * float64(at(gout, r)))
-        log_s = log_sum(e_t, s_rest)
-        part0, part1, big_a, big_b, big_d = row_terms(
-            params, n_classes, log_s, (m - x_t) + log_s, e_t, s_rest, sd,
-            like(zero, at(weight, t)), wsum, a, a)
-        if grad is not None:
-            factor = big_a / (e_t + s_rest)
-            for c in range(tid, n_classes, nt):
-                wc = like(zero, at(weight, c))
-                if c == t:
-                    grad[gbase + c * cg] = target_grad(e_t, s_rest, big_a, big_b, big_d * wc)
-                else:
-                    e = exp(like(zero, x[base + c * cx]) - m)
-                    grad[gbase + c * cg] = e * factor - big_d * wc
-        if tid == 0:
+            sd = like(zero, segment_sum(float64(sd), group))
+        if live:
+            a = like(zero, scale * float64(at(gout, r)))
+            log_s = log_sum(e_t, s_rest)
+            part0, part1, big_a, big_b, big_d = row_terms(
+                params, n_classes, log_s, (m - x_t) + log_s, e_t, s_rest, sd,
+                like(zero, at(weight, t)), wsum, a, a)
+            if grad is not None:
+                factor = big_a / (e_t + s_rest)
+                for c in range(lane, n_classes, group):
+                    wc = like(zero, at(weight, c))
+                    if c == t:
+                        grad[gbase + c * cg] = target_grad(e_t, s_rest, big_a, big_b,
+                                                           big_d * wc)
+                    else:
+                        e = exp(like(zero, x[base + c * cx]) - m)
+                        grad[gbase + c * cg] = e * factor - big_d * wc
+            if lane == 0:
+                if loss_out is not None:
+                    loss_out[r] = part0 + part1
+                total += float64(part0) + float64(part1)
+        elif inside:
+            if grad is not None:
+                for c in range(lane, n_classes, group):
+                    grad[gbase + c * cg] = 0
             if loss_out is not None:
-                loss_out[r] = part0 + part1
-            total += float64(part0) + float64(part1)
+                if lane == 0:
+                    loss_out[r] = 0
+    total = segment_sum(total, cuda.blockDim.x)
     if tid == 0:
         partials[cuda.blockIdx.x] = total
 
 
 @cuda.jit
 def nll_kernel(x, xs, target, weight, ignore_index, gout, gmul, gdiv, lshape, n_classes,
-               rows, zero, loss_out, grad, gs, partials):
+               rows, group, zero, loss_out, grad, gs, partials):
     """``-w_t x_t`` per row of log-probabilities; the gradient row is ``-w_t`` at ``t``.
 
-    Layout as in :func:`index_kernel`.  ``x_t`` is read before the block writes the
+    Layout as in :func:`index_kernel`.  ``x_t`` is read before the group writes the
     row's gradient (a barrier between), so ``grad`` may be ``x``.
     """
     tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
+    lane = tid % group
+    per_block = cuda.blockDim.x // group
     gd = float64(at(gdiv, 0))
     scale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
     cx = xs[len(lshape)]
     cg = gs[len(lshape)]
     total = 0.0
-    for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+    for r0 in range(cuda.blockIdx.x * per_block, rows, cuda.gridDim.x * per_block):
+        r = r0 + tid // group
+        inside = r < rows
+        t = target[r] if inside else 0
+        keep = inside and t != ignore_index and t >= 0 and t < n_classes
         base = row_offset(r, lshape, xs)
         gbase = row_offset(r, lshape, gs)
-        t = target[r]
-        keep = t != ignore_index and t >= 0 and t < n_classes
         w_t = like(zero, at(weight, t)) if keep else zero
         loss = -w_t * like(zero, x[base + t * cx]) if keep else zero
         cuda.syncthreads()
-        if grad is not None:
-            g = -w_t * like(zero, scale * float64(at(gout, r)))
-            for c in range(tid, n_classes, nt):
-                grad[gbase + c * cg] = g if keep and c == t else zero
-        if tid == 0:
-            if loss_out is not None:
-                loss_out[r] = loss
-            total += float64(loss)
+        if inside:
+            if grad is not None:
+                g = -w_t * like(zero, scale * float64(at(gout, r)))
+                for c in range(lane, n_classes, group):
+                    grad[gbase + c * cg] = g if keep and c == t else zero
+            if lane == 0:
+                if loss_out is not None:
+                    loss_out[r] = loss
+                total += float64(loss)
+    total = segment_sum(total, cuda.blockDim.x)
     if tid == 0:
         partials[cuda.blockIdx.x] = total
 
 
 @cuda.jit
 def prob_kernel(x, xs, prob, ps, weight, smoothing, gout, gmul, gdiv, lshape, n_classes,
-                rows, zero, loss_out, grad, gs, partials):
+                rows, group, zero, loss_out, grad, gs, partials):
     """Cross entropy with class probabilities ``prob`` (the input's shape, strides ``ps``).
 
     With ``q_c = (1 - eps) prob_c + eps / C``: loss ``sum_c w_c q_c (m - x_c) + S log s``
     (``S = sum_c w_c q_c``, ``s = sum_c exp(x_c - m)``), gradient ``p_c S - w_c q_c``,
-    as :func:`.cpu.prob_rows`.
+    as :func:`.cpu.prob_rows`.  Layout as in :func:`index_kernel`.
     """
     tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
+    lane = tid % group
+    per_block = cuda.blockDim.x // group
     gd = float64(at(gdiv, 0))
     scale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
     keep = like(zero, 1 - smoothing)
@@ -238,67 +323,79 @@ def prob_kernel(x, xs, prob, ps, weight, smoothing, gout, gmul, gdiv, lshape, n_
     cp = ps[len(lshape)]
     cg = gs[len(lshape)]
     total = 0.0
-    for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+    for r0 in range(cuda.blockIdx.x * per_block, rows, cuda.gridDim.x * per_block):
+        r = r0 + tid // group
+        inside = r < rows
         base = row_offset(r, lshape, xs)
         pbase = row_offset(r, lshape, ps)
         gbase = row_offset(r, lshape, gs)
-        m = row_max(x, base, cx, n_classes, zero)
+        m = row_max(x, base, cx, n_classes, zero, group, inside)
         s = zero
         big_s = zero
         dot = zero
-        for c in range(tid, n_classes, nt):
-            xc = like(zero, x[base + c * cx])
-            wq = like(zero, at(weight, c)) * (keep * like(zero, prob[pbase + c * cp]) + spread)
-            big_s += wq
-            dot += wq * (m - xc)
-            s += exp(xc - m)
-        s = like(zero, cs.block_sum(float64(s)))
-        big_s = like(zero, cs.block_sum(float64(big_s)))
-        dot = like(zero, cs.block_sum(float64(dot)))
-        loss = dot + big_s * log(s)
-        if grad is not None:
-            a = like(zero, scale * float64(at(gout, r)))
-            factor = a * big_s / s
-            for c in range(tid, n_classes, nt):
+        if inside:
+            for c in range(lane, n_classes, group):
                 xc = like(zero, x[base + c * cx])
                 wq = like(zero, at(weight, c)) * (keep * like(zero, prob[pbase + c * cp]) + spread)
-                grad[gbase + c * cg] = exp(xc - m) * factor - a * wq
-        if tid == 0:
-            if loss_out is not None:
-                loss_out[r] = loss
-            total += float64(loss)
+                big_s += wq
+                dot += wq * (m - xc)
+                s += exp(xc - m)
+        s = like(zero, segment_sum(float64(s), group))
+        big_s = like(zero, segment_sum(float64(big_s), group))
+        dot = like(zero, segment_sum(float64(dot), group))
+        if inside:
+            loss = dot + big_s * log(s)
+            if grad is not None:
+                a = like(zero, scale * float64(at(gout, r)))
+                factor = a * big_s / s
+                for c in range(lane, n_classes, group):
+                    xc = like(zero, x[base + c * cx])
+                    wq = like(zero, at(weight, c)) * (
+                        keep * like(zero, prob[pbase + c * cp]) + spread)
+                    grad[gbase + c * cg] = exp(xc - m) * factor - a * wq
+            if lane == 0:
+                if loss_out is not None:
+                    loss_out[r] = loss
+                total += float64(loss)
+    total = segment_sum(total, cuda.blockDim.x)
     if tid == 0:
         partials[cuda.blockIdx.x] = total
 
 
 @cuda.jit
-def primitive_kernel(x, width, rows, kind, zero, out):
+def primitive_kernel(x, width, rows, group, kind, zero, out):
     """SciPy's ``logsumexp`` (``out`` of ``rows``), ``log_softmax`` or ``softmax``
     (``out`` of ``rows * width``) of a C-ordered ``(rows, width)`` matrix, as
-    :func:`.cpu.softmax_rows` (a non-finite maximum shifts by 0 except for softmax)."""
+    :func:`.cpu.softmax_rows` (a non-finite maximum shifts by 0 except for softmax).
+    Layout as in :func:`index_kernel`."""
     tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
-    for r in range(cuda.blockIdx.x, rows, cuda.gridDim.x):
+    lane = tid % group
+    per_block = cuda.blockDim.x // group
+    for r0 in range(cuda.blockIdx.x * per_block, rows, cuda.gridDim.x * per_block):
+        r = r0 + tid // group
+        inside = r < rows
         base = r * width
-        m = row_max(x, base, 1, width, zero)
+        m = row_max(x, base, 1, width, zero, group, inside)
         shift = m
         if kind != SOFTMAX and not math.isfinite(float64(m)):
             shift = zero
         s = zero
-        for c in range(tid, width, nt):
-            s += exp(like(zero, x[base + c]) - shift)
-        s = like(zero, cs.block_sum(float64(s)))
-        if kind == SOFTMAX:
-            inv = 1 / s
-            for c in range(tid, width, nt):
-                out[base + c] = exp(like(zero, x[base + c]) - shift) * inv
-        elif kind == LOGSUMEXP:
-            if tid == 0:
-                out[r] = shift + log(s)
-        else:
-            log_s = log(s)
-            for c in range(tid, width, nt):
-                out[base + c] = (like(zero, x[base + c]) - shift) - log_s
+        if inside:
+            for c in range(lane, width, group):
+                s += exp(like(zero, x[base + c]) - shift)
+        s = like(zero, segment_sum(float64(s), group))
+        if inside:
+            if kind == SOFTMAX:
+                inv = 1 / s
+                for c in range(lane, width, group):
+                    out[base + c] = exp(like(zero, x[base + c]) - shift) * inv
+            elif kind == LOGSUMEXP:
+                if lane == 0:
+                    out[r] = shift + log(s)
+            else:
+                log_s = log(s)
+                for c in range(lane, width, group):
+                    out[base + c] = (like(zero, x[base + c]) - shift) - log_s
 
 
 @cuda.jit
@@ -326,7 +423,7 @@ def zero_one_kernel(x, s0, s1, n_classes, scores, target, rows, loss_out, partia
         if loss_out is not None:
             loss_out[i] = wrong
         total += wrong
-    total = cs.block_sum(total)
+    total = segment_sum(total, cuda.blockDim.x)
     if cuda.threadIdx.x == 0:
         partials[cuda.blockIdx.x] = total
 
@@ -342,10 +439,12 @@ def _pow2_at_least(n):
 
 
 def _row_launch(rows, width):
-    """``(blocks, threads)`` of a row kernel: a block per row, up to the grid cap; no more
-    threads than the power of two that covers a row."""
+    """``(blocks, threads, group)`` of a row kernel: ``group`` threads per row (the power
+    of two that covers a row, at most a block), whole blocks, up to the grid cap."""
     threads, max_blocks = cs.get_launch_config()
-    return min(max(rows, 1), max_blocks), min(threads, _pow2_at_least(max(width, 1)))
+    group = min(threads, _pow2_at_least(max(width, 1)))
+    per_block = threads // group
+    return min(max(-(-rows // per_block), 1), max_blocks), threads, group
 
 
 def _element_strides(arr):
@@ -488,9 +587,10 @@ def _class_loss(plan, args, return_grad, grad_output, grad_out):
     if return_grad:
         grad = _Grad(args, grad_out, "input", x.shape, dtype, cdtype)
         gflat, gs = _flat(grad.array), _row_strides(grad.array)
-    blocks, threads = _row_launch(rows, n_classes)
+    blocks, threads, group = _row_launch(rows, n_classes)
     partials = cuda.device_array(blocks, dtype=np.float64)
-    common = (gout, gmul, gdiv, lshape, n_classes, rows, zero, loss_out, gflat, gs, partials)
+    common = (gout, gmul, gdiv, lshape, n_classes, rows, group, zero, loss_out, gflat, gs,
+              partials)
     if plan.kind == "index":
         index_kernel[blocks, threads](plan.params, _flat(x), xs, target, weight, w_sum, *common)
     elif plan.kind == "nll":
@@ -559,8 +659,8 @@ def _primitive(args, kind, x, axis, name):
         matrix = _permute(_flat(arr), moved, [st[k] for k in perm], cdtype)
     out = cuda.device_array(rows if kind == LOGSUMEXP else rows * width, dtype=cdtype)
     if rows:
-        blocks, threads = _row_launch(rows, width)
-        primitive_kernel[blocks, threads](matrix, width, rows, kind, cdtype.type(0), out)
+        blocks, threads, group = _row_launch(rows, width)
+        primitive_kernel[blocks, threads](matrix, width, rows, group, kind, cdtype.type(0), out)
     if kind == LOGSUMEXP:
         kept = tuple(given_shape[k] for k in range(len(given_shape)) if k not in given_axes)
         return cs.cast(out, dtype), kept, given_axes
@@ -665,9 +765,9 @@ def ptx_signatures():
         for ndim in (1, 2):
             lshape = types.UniTuple(i64, ndim)
             strides = types.UniTuple(i64, ndim + 1)
-            unreduced = (arr, f64, f64, lshape, i64, i64, dt, arr, arr, strides, f64[::1])
-            reduced = (dt, f64[::1], f64[::1], lshape, i64, i64, dt, types.none, arr, strides,
-                       f64[::1])
+            unreduced = (arr, f64, f64, lshape, i64, i64, i64, dt, arr, arr, strides, f64[::1])
+            reduced = (dt, f64[::1], f64[::1], lshape, i64, i64, i64, dt, types.none, arr,
+                       strides, f64[::1])
             for p in params:
                 kind = typeof.typeof(p)
                 yield index_kernel, (kind, arr, strides, i64[::1], arr, f64, *unreduced)
@@ -678,7 +778,7 @@ def ptx_signatures():
             yield prob_kernel, (arr, strides, arr, strides, dt, f64, *reduced)
         yield target_kernel, (i64[::1], arr, i64, i64, f64[::1], f64[::1])
         yield target_kernel, (i64[::1], dt, i64, i64, f64[::1], f64[::1])
-        yield primitive_kernel, (arr, i64, i64, i64, dt, arr)
+        yield primitive_kernel, (arr, i64, i64, i64, i64, dt, arr)
         yield zero_one_kernel, (arr, i64, i64, i64, types.boolean, i64[::1], i64, arr, f64[::1])
         yield zero_one_kernel, (i64[::1], i64, i64, i64, types.boolean, i64[::1], i64, types.none,
                                 f64[::1])

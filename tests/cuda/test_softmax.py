@@ -7,7 +7,8 @@ order), values and gradients with a ``grad_output``, ``grad_out`` (also in place
 empty inputs, and the errors: host/device mixing, class indices out of range.
 Inputs are tiny (the simulator runs every GPU thread as a Python thread); the
 conftest's launch configuration (8 threads, at most 3 blocks) makes rows span
-several threads and blocks loop over several rows.
+several threads, blocks loop over several rows, and short rows (C <= 4) share a
+block (groups of 4, 2 or 1 threads per row).
 """
 
 import numpy as np
@@ -43,6 +44,7 @@ CE_CASES = [
     (np.float64, "mean", (2, 5, 3), (2,), {"weight": "host", "label_smoothing": 0.1,
                                            "ignore_index": -100}),
     (np.float64, "none", (7,), (), {"label_smoothing": 0.3}),
+    (np.float64, "sum", (7, 3), (2,), {"weight": "host", "label_smoothing": 0.1}),  # 2 rows/block
     (np.float32, "mean", (4, 13), (3,), {"weight": "device"}),  # C > threads: strided classes
 ]
 
@@ -93,7 +95,7 @@ def test_cross_entropy_class_indices(cuda, rng, case):
     _run_case(cuda, rng, nl.cross_entropy, case, _index_target)
 
 
-@pytest.mark.parametrize("case", CE_CASES[:5], ids=str)
+@pytest.mark.parametrize("case", CE_CASES[:6], ids=str)
 def test_cross_entropy_class_probabilities(cuda, rng, case):
     dtype, reduction, shape, _, options = case
     options = {k: v for k, v in options.items() if k != "ignore_index"}
@@ -118,6 +120,7 @@ NLL_CASES = [
     (np.float64, "mean", (5, 7), (0, 2), {"weight": "device"}),
     (np.float64, "sum", (2, 5, 3), (1,), {"weight": "host"}),
     (np.float32, "mean", (6,), (), {}),
+    (np.float64, "none", (9, 2), (4,), {}),  # 4 rows per block
 ]
 
 
@@ -287,6 +290,8 @@ PRIMITIVE_CASES = [
     (np.float64, (3, 4, 5), 1, "F"),
     (np.float64, (3, 4, 5), (0, 2), "C"),
     (np.float32, (6, 9), -1, "C"),
+    (np.float64, (7, 3), 1, "C"),
+    (np.float64, (5, 1), -1, "F"),
     (np.float64, (), None, "C"),
 ]
 
