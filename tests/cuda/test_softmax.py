@@ -319,3 +319,56 @@ def test_primitives_edge_values(cuda):
     dx = cuda.to_device(x)
     for func in (nl.logsumexp, nl.log_softmax, nl.softmax):
         np.testing.assert_array_equal(_host(func(dx, axis=1)), func(x, axis=1))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the simulator's NumPy scalars
+def test_device_promises(cuda, rng):
+    x = rng.standard_normal((5, 4))
+    t = rng.integers(0, 4, 5)
+    dx, dt = cuda.to_device(x), cuda.to_device(t)
+    # bitwise reproducible reductions
+    first = _host(nl.focal_loss(dx, dt, reduction="sum")).tobytes()
+    assert _host(nl.focal_loss(dx, dt, reduction="sum")).tobytes() == first
+    # the loss classes, any integer targets
+    module = nl.CrossEntropyLoss(label_smoothing=0.1)
+    loss, grad = module(dx, cuda.to_device(t.astype(np.uint8)), return_grad=True)
+    want, want_grad = module(x, t, return_grad=True)
+    _compare(loss, want, np.float64)
+    _compare(grad, want_grad, np.float64)
+    # NaN propagates into its row only
+    xn = x.copy()
+    xn[1, 2] = np.nan
+    loss, grad = nl.cross_entropy(cuda.to_device(xn), dt, reduction="none", return_grad=True)
+    want, want_grad = nl.cross_entropy(xn, t, reduction="none", return_grad=True)
+    np.testing.assert_array_equal(np.isnan(_host(loss)), np.isnan(want))
+    np.testing.assert_array_equal(np.isnan(_host(grad)), np.isnan(want_grad))
+    # device arrays must be contiguous
+    with pytest.raises(ValueError, match="not contiguous"):
+        nl.softmax(dx[:, ::2], axis=1)
+    # empty axes
+    empty = np.zeros((3, 0))
+    np.testing.assert_array_equal(_host(nl.logsumexp(cuda.to_device(empty), axis=1)),
+                                  nl.logsumexp(empty, axis=1))
+
+
+def _torch_cuda():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch if torch.cuda.is_available() else None
+
+
+@pytest.mark.skipif(_torch_cuda() is None, reason="needs PyTorch with a CUDA device")
+def test_torch_tensors_in_torch_tensors_out(rng):
+    torch = _torch_cuda()
+    x = torch.randn((6, 5, 3), device="cuda")
+    t = torch.randint(0, 5, (6, 3), device="cuda")
+    loss, grad = nl.cross_entropy(x, t, label_smoothing=0.1, return_grad=True)
+    assert isinstance(loss, torch.Tensor) and loss.is_cuda and loss.shape == ()
+    assert isinstance(grad, torch.Tensor) and grad.device == x.device
+    xr = x.detach().clone().requires_grad_(True)
+    want = torch.nn.functional.cross_entropy(xr, t, label_smoothing=0.1)
+    want.backward()
+    torch.testing.assert_close(loss, want.detach())
+    torch.testing.assert_close(grad, xr.grad)
