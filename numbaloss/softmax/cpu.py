@@ -405,6 +405,18 @@ def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_
 # --- probability targets ---------------------------------------------------------------
 
 
+@math_jit
+def prob_weight(w_c, prob_c, keep, spread):
+    """``w_c q_c`` with the smoothed target ``q_c = keep * prob_c + spread``."""
+    return w_c * (keep * prob_c + spread)
+
+
+@math_jit
+def prob_loss(dot, big_s, s):
+    """The row loss ``sum_c w_c q_c (m - x_c) + S log s`` from its sums."""
+    return dot + big_s * log(s)
+
+
 @kernel_jit
 def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partials,
               start, stop):
@@ -432,19 +444,19 @@ def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partia
                 dot = x.dtype.type(0)
                 for c in range(n_classes):
                     xc = x[r, c]
-                    wq = weight[c] * (keep * prob[r, c] + spread)
+                    wq = prob_weight(weight[c], prob[r, c], keep, spread)
                     big_s += wq
                     dot += wq * (m - xc)
                     e = exp(xc - m)
                     s += e
                     if grad is not None:
                         row[c] = e
-                loss = dot + big_s * log(s)
+                loss = prob_loss(dot, big_s, s)
                 if grad is not None:
                     a = at(ga, r)
                     scale = a * big_s / s
                     for c in range(n_classes):
-                        wq = weight[c] * (keep * prob[r, c] + spread)
+                        wq = prob_weight(weight[c], prob[r, c], keep, spread)
                         grad[r, c] = row[c] * scale - a * wq
             if loss_out.shape[0] > 0:
                 loss_out[r] = loss

@@ -61,7 +61,16 @@ from .._core.validation import as_array, check_broadcastable, native
 from .._core.vecmath import exp, log
 from ..elementwise.cuda import _run as run_elementwise
 from . import losses, plans
-from .cpu import LOG_SOFTMAX, LOGSUMEXP, SOFTMAX, log_sum, row_terms, target_grad
+from .cpu import (
+    LOG_SOFTMAX,
+    LOGSUMEXP,
+    SOFTMAX,
+    log_sum,
+    prob_loss,
+    prob_weight,
+    row_terms,
+    target_grad,
+)
 
 # --- device helpers ------------------------------------------------------------------
 
@@ -310,7 +319,7 @@ def prob_kernel(x, xs, prob, ps, weight, smoothing, gout, gmul, gdiv, lshape, n_
 
     With ``q_c = (1 - eps) prob_c + eps / C``: loss ``sum_c w_c q_c (m - x_c) + S log s``
     (``S = sum_c w_c q_c``, ``s = sum_c exp(x_c - m)``), gradient ``p_c S - w_c q_c``,
-    as :func:`.cpu.prob_rows`.  Layout as in :func:`index_kernel`.
+    with :func:`.cpu.prob_rows`'s helpers :func:`.cpu.prob_weight` and :func:`.cpu.prob_loss`.  Layout as in :func:`index_kernel`.
     """
     tid = cuda.threadIdx.x
     lane = tid % group
@@ -336,7 +345,8 @@ def prob_kernel(x, xs, prob, ps, weight, smoothing, gout, gmul, gdiv, lshape, n_
         if inside:
             for c in range(lane, n_classes, group):
                 xc = like(zero, x[base + c * cx])
-                wq = like(zero, at(weight, c)) * (keep * like(zero, prob[pbase + c * cp]) + spread)
+                wq = prob_weight(like(zero, at(weight, c)), like(zero, prob[pbase + c * cp]),
+                                 keep, spread)
                 big_s += wq
                 dot += wq * (m - xc)
                 s += exp(xc - m)
@@ -344,14 +354,14 @@ def prob_kernel(x, xs, prob, ps, weight, smoothing, gout, gmul, gdiv, lshape, n_
         big_s = like(zero, segment_sum(float64(big_s), group))
         dot = like(zero, segment_sum(float64(dot), group))
         if inside:
-            loss = dot + big_s * log(s)
+            loss = prob_loss(dot, big_s, s)
             if grad is not None:
                 a = like(zero, scale * float64(at(gout, r)))
                 factor = a * big_s / s
                 for c in range(lane, n_classes, group):
                     xc = like(zero, x[base + c * cx])
-                    wq = like(zero, at(weight, c)) * (
-                        keep * like(zero, prob[pbase + c * cp]) + spread)
+                    wq = prob_weight(like(zero, at(weight, c)),
+                                     like(zero, prob[pbase + c * cp]), keep, spread)
                     grad[gbase + c * cg] = exp(xc - m) * factor - a * wq
             if lane == 0:
                 if loss_out is not None:
