@@ -60,6 +60,7 @@ from .._core.kernels import at, like
 from .._core.validation import as_array, check_broadcastable, native
 from .._core.vecmath import exp, log
 from ..elementwise.cuda import _run as run_elementwise
+from ..elementwise.cuda import elementwise_kernel
 from . import losses, plans
 from .cpu import (
     LOG_SOFTMAX,
@@ -761,7 +762,8 @@ def ptx_signatures():
     smoothing) and the focal loss, unreduced with a per-row ``grad_output`` and
     host weights, reduced with the divisor and ``grad_output`` on the device and
     no weights; ``(N, C)`` and ``(N, C, d)`` layouts; NLL, class probabilities,
-    the primitives, zero-one (scores and labels) and the target check.
+    the primitives, zero-one (scores and labels), the target check, and the
+    elementwise kernel with the sigmoid focal loss's point functions.
     """
     from numba import types
     from numba.core.typing import typeof
@@ -786,6 +788,12 @@ def ptx_signatures():
             yield nll_kernel, (arr, strides, i64[::1], dt, i64, *reduced)
             yield prob_kernel, (arr, strides, arr, strides, arr, f64, *unreduced)
             yield prob_kernel, (arr, strides, arr, strides, dt, f64, *reduced)
+        for p in (cpu.SigmoidFocal(0.25, 1.5), cpu.SigmoidFocalSquare(0.25)):
+            kind = typeof.typeof(p)
+            yield elementwise_kernel, (kind, arr, arr, dt, dt, arr, f64, f64, arr, arr,
+                                       types.none, i64, f64[::1], f64[::1])
+            yield elementwise_kernel, (kind, arr, arr, dt, dt, dt, f64[::1], f64[::1], types.none,
+                                       arr, types.none, i64, f64[::1], f64[::1])
         yield target_kernel, (i64[::1], arr, i64, i64, f64[::1], f64[::1])
         yield target_kernel, (i64[::1], dt, i64, i64, f64[::1], f64[::1])
         yield primitive_kernel, (arr, i64, i64, i64, i64, dt, arr)
