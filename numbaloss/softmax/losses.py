@@ -4,7 +4,8 @@ The class axis of the logits (axis 1, or axis 0 of a 1-D input) is moved last as
 view and the logits are handed to the kernels as a ``(rows, C)`` matrix, copied
 only when that view is not C-contiguous (e.g. a ``(N, C, d1, ...)`` input, or
 Fortran order).  Value and gradient come out of one pass over each row (see
-:mod:`numbaloss.softmax.cpu`).
+:mod:`numbaloss.softmax.cpu`).  Arguments are validated by :mod:`.plans`, which the
+CUDA back end (:mod:`.cuda`, taken for device arrays) shares.
 """
 
 import numpy as np
