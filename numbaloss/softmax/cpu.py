@@ -404,6 +404,18 @@ def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_
 # --- probability targets ---------------------------------------------------------------
 
 
+@math_jit
+def prob_weight(w_c, prob_c, keep, spread):
+    """``w_c q_c`` with the smoothed target ``q_c = keep * prob_c + spread``."""
+    return w_c * (keep * prob_c + spread)
+
+
+@math_jit
+def prob_loss(dot, big_s, s):
+    """The row loss ``sum_c w_c q_c (m - x_c) + S log s`` from its sums."""
+    return dot + big_s * log(s)
+
+
 @kernel_jit
 def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partials,
               start, stop):
@@ -431,19 +443,19 @@ def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partia
                 dot = x.dtype.type(0)
                 for c in range(n_classes):
                     xc = x[r, c]
-                    wq = weight[c] * (keep * prob[r, c] + spread)
+                    wq = prob_weight(weight[c], prob[r, c], keep, spread)
                     big_s += wq
                     dot += wq * (m - xc)
                     e = exp(xc - m)
                     s += e
                     if grad is not None:
                         row[c] = e
-                loss = dot + big_s * log(s)
+                loss = prob_loss(dot, big_s, s)
                 if grad is not None:
                     a = at(ga, r)
                     scale = a * big_s / s
                     for c in range(n_classes):
-                        wq = weight[c] * (keep * prob[r, c] + spread)
+                        wq = prob_weight(weight[c], prob[r, c], keep, spread)
                         grad[r, c] = row[c] * scale - a * wq
             if loss_out.shape[0] > 0:
                 loss_out[r] = loss
@@ -465,16 +477,13 @@ def nll_rows(x, target, weight, ignore_index, ga, loss_out, grad, block_rows, pa
         total = 0.0
         for r in range(lo, hi):
             t = target[r]
+            # the loss is read before the gradient row is written: ``grad`` may be ``x``
+            loss = x.dtype.type(0) if t == ignore_index else -weight[t] * x[r, t]
             if grad is not None:
                 for c in range(n_classes):
                     grad[r, c] = 0
-            if t == ignore_index:
-                loss = x.dtype.type(0)
-            else:
-                w_t = weight[t]
-                loss = -w_t * x[r, t]
-                if grad is not None:
-                    grad[r, t] = -w_t * at(ga, r)
+                if t != ignore_index:
+                    grad[r, t] = -weight[t] * at(ga, r)
             if loss_out.shape[0] > 0:
                 loss_out[r] = loss
             total += np.float64(loss)

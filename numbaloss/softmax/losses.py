@@ -4,11 +4,11 @@ The class axis of the logits (axis 1, or axis 0 of a 1-D input) is moved last as
 view and the logits are handed to the kernels as a ``(rows, C)`` matrix, copied
 only when that view is not C-contiguous (e.g. a ``(N, C, d1, ...)`` input, or
 Fortran order).  Value and gradient come out of one pass over each row (see
-:mod:`numbaloss.softmax.cpu`).
+:mod:`numbaloss.softmax.cpu`).  Arguments are validated by :mod:`.plans`, which the
+CUDA back end (:mod:`.cuda`, taken for device arrays) shares.
 """
 
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_tuple
 
 from .._core import parallel
 from .._core.dispatch import on_device
@@ -22,16 +22,13 @@ from .._core.driver import (
 )
 from .._core.validation import (
     as_array,
-    check_index,
-    check_real_scalar,
-    check_reduction,
-    check_same_shape,
     compute_dtype,
     native,
     result_dtype,
 )
 from ..elementwise.cpu import run_block_range
-from . import cpu
+from . import cpu, plans
+from .plans import HOST
 
 _GRAD_DOC = """
     return_grad : bool, optional
@@ -68,19 +65,12 @@ def _doc(pred):
 class _Logits:
     """The logits of one call as a ``(rows, C)`` matrix in compute dtype."""
 
-    def __init__(self, input, name="input"):
-        x = as_array(input, name)
-        if x.ndim == 0:
-            raise ValueError(f"{name} must have at least one dimension (the classes); got a scalar")
+    def __init__(self, x, name="input"):
         self.name = name
         self.shape = x.shape
         self.dtype = result_dtype(x)
         self.cdtype = compute_dtype(self.dtype)
-        self.n_classes = x.shape[1] if x.ndim >= 2 else x.shape[0]
-        self.loss_shape = (x.shape[0], *x.shape[2:]) if x.ndim >= 2 else ()
-        self.rows = int(np.prod(self.loss_shape, dtype=np.int64))
-        if self.n_classes == 0 and self.rows > 0:
-            raise ValueError(f"{name} of shape {tuple(x.shape)} has no classes (C = 0)")
+        self.n_classes, self.loss_shape, self.rows = plans.class_axis(x, name)
         self.x = x
         self.matrix = self.as_rows(x, self.cdtype)
 
@@ -139,28 +129,15 @@ def _upstream(logits, reduction, grad_output):
     return _scalar_grad_output(grad_output)
 
 
-def _class_targets(target, logits):
-    """Class-index targets as flat int64, with their shape checked."""
-    t = as_array(target, "target")
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"target must hold integer class indices, got dtype {t.dtype}")
-    if t.shape != logits.loss_shape:
-        raise ValueError(
-            f"target of shape {tuple(t.shape)} does not fit input of shape {tuple(logits.shape)}: "
-            f"class-index targets must have shape {tuple(logits.loss_shape)}"
-        )
+def _class_targets(t):
+    """Validated class-index targets as flat int64."""
     return np.ascontiguousarray(native(t, np.dtype(np.int64))).reshape(-1)
 
 
-def _class_weight(weight, logits):
-    if weight is None:
+def _class_weight(w, logits):
+    """Validated class weights (``None``: all 1) as a contiguous array of the compute dtype."""
+    if w is None:
         return np.ones(logits.n_classes, dtype=logits.cdtype)
-    w = as_array(weight, "weight")
-    if w.shape != (logits.n_classes,):
-        raise ValueError(
-            f"weight must have one entry per class, shape ({logits.n_classes},); "
-            f"got {tuple(w.shape)}"
-        )
     return np.ascontiguousarray(native(w, logits.cdtype))
 
 
@@ -196,7 +173,7 @@ def _divide(total, divisor):
 def _index_loss(params, logits, target, weight, reduction, return_grad, grad_output,
                 grad_out):
     """Cross entropy or focal loss with class-index targets (one fused pass)."""
-    t = _class_targets(target, logits)
+    t = _class_targets(target)
     w = _class_weight(weight, logits)
     bad, w_total, _ = cpu.check_targets(t, w, params.ignore_index, logits.n_classes)
     if bad >= 0:
@@ -223,11 +200,6 @@ def _index_loss(params, logits, target, weight, reduction, return_grad, grad_out
 def _prob_loss(logits, target, weight, label_smoothing, reduction, return_grad, grad_output,
                grad_out):
     """Cross entropy with class-probability targets."""
-    if target.shape != logits.shape:
-        raise ValueError(
-            f"class-probability target must have the input's shape {tuple(logits.shape)}; "
-            f"got {tuple(target.shape)}"
-        )
     prob = logits.as_rows(target, logits.cdtype)
     w = _class_weight(weight, logits)
     g = _upstream(logits, reduction, grad_output)
@@ -299,18 +271,21 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     >>> round(float(loss), 6), grad.round(4).tolist()
     (0.239545, [[-0.213, 0.1065, 0.1065]])
     """
-    check_reduction(reduction)
-    ignore_index = check_index(ignore_index, "ignore_index")
-    label_smoothing = check_real_scalar(label_smoothing, "label_smoothing")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
-    logits = _Logits(input)
-    t = as_array(target, "target")
-    if t.dtype.kind == "f":
-        return _prob_loss(logits, t, weight, label_smoothing, reduction, return_grad,
-                          grad_output, grad_out)
-    return _index_loss(cpu.CrossEntropy(ignore_index, label_smoothing), logits, t, weight,
-                       reduction, return_grad, grad_output, grad_out)
+    plan = plans.cross_entropy(HOST, input, target, weight, ignore_index, reduction,
+                               label_smoothing)
+    return _class_loss(plan, return_grad, grad_output, grad_out)
+
+
+def _class_loss(plan, return_grad, grad_output, grad_out):
+    """Run a validated :class:`~.plans.ClassPlan` on the CPU."""
+    logits = _Logits(plan.x)
+    if plan.kind == "prob":
+        return _prob_loss(logits, plan.target, plan.weight, plan.label_smoothing,
+                          plan.reduction, return_grad, grad_output, grad_out)
+    if plan.kind == "nll":
+        return _nll_loss(logits, plan, return_grad, grad_output, grad_out)
+    return _index_loss(plan.params, logits, plan.target, plan.weight, plan.reduction,
+                       return_grad, grad_output, grad_out)
 
 
 @on_device("softmax")
@@ -355,15 +330,8 @@ def focal_loss(input, target, gamma=2.0, weight=None, ignore_index=-100, reducti
     >>> round(float(nl.focal_loss([[2.0, 0.0, 0.0]], [0])), 6)
     0.010869
     """
-    gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
-    if gamma == 0:
-        return cross_entropy(input, target, weight, ignore_index, reduction, 0.0,
-                             return_grad=return_grad, grad_output=grad_output, grad_out=grad_out)
-    check_reduction(reduction)
-    ignore_index = check_index(ignore_index, "ignore_index")
-    logits = _Logits(input)
-    return _index_loss(cpu.Focal(ignore_index, 0.0, gamma), logits, target, weight, reduction,
-                       return_grad, grad_output, grad_out)
+    plan = plans.focal_loss(HOST, input, target, gamma, weight, ignore_index, reduction)
+    return _class_loss(plan, return_grad, grad_output, grad_out)
 
 
 @on_device("softmax")
@@ -396,11 +364,15 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean", *,
     >>> float(nl.nll_loss([[-0.5, -1.0], [-2.0, -0.1]], [0, 1]))
     0.3
     """
-    check_reduction(reduction)
-    ignore_index = check_index(ignore_index, "ignore_index")
-    logits = _Logits(input)
-    t = _class_targets(target, logits)
-    w = _class_weight(weight, logits)
+    plan = plans.nll_loss(HOST, input, target, weight, ignore_index, reduction)
+    return _class_loss(plan, return_grad, grad_output, grad_out)
+
+
+def _nll_loss(logits, plan, return_grad, grad_output, grad_out):
+    """Negative log likelihood of a validated plan."""
+    reduction, ignore_index = plan.reduction, plan.ignore_index
+    t = _class_targets(plan.target)
+    w = _class_weight(plan.weight, logits)
     bad, w_total, _ = cpu.check_targets(t, w, ignore_index, logits.n_classes)
     if bad >= 0:
         raise ValueError(
@@ -459,13 +431,8 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none",
     >>> nl.sigmoid_focal_loss([2.0, -1.0], [1.0, 0.0]).round(6).tolist()
     [0.000451, 0.016994]
     """
-    check_reduction(reduction)
-    x = as_array(inputs, "inputs")
-    y = as_array(targets, "targets")
-    check_same_shape(["inputs", "targets"], [x, y])
-    alpha = check_real_scalar(alpha, "alpha")
-    gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
-    params = cpu.SigmoidFocalSquare(alpha) if gamma == 2 else cpu.SigmoidFocal(alpha, gamma)
+    plan = plans.sigmoid_focal_loss(HOST, inputs, targets, alpha, gamma, reduction)
+    params, x, y = plan.params, *plan.operands
     ops = Operands(x, [x, y])
     return run_elementwise(run_block_range, params, ops, [ops.flat(x), ops.flat(y)],
                            reduction=reduction, return_grad=return_grad,
@@ -508,21 +475,10 @@ def zero_one_loss(input, target, reduction="mean", *, return_grad=False, grad_ou
     >>> float(nl.zero_one_loss([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]], [1, 1, 1]))
     0.3333333333333333
     """
-    if return_grad:
-        raise ValueError("zero_one_loss is piecewise constant and has no gradient; "
-                         "return_grad=True is not supported")
-    check_reduction(reduction)
-    x = as_array(input, "input")
-    t = as_array(target, "target")
-    if x.ndim not in (1, 2):
-        raise ValueError(f"input must be scores (N, C) or labels (N); got shape {tuple(x.shape)}")
-    if t.shape != x.shape[:1]:
-        raise ValueError(f"target must have shape ({x.shape[0]},) for input of shape "
-                         f"{tuple(x.shape)}; got {tuple(t.shape)}")
+    plan = plans.zero_one_loss(HOST, input, target, reduction, return_grad)
+    x, t = plan.x, plan.target
     dtype = result_dtype(x)
     if x.ndim == 2:
-        if x.shape[1] == 0 and x.shape[0] > 0:
-            raise ValueError("input scores have no classes (shape (N, 0))")
         pred = np.argmax(x, axis=1) if x.shape[0] else np.zeros(0, dtype=np.int64)
     else:
         pred = x
@@ -542,8 +498,7 @@ def _primitive_rows(x, axis, name):
     """``(rows matrix, moved shape, axes)`` of ``x`` with ``axis`` moved last."""
     arr = as_array(x, name)
     dtype = result_dtype(arr)
-    axes = tuple(range(arr.ndim)) if axis is None else normalize_axis_tuple(axis, arr.ndim)
-    dest = tuple(range(arr.ndim - len(axes), arr.ndim))
+    axes, dest = plans.primitive_axes(arr.ndim, axis)
     moved = np.moveaxis(native(arr, compute_dtype(dtype)), axes, dest)
     width = int(np.prod(moved.shape[moved.ndim - len(axes):], dtype=np.int64))
     rows = int(np.prod(moved.shape[:moved.ndim - len(axes)], dtype=np.int64))

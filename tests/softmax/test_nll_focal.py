@@ -79,8 +79,10 @@ def test_nll_layouts_and_in_place(rng, layout):
     assert got[0] == loss
     np.testing.assert_array_equal(got[1], grad)
     x2 = x.copy()
-    assert nl.nll_loss(x2, t, weight=w, return_grad=True, grad_out=x2)[1] is x2
+    in_place = nl.nll_loss(x2, t, weight=w, return_grad=True, grad_out=x2)
+    assert in_place[1] is x2
     np.testing.assert_array_equal(x2, grad)
+    assert in_place[0] == loss  # the loss is read before the row is overwritten
 
 
 def test_nll_bad_inputs_and_edges():

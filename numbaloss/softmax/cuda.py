@@ -1,0 +1,802 @@
+"""CUDA kernels of the softmax family: the functions of :mod:`.losses` on device arrays.
+
+Reached through :func:`numbaloss._core.dispatch.on_device` when an argument is a
+CUDA device array (numba, CuPy, PyTorch).  Each public function has the signature
+and docs of its CPU twin and validates its arguments with the same :mod:`.plans`.
+
+Row kernels (cross entropy, focal loss, NLL, the stable primitives): a group of
+threads per row, the power of two that covers the row's classes up to a whole block
+(so a long row gets a block, and short rows share one: e.g. 16 rows of 10 classes
+per block of 256 threads), the blocks striding over the rows, the threads of a group
+striding over the row's classes.  A row is read in place, whatever the input's
+layout: a row's base offset comes from its index in the loss's shape and the element
+strides of the array, the class axis from its own stride, so ``(N, C, d1, ..., dk)``
+inputs and Fortran order need no copy, and the gradient, written with *its*
+strides, may be the input itself (``grad_out=input``: each thread writes only the
+classes it read, after the row's reductions).  Per row:
+
+1. :func:`segment_max` of the threads' maxima: ``m``;
+2. one pass for the sums (``s_rest``, the exps of the other classes, summed apart
+   from the target's as on the CPU; the smoothing term ``sum_c w_c (m - x_c)``),
+   each thread in the compute dtype, the group's tree in float64
+   (:func:`segment_sum`; every thread of the group gets the total);
+3. every thread of the group evaluates the CPU's row math (:func:`.cpu.log_sum`,
+   :func:`.cpu.row_terms`, i.e. ``CrossEntropy.terms``/``Focal.terms``, and
+   :func:`.cpu.target_grad`, compiled for the GPU), then writes the gradient of
+   its classes from ``exp(x_c - m)``.
+
+The first thread of a group adds up its rows' losses in float64, a block tree sums
+those into one partial per block, and the per-block partials are summed by
+:func:`~numbaloss._core.cuda_support.reduce_partials`, which also divides by the
+mean's divisor on the device (no float atomics: the same sums in the same order on
+every run).  The weighted mean's divisor (the
+summed weight of the targets that are not ignored) is formed by a first small
+kernel over the targets, which also finds class indices out of range: its per-block
+flags are read back (the one synchronisation of a call with class indices, as
+``binary_cross_entropy``'s domain check in the elementwise family) and a bad index
+raises the CPU's ``ValueError`` before the row kernel runs, so an in-place
+``grad_out`` is left untouched as on the CPU.
+
+``sigmoid_focal_loss`` is elementwise: its plan runs on the elementwise family's
+kernel (:func:`numbaloss.elementwise.cuda._run`) with :class:`.cpu.SigmoidFocal`'s
+point function.  ``zero_one_loss`` takes one thread per row (an argmax), no
+synchronisation.  Device arrays must be contiguous (C or Fortran order), as in the
+elementwise family; a strided view raises ``ValueError``.  ``logsumexp``/``log_softmax``/``softmax`` reduce over any axes:
+the input is laid out as a C-ordered ``(rows, width)`` matrix on the device (no copy
+when the axes already are the last ones of a C-ordered array), and the result laid
+back.  Results stay on the device; a reduced loss is a 0-d device array.
+"""
+
+import functools
+import inspect
+import math
+
+import numpy as np
+from numba import cuda, float64
+
+from .._core import cuda_support as cs
+from .._core.cuda_support import MAX_THREADS
+from .._core.kernels import at, like
+from .._core.validation import as_array, check_broadcastable, native
+from .._core.vecmath import exp, log
+from ..elementwise.cuda import _run as run_elementwise
+from ..elementwise.cuda import elementwise_kernel
+from . import losses, plans
+from .cpu import (
+    LOG_SOFTMAX,
+    LOGSUMEXP,
+    SOFTMAX,
+    log_sum,
+    prob_loss,
+    prob_weight,
+    row_terms,
+    target_grad,
+)
+
+# --- device helpers ------------------------------------------------------------------
+
+
+@cuda.jit(device=True)
+def segment_sum(value, width):
+    """Sum of ``value`` over each aligned group of ``width`` consecutive threads.
+
+    ``width`` is a power of two dividing ``blockDim.x``; the tree order is fixed,
+    and with ``width == blockDim.x`` it is
+    :func:`~numbaloss._core.cuda_support.block_sum`'s.  Every thread of the block
+    must call it (it synchronises); every thread gets its group's total.
+
+    (Defined here rather than in :mod:`numbaloss._core.cuda_support`: numba's CUDA
+    simulator swaps the ``cuda`` module into a device function's module at every
+    call, and a device function of another module called many times by many
+    threads sees the swap undone under its feet; device functions of the
+    kernel's own module are swapped once, for the whole launch.)
+    """
+    buf = cuda.shared.array(MAX_THREADS, float64)
+    tid = cuda.threadIdx.x
+    lane = tid % width
+    cuda.syncthreads()  # the buffer may still be read by a previous call
+    buf[tid] = value
+    cuda.syncthreads()
+    half = width // 2
+    while half > 0:
+        if lane < half:
+            buf[tid] += buf[tid + half]
+        cuda.syncthreads()
+        half //= 2
+    total = buf[tid - lane]
+    return total
+
+
+@cuda.jit(device=True)
+def segment_max(value, width):
+    """Maximum of ``value`` over each aligned group of ``width`` threads (NaN wins).
+
+    Same contract as :func:`segment_sum`; with ``width == blockDim.x`` it is
+    :func:`~numbaloss._core.cuda_support.block_max`.
+    """
+    buf = cuda.shared.array(MAX_THREADS, float64)
+    tid = cuda.threadIdx.x
+    lane = tid % width
+    cuda.syncthreads()
+    buf[tid] = value
+    cuda.syncthreads()
+    half = width // 2
+    while half > 0:
+        if lane < half:
+            other = buf[tid + half]
+            if other > buf[tid] or other != other:
+                buf[tid] = other
+        cuda.syncthreads()
+        half //= 2
+    top = buf[tid - lane]
+    return top
+
+
+@cuda.jit(device=True)
+def row_offset(r, lshape, strides):
+    """Element offset of row ``r`` (C order of ``lshape``) in an array of ``strides``."""
+    offset = 0
+    rem = r
+    for k in range(len(lshape) - 1, -1, -1):
+        size = lshape[k]
+        offset += (rem % size) * strides[k]
+        rem //= size
+    return offset
+
+
+@cuda.jit(device=True)
+def row_max(x, base, stride, n_classes, zero, group, live):
+    """The largest of a row's ``n_classes`` entries (NaN wins), in the type of ``zero``.
+
+    Every thread of the block calls it; the threads of a row's group (``group``
+    consecutive threads) get the row's maximum (``-inf`` where not ``live``).
+    """
+    top = -math.inf
+    if live:
+        for c in range(cuda.threadIdx.x % group, n_classes, group):
+            v = float64(x[base + c * stride])
+            if v > top or v != v:
+                top = v
+    return like(zero, segment_max(top, group))
+
+
+# --- class indices: the weighted mean's divisor and the range check -----------------------
+
+
+@cuda.jit
+def target_kernel(target, weight, ignore_index, n_classes, weight_sums, first_bad):
+    """Per-block float64 sums of ``weight[t]`` over targets not ignored, and ``-i`` of the
+    first target ``i`` out of ``[0, C)`` (``-inf``: none)."""
+    total = 0.0
+    bad = -math.inf
+    for i in range(cuda.grid(1), target.shape[0], cuda.gridsize(1)):
+        t = target[i]
+        if t == ignore_index:
+            continue
+        if t < 0 or t >= n_classes:
+            key = -float64(i)  # (no builtin max: it does not type here for the CUDA target)
+            if key > bad:
+                bad = key
+            continue
+        total += float64(at(weight, t))
+    total = segment_sum(total, cuda.blockDim.x)
+    bad = segment_max(bad, cuda.blockDim.x)
+    if cuda.threadIdx.x == 0:
+        weight_sums[cuda.blockIdx.x] = total
+        first_bad[cuda.blockIdx.x] = bad
+
+
+# --- row kernels ---------------------------------------------------------------------
+#
+# A block of ``blockDim.x`` threads takes ``blockDim.x // group`` rows at a time, a
+# group of ``group`` consecutive threads (a power of two) per row; the blocks stride
+# over the rows.  The loop bounds are the same for every thread of a block (the
+# reductions synchronise the block), so rows past the end, and ignored rows, take
+# part in the reductions with neutral values and write nothing else.
+
+
+@cuda.jit
+def index_kernel(params, x, xs, target, weight, w_sum, gout, gmul, gdiv, lshape, n_classes,
+                 rows, group, zero, loss_out, grad, gs, partials):
+    """Cross entropy / focal loss with class indices: loss and gradient, a thread group per row.
+
+    ``x`` and ``grad`` are flat views of arrays of the input's shape with element
+    strides ``xs``/``gs`` (the loss axes', then the class axis'); ``target`` and
+    ``gout`` (per-row upstream gradient or a scalar) are flat in C order of the
+    loss's shape ``lshape``.  Gradients are scaled by ``gmul / gdiv`` (scalars or
+    1-element device arrays).  Rows whose target is ``ignore_index`` get loss and
+    gradient 0.
+    """
+    tid = cuda.threadIdx.x
+    lane = tid % group
+    per_block = cuda.blockDim.x // group
+    gd = float64(at(gdiv, 0))
+    scale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    wsum = float64(at(w_sum, 0))
+    smoothing = params.smoothing != 0
+    cx = xs[len(lshape)]
+    cg = gs[len(lshape)]
+    total = 0.0
+    for r0 in range(cuda.blockIdx.x * per_block, rows, cuda.gridDim.x * per_block):
+        r = r0 + tid // group
+        inside = r < rows
+        t = target[r] if inside else 0
+        live = inside and t != params.ignore_index and t >= 0 and t < n_classes
+        base = row_offset(r, lshape, xs)
+        gbase = row_offset(r, lshape, gs)
+        x_t = like(zero, x[base + t * cx]) if live else zero
+        m = row_max(x, base, cx, n_classes, zero, group, live)
+        if not live:
+            m = zero
+        e_t = exp(x_t - m)
+        s_rest = zero
+        sd = zero
+        if live:
+            for c in range(lane, n_classes, group):
+                xc = like(zero, x[base + c * cx])
+                if c != t:
+                    s_rest += exp(xc - m)
+                if smoothing:
+                    sd += like(zero, at(weight, c)) * (m - xc)
+        s_rest = like(zero, segment_sum(float64(s_rest), group))
+        if smoothing:
+            sd = like(zero, segment_sum(float64(sd), group))
+        if live:
+            a = like(zero, scale * float64(at(gout, r)))
+            log_s = log_sum(e_t, s_rest)
+            part0, part1, big_a, big_b, big_d = row_terms(
+                params, n_classes, log_s, (m - x_t) + log_s, e_t, s_rest, sd,
+                like(zero, at(weight, t)), wsum, a, a)
+            if grad is not None:
+                factor = big_a / (e_t + s_rest)
+                for c in range(lane, n_classes, group):
+                    wc = like(zero, at(weight, c))
+                    if c == t:
+                        grad[gbase + c * cg] = target_grad(e_t, s_rest, big_a, big_b,
+                                                           big_d * wc)
+                    else:
+                        e = exp(like(zero, x[base + c * cx]) - m)
+                        grad[gbase + c * cg] = e * factor - big_d * wc
+            if lane == 0:
+                if loss_out is not None:
+                    loss_out[r] = part0 + part1
+                total += float64(part0) + float64(part1)
+        elif inside:
+            if grad is not None:
+                for c in range(lane, n_classes, group):
+                    grad[gbase + c * cg] = 0
+            if loss_out is not None:
+                if lane == 0:
+                    loss_out[r] = 0
+    total = segment_sum(total, cuda.blockDim.x)
+    if tid == 0:
+        partials[cuda.blockIdx.x] = total
+
+
+@cuda.jit
+def nll_kernel(x, xs, target, weight, ignore_index, gout, gmul, gdiv, lshape, n_classes,
+               rows, group, zero, loss_out, grad, gs, partials):
+    """``-w_t x_t`` per row of log-probabilities; the gradient row is ``-w_t`` at ``t``.
+
+    Layout as in :func:`index_kernel`.  ``x_t`` is read before the group writes the
+    row's gradient (a barrier between), so ``grad`` may be ``x``.
+    """
+    tid = cuda.threadIdx.x
+    lane = tid % group
+    per_block = cuda.blockDim.x // group
+    gd = float64(at(gdiv, 0))
+    scale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    cx = xs[len(lshape)]
+    cg = gs[len(lshape)]
+    total = 0.0
+    for r0 in range(cuda.blockIdx.x * per_block, rows, cuda.gridDim.x * per_block):
+        r = r0 + tid // group
+        inside = r < rows
+        t = target[r] if inside else 0
+        keep = inside and t != ignore_index and t >= 0 and t < n_classes
+        base = row_offset(r, lshape, xs)
+        gbase = row_offset(r, lshape, gs)
+        w_t = like(zero, at(weight, t)) if keep else zero
+        loss = -w_t * like(zero, x[base + t * cx]) if keep else zero
+        cuda.syncthreads()
+        if inside:
+            if grad is not None:
+                g = -w_t * like(zero, scale * float64(at(gout, r)))
+                for c in range(lane, n_classes, group):
+                    grad[gbase + c * cg] = g if keep and c == t else zero
+            if lane == 0:
+                if loss_out is not None:
+                    loss_out[r] = loss
+                total += float64(loss)
+    total = segment_sum(total, cuda.blockDim.x)
+    if tid == 0:
+        partials[cuda.blockIdx.x] = total
+
+
+@cuda.jit
+def prob_kernel(x, xs, prob, ps, weight, smoothing, gout, gmul, gdiv, lshape, n_classes,
+                rows, group, zero, loss_out, grad, gs, partials):
+    """Cross entropy with class probabilities ``prob`` (the input's shape, strides ``ps``).
+
+    With ``q_c = (1 - eps) prob_c + eps / C``: loss ``sum_c w_c q_c (m - x_c) + S log s``
+    (``S = sum_c w_c q_c``, ``s = sum_c exp(x_c - m)``), gradient ``p_c S - w_c q_c``,
+    with :func:`.cpu.prob_rows`'s helpers :func:`.cpu.prob_weight` and :func:`.cpu.prob_loss`.  Layout as in :func:`index_kernel`.
+    """
+    tid = cuda.threadIdx.x
+    lane = tid % group
+    per_block = cuda.blockDim.x // group
+    gd = float64(at(gdiv, 0))
+    scale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    keep = like(zero, 1 - smoothing)
+    spread = like(zero, smoothing / (n_classes if n_classes > 0 else 1))
+    cx = xs[len(lshape)]
+    cp = ps[len(lshape)]
+    cg = gs[len(lshape)]
+    total = 0.0
+    for r0 in range(cuda.blockIdx.x * per_block, rows, cuda.gridDim.x * per_block):
+        r = r0 + tid // group
+        inside = r < rows
+        base = row_offset(r, lshape, xs)
+        pbase = row_offset(r, lshape, ps)
+        gbase = row_offset(r, lshape, gs)
+        m = row_max(x, base, cx, n_classes, zero, group, inside)
+        s = zero
+        big_s = zero
+        dot = zero
+        if inside:
+            for c in range(lane, n_classes, group):
+                xc = like(zero, x[base + c * cx])
+                wq = prob_weight(like(zero, at(weight, c)), like(zero, prob[pbase + c * cp]),
+                                 keep, spread)
+                big_s += wq
+                dot += wq * (m - xc)
+                s += exp(xc - m)
+        s = like(zero, segment_sum(float64(s), group))
+        big_s = like(zero, segment_sum(float64(big_s), group))
+        dot = like(zero, segment_sum(float64(dot), group))
+        if inside:
+            loss = prob_loss(dot, big_s, s)
+            if grad is not None:
+                a = like(zero, scale * float64(at(gout, r)))
+                factor = a * big_s / s
+                for c in range(lane, n_classes, group):
+                    xc = like(zero, x[base + c * cx])
+                    wq = prob_weight(like(zero, at(weight, c)),
+                                     like(zero, prob[pbase + c * cp]), keep, spread)
+                    grad[gbase + c * cg] = exp(xc - m) * factor - a * wq
+            if lane == 0:
+                if loss_out is not None:
+                    loss_out[r] = loss
+                total += float64(loss)
+    total = segment_sum(total, cuda.blockDim.x)
+    if tid == 0:
+        partials[cuda.blockIdx.x] = total
+
+
+@cuda.jit
+def primitive_kernel(x, width, rows, group, kind, zero, out):
+    """SciPy's ``logsumexp`` (``out`` of ``rows``), ``log_softmax`` or ``softmax``
+    (``out`` of ``rows * width``) of a C-ordered ``(rows, width)`` matrix, as
+    :func:`.cpu.softmax_rows` (a non-finite maximum shifts by 0 except for softmax).
+    Layout as in :func:`index_kernel`."""
+    tid = cuda.threadIdx.x
+    lane = tid % group
+    per_block = cuda.blockDim.x // group
+    for r0 in range(cuda.blockIdx.x * per_block, rows, cuda.gridDim.x * per_block):
+        r = r0 + tid // group
+        inside = r < rows
+        base = r * width
+        m = row_max(x, base, 1, width, zero, group, inside)
+        shift = m
+        if kind != SOFTMAX and not math.isfinite(float64(m)):
+            shift = zero
+        s = zero
+        if inside:
+            for c in range(lane, width, group):
+                s += exp(like(zero, x[base + c]) - shift)
+        s = like(zero, segment_sum(float64(s), group))
+        if inside:
+            if kind == SOFTMAX:
+                inv = 1 / s
+                for c in range(lane, width, group):
+                    out[base + c] = exp(like(zero, x[base + c]) - shift) * inv
+            elif kind == LOGSUMEXP:
+                if lane == 0:
+                    out[r] = shift + log(s)
+            else:
+                log_s = log(s)
+                for c in range(lane, width, group):
+                    out[base + c] = (like(zero, x[base + c]) - shift) - log_s
+
+
+@cuda.jit
+def zero_one_kernel(x, s0, s1, n_classes, scores, target, rows, loss_out, partials):
+    """``[argmax_c x[i, c] != t_i]`` (``scores``) or ``[x_i != t_i]`` per row, one thread
+    per row; ties go to the first class, a NaN score is the largest (NumPy's argmax)."""
+    total = 0.0
+    for i in range(cuda.grid(1), rows, cuda.gridsize(1)):
+        if scores:
+            best = x[i * s0]
+            arg = 0
+            if best == best:
+                for c in range(1, n_classes):
+                    v = x[i * s0 + c * s1]
+                    if v != v:
+                        arg = c
+                        break
+                    if v > best:
+                        best = v
+                        arg = c
+            pred = float64(arg)
+        else:
+            pred = float64(x[i * s0])
+        wrong = 1.0 if pred != float64(target[i]) else 0.0
+        if loss_out is not None:
+            loss_out[i] = wrong
+        total += wrong
+    total = segment_sum(total, cuda.blockDim.x)
+    if cuda.threadIdx.x == 0:
+        partials[cuda.blockIdx.x] = total
+
+
+# --- layout and arguments ----------------------------------------------------------------
+
+
+def _pow2_at_least(n):
+    p = 1
+    while p < n:
+        p *= 2
+    return p
+
+
+def _row_launch(rows, width):
+    """``(blocks, threads, group)`` of a row kernel: ``group`` threads per row (the power
+    of two that covers a row, at most a block), whole blocks, up to the grid cap."""
+    threads, max_blocks = cs.get_launch_config()
+    group = min(threads, _pow2_at_least(max(width, 1)))
+    per_block = threads // group
+    return min(max(-(-rows // per_block), 1), max_blocks), threads, group
+
+
+def _element_strides(arr):
+    cs.contiguous_order(arr)  # ValueError for other strides
+    itemsize = np.dtype(arr.dtype).itemsize
+    return [int(s) // itemsize for s in arr.strides]
+
+
+def _row_strides(arr):
+    """Element strides of an array of the input's shape: loss axes, then the class axis."""
+    st = _element_strides(arr)
+    if len(st) == 1:
+        return (0, st[0])
+    return (st[0], *st[2:], st[1])
+
+
+def _flat(arr):
+    return cs.flat_view(arr) if arr.size else cuda.device_array(0, dtype=arr.dtype)
+
+
+def _class_weights(weight, n_classes, cdtype, need_sum):
+    """``(weight, w_sum)`` for the kernels: a flat device array or the scalar 1, and the
+    sum of the weights (float, 1-element device array, or 0 where it is not used)."""
+    if weight is None:
+        return cdtype.type(1), float(n_classes)
+    if isinstance(weight, np.ndarray):  # a small option from the host
+        host = np.ascontiguousarray(native(weight, cdtype))
+        return cuda.to_device(host), float(np.sum(host, dtype=np.float64))
+    w = cs.gather(weight, (n_classes,), False, cdtype)
+    return w, (cs.device_sum(w) if need_sum and n_classes else 0.0)
+
+
+def _flat_targets(t, lshape):
+    """Class indices as flat int64 in C order of the loss's shape."""
+    if t.ndim == 0:
+        t = t.reshape(1)
+    return cs.gather(t, lshape, False, np.int64)
+
+
+def _check_targets(target, weight, ignore_index, n_classes):
+    """The summed weight of the targets not ignored (1-element device array); raises
+    the CPU's ``ValueError`` for a class index out of range (reads one flag per block)."""
+    blocks, threads = cs.launch_config(target.shape[0])
+    sums = cuda.device_array(blocks, dtype=np.float64)
+    bad = cuda.device_array(blocks, dtype=np.float64)
+    target_kernel[blocks, threads](target, weight, ignore_index, n_classes, sums, bad)
+    first = bad.copy_to_host().max()  # the one synchronisation
+    if first > -math.inf:
+        pos = int(-first)
+        value = int(target[pos : pos + 1].copy_to_host()[0])
+        raise ValueError(
+            f"target {value} is out of bounds: class indices must be in "
+            f"[0, {n_classes}) or equal ignore_index={ignore_index}"
+        )
+    return cs.reduce_partials(sums, 1.0, np.float64)
+
+
+def _row_grad_output(args, grad_output, loss_shape, cdtype):
+    """``reduction='none'``'s upstream gradient: a scalar or flat C-ordered device array."""
+    if grad_output is None:
+        return cdtype.type(1)
+    g = args.device(grad_output, "grad_output")
+    if g is None:
+        host = as_array(grad_output, "grad_output")
+        check_broadcastable("grad_output", host, "the loss", loss_shape)
+        if host.size != 1:
+            raise TypeError(
+                "grad_output is on the host while the other arguments are CUDA device arrays; "
+                "pass a scalar or a device array"
+            )
+        return cdtype.type(host.reshape(()))
+    check_broadcastable("grad_output", g, "the loss", loss_shape)
+    if not loss_shape:
+        return cs.gather(g.reshape(1), (1,), False, cdtype)
+    return cs.gather(g, loss_shape, False, cdtype)
+
+
+class _Grad:
+    """Where a row kernel writes the gradient, and how the caller gets it."""
+
+    def __init__(self, args, grad_out, name, shape, dtype, cdtype):
+        self.shape, self.dtype = tuple(shape), dtype
+        self.out = None
+        if isinstance(grad_out, (tuple, list)) and len(grad_out) == 1:
+            grad_out = grad_out[0]
+        if grad_out is not None:
+            out = args.array(grad_out, f"grad_out for {name}")
+            if tuple(out.shape) != self.shape:
+                raise ValueError(
+                    f"grad_out for {name} must have shape {self.shape}, got {tuple(out.shape)}"
+                )
+            if np.dtype(out.dtype) != dtype:
+                raise ValueError(f"grad_out for {name} must have dtype {dtype}, got {out.dtype}")
+            self.out, self.caller = out, grad_out
+            if dtype == cdtype and (out.is_c_contiguous() or out.is_f_contiguous()):
+                self.array = out  # written directly (also when it is the input itself)
+                return
+        self.array = cuda.device_array(self.shape, dtype=cdtype)
+
+    def finish(self, args):
+        if self.out is None:
+            flat = cs.cast(_flat(self.array), self.dtype)
+            return args.wrap(flat.reshape(self.shape))
+        if self.array is not self.out and self.out.size:
+            fortran = self.out.ndim > 1 and not self.out.is_c_contiguous()
+            laid_out = cs.gather(self.array, self.shape, fortran, self.out.dtype)
+            cs.flat_view(self.out).copy_to_device(laid_out)
+        return self.caller
+
+
+def _class_loss(plan, args, return_grad, grad_output, grad_out):
+    """Run a validated :class:`~.plans.ClassPlan` on the GPU; results stay on the device."""
+    x = plan.x
+    dtype, cdtype = cs.result_dtypes(x)
+    zero = cdtype.type(0)
+    n_classes, rows, reduction = plan.n_classes, plan.rows, plan.reduction
+    lshape = tuple(plan.loss_shape) or (1,)
+    xs = _row_strides(x)
+    weight, w_sum = _class_weights(plan.weight, n_classes, cdtype, plan.label_smoothing != 0)
+    divisor = 1.0
+    target = None
+    if plan.kind == "prob":
+        if reduction == "mean":
+            divisor = float(rows)
+    else:
+        target = _flat_targets(plan.target, lshape)
+        w_total = _check_targets(target, weight, plan.ignore_index, n_classes)
+        if reduction == "mean":
+            divisor = w_total
+    if reduction == "none":
+        loss_out = cuda.device_array(rows, dtype=cdtype)
+        gout, gmul, gdiv = _row_grad_output(args, grad_output, plan.loss_shape, cdtype), 1.0, 1.0
+    else:
+        loss_out = None
+        gout = cdtype.type(1)
+        gmul = 1.0 if grad_output is None else args.scalar_or_device(grad_output, "grad_output")
+        gdiv = divisor
+    grad = None
+    gflat, gs = None, tuple(0 for _ in xs)
+    if return_grad:
+        grad = _Grad(args, grad_out, "input", x.shape, dtype, cdtype)
+        gflat, gs = _flat(grad.array), _row_strides(grad.array)
+    blocks, threads, group = _row_launch(rows, n_classes)
+    partials = cuda.device_array(blocks, dtype=np.float64)
+    common = (gout, gmul, gdiv, lshape, n_classes, rows, group, zero, loss_out, gflat, gs,
+              partials)
+    if plan.kind == "index":
+        index_kernel[blocks, threads](plan.params, _flat(x), xs, target, weight, w_sum, *common)
+    elif plan.kind == "nll":
+        nll_kernel[blocks, threads](_flat(x), xs, target, weight, plan.ignore_index, *common)
+    else:
+        prob = plan.target
+        prob_kernel[blocks, threads](_flat(x), xs, _flat(prob), _row_strides(prob), weight,
+                                     plan.label_smoothing, *common)
+    if loss_out is not None:
+        loss = cs.cast(loss_out, dtype).reshape(tuple(plan.loss_shape))
+    else:
+        loss = cs.reduce_partials(partials, gdiv, dtype).reshape(())
+    loss = args.wrap(loss)
+    return (loss, grad.finish(args)) if return_grad else loss
+
+
+def _zero_one(plan, args):
+    x, t = plan.x, plan.target
+    dtype, cdtype = cs.result_dtypes(x)
+    rows = int(x.shape[0])
+    st = _element_strides(x)
+    s0, s1 = st[0], (st[1] if x.ndim == 2 else 0)
+    n_classes = int(x.shape[1]) if x.ndim == 2 else 1
+    loss_out = cuda.device_array(rows, dtype=cdtype) if plan.reduction == "none" else None
+    blocks, threads = cs.launch_config(rows)
+    partials = cuda.device_array(blocks, dtype=np.float64)
+    target = cs.gather(t, (rows,), False, t.dtype)
+    zero_one_kernel[blocks, threads](_flat(x), s0, s1, n_classes, plan.scores, target, rows,
+                                     loss_out, partials)
+    if loss_out is not None:
+        return args.wrap(cs.cast(loss_out, dtype))
+    divisor = float(rows) if plan.reduction == "mean" else 1.0
+    return args.wrap(cs.reduce_partials(partials, divisor, dtype).reshape(()))
+
+
+# --- stable primitives ------------------------------------------------------------------
+
+
+def _permute(flat, shape, strides, out_dtype):
+    """``out[i] = flat[offset(i)]``, ``i`` in C order of ``shape`` (``strides`` per axis)."""
+    n = int(np.prod(shape, dtype=np.int64))
+    out = cuda.device_array(n, dtype=out_dtype)
+    if n:
+        blocks, threads = cs.launch_config(n)
+        cs.gather_kernel[blocks, threads](flat, tuple(strides), tuple(shape), out)
+    return out
+
+
+def _primitive(args, kind, x, axis, name):
+    arr = args.array(x, name)
+    dtype, cdtype = cs.result_dtypes(arr)
+    axes, _ = plans.primitive_axes(arr.ndim, axis)
+    given_shape, given_axes = tuple(int(s) for s in arr.shape), axes
+    shape = given_shape
+    if not shape:
+        arr, shape, axes = arr.reshape(1), (1,), (0,)
+    rest = [k for k in range(len(shape)) if k not in axes]
+    perm = rest + list(axes)
+    moved = tuple(shape[k] for k in perm)
+    rows = int(np.prod(moved[: len(rest)], dtype=np.int64))
+    width = int(np.prod(moved[len(rest) :], dtype=np.int64))
+    if perm == sorted(perm) and arr.is_c_contiguous() and arr.dtype == cdtype:
+        matrix = _flat(arr)
+    else:
+        st = _element_strides(arr)
+        matrix = _permute(_flat(arr), moved, [st[k] for k in perm], cdtype)
+    out = cuda.device_array(rows if kind == LOGSUMEXP else rows * width, dtype=cdtype)
+    if rows:
+        blocks, threads, group = _row_launch(rows, width)
+        primitive_kernel[blocks, threads](matrix, width, rows, group, kind, cdtype.type(0), out)
+    if kind == LOGSUMEXP:
+        kept = tuple(given_shape[k] for k in range(len(given_shape)) if k not in given_axes)
+        return cs.cast(out, dtype), kept, given_axes
+    if perm == sorted(perm):
+        result = cs.cast(out, dtype)
+    else:
+        moved_strides = cs.memory_strides(moved, "C")
+        back = [moved_strides[perm.index(k)] for k in range(len(shape))]
+        result = _permute(out, shape, back, dtype)
+    return result.reshape(given_shape), None, None
+
+
+# --- public functions ----------------------------------------------------------------------
+
+
+def _signed(name):
+    """Decorator: the CPU function's docs and signature on a CUDA function."""
+    cpu_func = inspect.unwrap(getattr(losses, name))
+
+    def deco(func):
+        func = functools.wraps(cpu_func)(func)
+        func.__signature__ = inspect.signature(cpu_func)
+        return func
+
+    return deco
+
+
+def _class_device_loss(name):
+    make_plan = getattr(plans, name)
+
+    @_signed(name)
+    def loss(*arrays, return_grad=False, grad_output=None, grad_out=None, **options):
+        args = cs.DeviceArgs()
+        plan = make_plan(args, *arrays, **options)
+        return _class_loss(plan, args, return_grad, grad_output, grad_out)
+
+    return loss
+
+
+cross_entropy = _class_device_loss("cross_entropy")
+focal_loss = _class_device_loss("focal_loss")
+nll_loss = _class_device_loss("nll_loss")
+
+
+@_signed("sigmoid_focal_loss")
+def sigmoid_focal_loss(*arrays, return_grad=False, grad_output=None, grad_out=None, **options):
+    args = cs.DeviceArgs()
+    plan = plans.sigmoid_focal_loss(args, *arrays, **options)
+    return run_elementwise(plan, args, return_grad, grad_output, grad_out)
+
+
+@_signed("zero_one_loss")
+def zero_one_loss(input, target, reduction="mean", *, return_grad=False, grad_output=None,
+                  grad_out=None):
+    args = cs.DeviceArgs()
+    return _zero_one(plans.zero_one_loss(args, input, target, reduction, return_grad), args)
+
+
+@_signed("logsumexp")
+def logsumexp(a, axis=None, *, keepdims=False):
+    args = cs.DeviceArgs()
+    flat, kept, axes = _primitive(args, LOGSUMEXP, a, axis, "a")
+    result = flat.reshape(kept)
+    if keepdims:
+        full = list(kept)
+        for k in sorted(axes):
+            full.insert(k, 1)
+        result = flat.reshape(tuple(full))
+    return args.wrap(result)
+
+
+@_signed("log_softmax")
+def log_softmax(x, axis=None):
+    args = cs.DeviceArgs()
+    return args.wrap(_primitive(args, LOG_SOFTMAX, x, axis, "x")[0])
+
+
+@_signed("softmax")
+def softmax(x, axis=None):
+    args = cs.DeviceArgs()
+    return args.wrap(_primitive(args, SOFTMAX, x, axis, "x")[0])
+
+
+def ptx_signatures():
+    """``(kernel, argument types)`` of representative launches, for the offline PTX check.
+
+    Each kernel in float32 and float64: cross entropy (with and without label
+    smoothing) and the focal loss, unreduced with a per-row ``grad_output`` and
+    host weights, reduced with the divisor and ``grad_output`` on the device and
+    no weights; ``(N, C)`` and ``(N, C, d)`` layouts; NLL, class probabilities,
+    the primitives, zero-one (scores and labels), the target check, and the
+    elementwise kernel with the sigmoid focal loss's point functions.
+    """
+    from numba import types
+    from numba.core.typing import typeof
+
+    from . import cpu
+
+    f64, i64 = types.float64, types.int64
+    params = [cpu.CrossEntropy(-100, 0.0), cpu.CrossEntropy(-100, 0.1), cpu.Focal(-100, 0.0, 2.0)]
+    for dt in (types.float32, f64):
+        arr = dt[::1]
+        for ndim in (1, 2):
+            lshape = types.UniTuple(i64, ndim)
+            strides = types.UniTuple(i64, ndim + 1)
+            unreduced = (arr, f64, f64, lshape, i64, i64, i64, dt, arr, arr, strides, f64[::1])
+            reduced = (dt, f64[::1], f64[::1], lshape, i64, i64, i64, dt, types.none, arr,
+                       strides, f64[::1])
+            for p in params:
+                kind = typeof.typeof(p)
+                yield index_kernel, (kind, arr, strides, i64[::1], arr, f64, *unreduced)
+                yield index_kernel, (kind, arr, strides, i64[::1], dt, f64, *reduced)
+            yield nll_kernel, (arr, strides, i64[::1], arr, i64, *unreduced)
+            yield nll_kernel, (arr, strides, i64[::1], dt, i64, *reduced)
+            yield prob_kernel, (arr, strides, arr, strides, arr, f64, *unreduced)
+            yield prob_kernel, (arr, strides, arr, strides, dt, f64, *reduced)
+        for p in (cpu.SigmoidFocal(0.25, 1.5), cpu.SigmoidFocalSquare(0.25)):
+            kind = typeof.typeof(p)
+            yield elementwise_kernel, (kind, arr, arr, dt, dt, arr, f64, f64, arr, arr,
+                                       types.none, i64, f64[::1], f64[::1])
+            yield elementwise_kernel, (kind, arr, arr, dt, dt, dt, f64[::1], f64[::1], types.none,
+                                       arr, types.none, i64, f64[::1], f64[::1])
+        yield target_kernel, (i64[::1], arr, i64, i64, f64[::1], f64[::1])
+        yield target_kernel, (i64[::1], dt, i64, i64, f64[::1], f64[::1])
+        yield primitive_kernel, (arr, i64, i64, i64, i64, dt, arr)
+        yield zero_one_kernel, (arr, i64, i64, i64, types.boolean, i64[::1], i64, arr, f64[::1])
+        yield zero_one_kernel, (i64[::1], i64, i64, i64, types.boolean, i64[::1], i64, types.none,
+                                f64[::1])

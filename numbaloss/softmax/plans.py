@@ -1,0 +1,190 @@
+"""Argument validation of the softmax family, shared by the CPU and CUDA back ends.
+
+Each function takes a loss's own arguments (the public signature without the
+gradient keywords) and an ``args`` coercer (:data:`HOST` on the CPU, a
+:class:`numbaloss._core.cuda_support.DeviceArgs` on the GPU: ``args.array`` for the
+logits and targets, ``args.option`` for the class weights, which may come from the
+host), and returns a plan.  The checks, their order and their messages are the
+same on both back ends; checks that need a pass over the data (class indices in
+range) are made by each back end's kernels.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._core.validation import (
+    check_index,
+    check_real_scalar,
+    check_reduction,
+    check_same_shape,
+)
+from ..elementwise.plans import HOST, Plan
+from . import cpu
+
+__all__ = ["HOST", "ClassPlan", "Plan"]
+
+
+@dataclass
+class ClassPlan:
+    """One call of a loss over a class axis, validated.
+
+    ``kind`` is ``'index'`` (cross entropy or focal loss with class indices,
+    ``params`` a :class:`~.cpu.CrossEntropy` or :class:`~.cpu.Focal`), ``'prob'``
+    (cross entropy with class probabilities) or ``'nll'``.  ``x`` are the logits
+    (or log-probabilities), ``target`` the class indices (of shape ``loss_shape``)
+    or probabilities (of the input's shape), ``weight`` the class weights as given
+    (``None``: all 1).  ``n_classes``, ``loss_shape`` and ``rows`` describe the
+    class axis (axis 1, or axis 0 of a 1-D input).
+    """
+
+    kind: str
+    x: object
+    target: object
+    weight: object
+    reduction: str
+    n_classes: int
+    loss_shape: tuple
+    rows: int
+    params: tuple = None
+    ignore_index: int = -100
+    label_smoothing: float = 0.0
+
+
+def class_axis(x, name="input"):
+    """``(n_classes, loss_shape, rows)`` of logits ``x``; ``ValueError`` for a scalar or C = 0."""
+    if x.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension (the classes); got a scalar")
+    shape = tuple(x.shape)
+    n_classes = shape[1] if len(shape) >= 2 else shape[0]
+    loss_shape = (shape[0], *shape[2:]) if len(shape) >= 2 else ()
+    rows = int(np.prod(loss_shape, dtype=np.int64))
+    if n_classes == 0 and rows > 0:
+        raise ValueError(f"{name} of shape {shape} has no classes (C = 0)")
+    return n_classes, loss_shape, rows
+
+
+def class_targets(args, target, x, loss_shape):
+    """Class-index targets: integers of shape ``loss_shape`` (not yet range-checked)."""
+    t = args.array(target, "target")
+    if np.dtype(t.dtype).kind not in "iu":
+        raise TypeError(f"target must hold integer class indices, got dtype {t.dtype}")
+    if tuple(t.shape) != tuple(loss_shape):
+        raise ValueError(
+            f"target of shape {tuple(t.shape)} does not fit input of shape {tuple(x.shape)}: "
+            f"class-index targets must have shape {tuple(loss_shape)}"
+        )
+    return t
+
+
+def class_weight(args, weight, n_classes):
+    """The class weights as given (host or device), shape ``(C,)`` checked; ``None`` stays."""
+    if weight is None:
+        return None
+    w = args.option(weight, "weight")
+    if tuple(w.shape) != (n_classes,):
+        raise ValueError(
+            f"weight must have one entry per class, shape ({n_classes},); got {tuple(w.shape)}"
+        )
+    return w
+
+
+def _index_plan(args, params, x, target, weight, reduction):
+    n_classes, loss_shape, rows = class_axis(x)
+    t = class_targets(args, target, x, loss_shape)
+    w = class_weight(args, weight, n_classes)
+    return ClassPlan("index", x, t, w, reduction, n_classes, loss_shape, rows, params,
+                     params.ignore_index, params.smoothing)
+
+
+def cross_entropy(args, input, target, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
+    check_reduction(reduction)
+    ignore_index = check_index(ignore_index, "ignore_index")
+    label_smoothing = check_real_scalar(label_smoothing, "label_smoothing")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    x = args.array(input, "input")
+    n_classes, loss_shape, rows = class_axis(x)
+    t = args.array(target, "target")
+    if np.dtype(t.dtype).kind == "f":
+        if tuple(t.shape) != tuple(x.shape):
+            raise ValueError(
+                f"class-probability target must have the input's shape {tuple(x.shape)}; "
+                f"got {tuple(t.shape)}"
+            )
+        w = class_weight(args, weight, n_classes)
+        return ClassPlan("prob", x, t, w, reduction, n_classes, loss_shape, rows,
+                         None, ignore_index, label_smoothing)
+    return _index_plan(args, cpu.CrossEntropy(ignore_index, label_smoothing), x, t, weight,
+                       reduction)
+
+
+def focal_loss(args, input, target, gamma=2.0, weight=None, ignore_index=-100,
+               reduction="mean"):
+    gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
+    if gamma == 0:
+        return cross_entropy(args, input, target, weight, ignore_index, reduction, 0.0)
+    check_reduction(reduction)
+    ignore_index = check_index(ignore_index, "ignore_index")
+    x = args.array(input, "input")
+    class_axis(x)
+    return _index_plan(args, cpu.Focal(ignore_index, 0.0, gamma), x, target, weight, reduction)
+
+
+def nll_loss(args, input, target, weight=None, ignore_index=-100, reduction="mean"):
+    check_reduction(reduction)
+    ignore_index = check_index(ignore_index, "ignore_index")
+    x = args.array(input, "input")
+    n_classes, loss_shape, rows = class_axis(x)
+    t = class_targets(args, target, x, loss_shape)
+    w = class_weight(args, weight, n_classes)
+    return ClassPlan("nll", x, t, w, reduction, n_classes, loss_shape, rows, None, ignore_index)
+
+
+def sigmoid_focal_loss(args, inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
+    """An elementwise :class:`~numbaloss.elementwise.plans.Plan` (torchvision's focal loss)."""
+    check_reduction(reduction)
+    x = args.array(inputs, "inputs")
+    y = args.array(targets, "targets")
+    check_same_shape(["inputs", "targets"], [x, y])
+    alpha = check_real_scalar(alpha, "alpha")
+    gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
+    params = cpu.SigmoidFocalSquare(alpha) if gamma == 2 else cpu.SigmoidFocal(alpha, gamma)
+    return Plan(params, x, [x, y], [x, y], reduction, grad_names=("inputs",))
+
+
+@dataclass
+class ZeroOnePlan:
+    """``zero_one_loss``: scores ``(N, C)`` (``scores`` True) or labels ``(N)``."""
+
+    x: object
+    target: object
+    reduction: str
+    scores: bool
+
+
+def zero_one_loss(args, input, target, reduction="mean", return_grad=False):
+    if return_grad:
+        raise ValueError("zero_one_loss is piecewise constant and has no gradient; "
+                         "return_grad=True is not supported")
+    check_reduction(reduction)
+    x = args.array(input, "input")
+    t = args.array(target, "target")
+    if x.ndim not in (1, 2):
+        raise ValueError(f"input must be scores (N, C) or labels (N); got shape {tuple(x.shape)}")
+    if tuple(t.shape) != tuple(x.shape[:1]):
+        raise ValueError(f"target must have shape ({x.shape[0]},) for input of shape "
+                         f"{tuple(x.shape)}; got {tuple(t.shape)}")
+    if x.ndim == 2 and x.shape[1] == 0 and x.shape[0] > 0:
+        raise ValueError("input scores have no classes (shape (N, 0))")
+    return ZeroOnePlan(x, t, reduction, x.ndim == 2)
+
+
+def primitive_axes(ndim, axis):
+    """``(axes, dest)``: the reduced axes (normalized) and where they are moved (last)."""
+    from numpy.lib.array_utils import normalize_axis_tuple
+
+    axes = tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
+    dest = tuple(range(ndim - len(axes), ndim))
+    return axes, dest
