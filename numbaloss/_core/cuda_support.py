@@ -493,7 +493,8 @@ def _register_cuda_math():
     The CPU helpers are overloads for numba's generic target; these CUDA-target
     overloads take precedence inside ``@cuda.jit`` code.  Under the simulator
     kernels run as Python and call the helpers' Python versions, so nothing is
-    registered there.
+    registered there.  Maxima and minima are written as conditionals: the builtin
+    ``max``/``min`` failed numba-cuda's typing in the offline PTX check.
     """
     from numba.extending import overload
 
@@ -537,7 +538,7 @@ def _register_cuda_math():
 
         def impl(x):
             xr = rt(x)
-            return max(xr, rt(0)) + math.log1p(math.exp(-abs(xr)))
+            return (xr if xr > 0 else rt(0)) + math.log1p(math.exp(-abs(xr)))
 
         return impl
 
@@ -549,7 +550,7 @@ def _register_cuda_math():
 
         def impl(x):
             xr = rt(x)
-            return min(xr, rt(0)) - math.log1p(math.exp(-abs(xr)))
+            return (xr if xr < 0 else rt(0)) - math.log1p(math.exp(-abs(xr)))
 
         return impl
 
@@ -578,7 +579,7 @@ def _register_cuda_math():
             e = math.exp(-abs(xr))
             inv = rt(1) / (rt(1) + e)
             s = inv if xr >= 0 else e * inv
-            return max(xr, rt(0)) + math.log1p(e), s
+            return (xr if xr > 0 else rt(0)) + math.log1p(e), s
 
         return impl
 
