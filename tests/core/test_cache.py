@@ -66,47 +66,44 @@ def test_processes_compiling_at_once_share_a_correct_cache(tmp_path):
     assert list(cache.rglob("*.nbi")), "the kernels were not cached on disk"
 
 
-def test_editing_a_kernel_source_invalidates_its_cache(tmp_path):
-    """numba keys the cache index on the source file's mtime and size: an upgrade recompiles."""
+def _edit_and_rerun(tmp_path, module, old, new):
+    """Run the child on a copy of the package, edit ``module`` as an upgrade would, run again.
+
+    Returns the parsed outputs of the two runs, which share one cache directory.
+    """
     package = tmp_path / "pkg"
     shutil.copytree(ROOT / "numbaloss", package / "numbaloss",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    cache = tmp_path / "cache"
-    first = subprocess.run([sys.executable, "-c", CHILD], env=_env(cache, package), cwd=tmp_path,
-                           capture_output=True, text=True, check=True)
+    env = _env(tmp_path / "cache", package)
+    runs = [subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=tmp_path,
+                           capture_output=True, text=True, check=True)]
+    path = package / "numbaloss" / module
+    source = path.read_text()
+    assert source.count(old) == 1
+    path.write_text(source.replace(old, new))
+    stat = path.stat()
+    os.utime(path, (stat.st_atime, stat.st_mtime + 10))  # as an upgrade leaves it
+    runs.append(subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=tmp_path,
+                               capture_output=True, text=True, check=True))
+    return [_parse(run.stdout) for run in runs]
+
+
+def test_editing_a_kernel_source_invalidates_its_cache(tmp_path):
+    """numba keys the cache index on the source file's mtime and size: an upgrade recompiles."""
+    (first, _), (second, second_grad) = _edit_and_rerun(
+        tmp_path, "elementwise/cpu.py", "return w * abs(diff), w * sign(diff)",
+        "return 2 * w * abs(diff), 2 * w * sign(diff)")
     value, grad = _expected()
-    assert _parse(first.stdout)[0] == value
-    cpu = package / "numbaloss" / "elementwise" / "cpu.py"
-    source = cpu.read_text()
-    old = "return w * abs(diff), w * sign(diff)"
-    assert old in source
-    cpu.write_text(source.replace(old, "return 2 * w * abs(diff), 2 * w * sign(diff)"))
-    stat = cpu.stat()
-    os.utime(cpu, (stat.st_atime, stat.st_mtime + 10))  # as an upgrade leaves it
-    second = subprocess.run([sys.executable, "-c", CHILD], env=_env(cache, package),
-                            cwd=tmp_path, capture_output=True, text=True, check=True)
-    got_value, got_grad = _parse(second.stdout)
-    assert got_value == 2 * value
-    np.testing.assert_array_equal(got_grad, 2 * grad)
+    assert first == value
+    assert second == 2 * value
+    np.testing.assert_array_equal(second_grad, 2 * grad)
 
 
 def test_editing_an_inlined_helper_module_invalidates_the_kernels(tmp_path):
     """Kernels inline helpers from other modules; the cache key covers the whole package."""
-    package = tmp_path / "pkg"
-    shutil.copytree(ROOT / "numbaloss", package / "numbaloss",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    cache = tmp_path / "cache"
-    first = subprocess.run([sys.executable, "-c", CHILD], env=_env(cache, package), cwd=tmp_path,
-                           capture_output=True, text=True, check=True)
-    value, grad = _expected()
-    assert _parse(first.stdout)[0] == value
-    helpers = package / "numbaloss" / "_core" / "kernels.py"
-    source = helpers.read_text()
-    old = "return lambda x, i: x[i]\n"
-    assert source.count(old) == 1
-    helpers.write_text(source.replace(old, "return lambda x, i: x[i] + x[i]\n"))
-    stat = helpers.stat()
-    os.utime(helpers, (stat.st_atime, stat.st_mtime + 10))
-    second = subprocess.run([sys.executable, "-c", CHILD], env=_env(cache, package),
-                            cwd=tmp_path, capture_output=True, text=True, check=True)
-    assert _parse(second.stdout)[0] == 2 * value  # every operand read twice over
+    (first, _), (second, _) = _edit_and_rerun(
+        tmp_path, "_core/kernels.py", "return lambda x, i: x[i]\n",
+        "return lambda x, i: x[i] + x[i]\n")
+    value, _ = _expected()
+    assert first == value
+    assert second == 2 * value  # every operand read twice over
