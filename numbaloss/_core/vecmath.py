@@ -455,11 +455,26 @@ def _select(x):
     return None, None
 
 
-@overload(exp, jit_options=_OVERLOAD_OPTIONS, inline="always")
-def _ov_exp(x):
-    cores, rt = _select(x)
-    if rt is None:
-        return None
+def _float_overload(func):
+    """Register ``build(cores, rt)`` as ``func``'s overload for real arguments.
+
+    ``rt`` is the compute type (float32 for float32, float64 for any other real
+    number) and ``cores`` its :class:`_Cores`; ``build`` returns the implementation.
+    """
+
+    def register(build):
+        @overload(func, jit_options=_OVERLOAD_OPTIONS, inline="always")
+        def _overload(x):
+            cores, rt = _select(x)
+            return None if rt is None else build(cores, rt)
+
+        return build
+
+    return register
+
+
+@_float_overload(exp)
+def _ov_exp(cores, rt):
     cexp = cores.exp
 
     def impl(x):
@@ -468,11 +483,8 @@ def _ov_exp(x):
     return impl
 
 
-@overload(log, jit_options=_OVERLOAD_OPTIONS, inline="always")
-def _ov_log(x):
-    cores, rt = _select(x)
-    if rt is None:
-        return None
+@_float_overload(log)
+def _ov_log(cores, rt):
     clog = cores.log
 
     def impl(x):
@@ -481,11 +493,8 @@ def _ov_log(x):
     return impl
 
 
-@overload(log1p, jit_options=_OVERLOAD_OPTIONS, inline="always")
-def _ov_log1p(x):
-    cores, rt = _select(x)
-    if rt is None:
-        return None
+@_float_overload(log1p)
+def _ov_log1p(cores, rt):
     clog1p = cores.log1p
 
     def impl(x):
@@ -498,11 +507,8 @@ def _ov_log1p(x):
 # argument in [0, 1]) with the specialised cores, sharing one reciprocal 1 / (1 + e).
 
 
-@overload(softplus, jit_options=_OVERLOAD_OPTIONS, inline="always")
-def _ov_softplus(x):
-    cores, rt = _select(x)
-    if rt is None:
-        return None
+@_float_overload(softplus)
+def _ov_softplus(cores, rt):
     cexp, cl1 = cores.exp_nonpositive, cores.log1p_unit
     zero = rt(0)
     one = rt(1)
@@ -517,11 +523,8 @@ def _ov_softplus(x):
     return impl
 
 
-@overload(log_sigmoid, jit_options=_OVERLOAD_OPTIONS, inline="always")
-def _ov_log_sigmoid(x):
-    cores, rt = _select(x)
-    if rt is None:
-        return None
+@_float_overload(log_sigmoid)
+def _ov_log_sigmoid(cores, rt):
     cexp, cl1 = cores.exp_nonpositive, cores.log1p_unit
     zero = rt(0)
     one = rt(1)
@@ -536,11 +539,8 @@ def _ov_log_sigmoid(x):
     return impl
 
 
-@overload(sigmoid, jit_options=_OVERLOAD_OPTIONS, inline="always")
-def _ov_sigmoid(x):
-    cores, rt = _select(x)
-    if rt is None:
-        return None
+@_float_overload(sigmoid)
+def _ov_sigmoid(cores, rt):
     cexp = cores.exp_nonpositive
     zero = rt(0)
     one = rt(1)
@@ -554,11 +554,8 @@ def _ov_sigmoid(x):
     return impl
 
 
-@overload(softplus_sigmoid, jit_options=_OVERLOAD_OPTIONS, inline="always")
-def _ov_softplus_sigmoid(x):
-    cores, rt = _select(x)
-    if rt is None:
-        return None
+@_float_overload(softplus_sigmoid)
+def _ov_softplus_sigmoid(cores, rt):
     cexp, cl1 = cores.exp_nonpositive, cores.log1p_unit
     zero = rt(0)
     one = rt(1)
