@@ -68,11 +68,13 @@ buffer per range of samples (sized by the largest sample of that range, one
 range per thread); nothing is sized by the longest sample times the batch.
 """
 
+import math
+
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .._core.vecmath import _make_exp_core, _make_log_core, exp, log, log1p
+from .._core.vecmath import _horner, _make_exp_core, _make_log_core, exp, log, log1p
 from .._jit import OVERLOAD_OPTIONS, kernel_jit
 
 _OPTIONS = OVERLOAD_OPTIONS
@@ -83,8 +85,10 @@ _OPTIONS = OVERLOAD_OPTIONS
 #: like vecmath's own cores (plain ``njit``, which LLVM inlines): numba's IR
 #: inliner (``math_jit``) mixes up closures made by one factory, and these share
 #: their factory with vecmath's float64 cores.
-_exp_short = njit(**_OPTIONS)(_make_exp_core(7))
-_log_short = njit(**_OPTIONS)(_make_log_core(6))
+_exp_short = njit(**_OPTIONS)(
+    _make_exp_core(_horner(tuple(1.0 / math.factorial(k) for k in range(8)))))
+_log_short = njit(**_OPTIONS)(
+    _make_log_core(_horner(tuple(2.0 / (2 * i + 1) for i in range(1, 7)))))
 
 
 def recursion_exp(precision, x):
