@@ -3,8 +3,7 @@
 Reached through :func:`numbaloss._core.dispatch.on_device` when an argument is a
 CUDA device array.  ``log_probs``/``logits`` must be on the device; ``targets`` and
 the lengths may be on the host or the device.  They are small and are validated on
-the host with the CPU's own helpers (:func:`.losses._lengths`,
-:func:`.losses._labels`), so the messages are identical; a device ``targets`` or
+the host by the same :mod:`.plans` as on the CPU, so the messages are identical; a device ``targets`` or
 lengths array is therefore copied to the host (a synchronisation, like the flag
 read-back of elementwise's domain checks).
 
@@ -34,8 +33,7 @@ from numba import cuda, float64
 from .._core import cuda_support as cs
 from .._core import kernels
 from .._core.driver import unpack_grad_out
-from .._core.validation import check_bool, check_index, check_reduction
-from . import losses
+from . import losses, plans
 
 
 @cuda.jit(device=True)
@@ -184,49 +182,24 @@ def cast_losses_kernel(src, out):
         out[i] = src[i]
 
 
-def _host_ints(args, value, name):
-    """A targets/lengths argument on the host (a device one is copied back)."""
-    arr = args.option(value, name)
-    if hasattr(arr, "copy_to_host"):
-        return arr.copy_to_host()
-    return arr
-
-
 def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero_infinity,
          return_grad, grad_output, grad_out, from_logits):
     args = cs.DeviceArgs()
-    x = args.array(x, pred)
-    if x.ndim not in (2, 3):
-        raise ValueError(f"{pred} must be (T, N, C) or unbatched (T, C), got shape {x.shape}")
-    reduction = check_reduction(reduction)
-    zero_infinity = check_bool(zero_infinity, "zero_infinity")
-    return_grad = check_bool(return_grad, "return_grad")
-    unbatched = x.ndim == 2
-    shape = tuple(x.shape)
-    n_frames, n_classes = shape[0], shape[-1]
-    n_samples = 1 if unbatched else x.shape[1]
+    plan = plans.ctc(args, x, pred, targets, input_lengths, target_lengths, blank, reduction,
+                     zero_infinity, return_grad)
+    x = plan.x
+    reduction, zero_infinity, return_grad = plan.reduction, plan.zero_infinity, plan.return_grad
+    unbatched, blank = plan.unbatched, plan.blank
+    n_frames, n_samples, n_classes = plan.n_frames, plan.n_samples, plan.n_classes
+    il, tl, labels, offsets = plan.input_lengths, plan.target_lengths, plan.labels, plan.offsets
     dtype, _ = cs.result_dtypes(x)
     x3 = x.reshape(n_frames, 1, n_classes) if unbatched else x
-
-    blank = check_index(blank, "blank")
-    if not 0 <= blank < n_classes:
-        raise ValueError(f"blank must be in [0, C) = [0, {n_classes}), got {blank}")
-    il = losses._lengths(_host_ints(args, input_lengths, "input_lengths"), "input_lengths",
-                         n_samples, unbatched)
-    tl = losses._lengths(_host_ints(args, target_lengths, "target_lengths"), "target_lengths",
-                         n_samples, unbatched)
-    too_long = np.flatnonzero(il > n_frames)
-    if too_long.size:
-        i = too_long[0]
-        raise ValueError(f"input_lengths must be at most T = {n_frames}, got {il[i]} for sample {i}")
-    labels, offsets = losses._labels(_host_ints(args, targets, "targets"), tl, n_samples)
+    # The labels' values, on the host copy (the CPU checks them in its kernel).
     for i in range(n_samples):
         row = labels[offsets[i]:offsets[i] + tl[i]]
         bad = np.flatnonzero((row < 0) | (row >= n_classes) | (row == blank))
         if bad.size:
-            label = row[bad[0]]
-            what = "equal to blank" if label == blank else f"outside [0, C) = [0, {n_classes})"
-            raise ValueError(f"targets: label {label} of sample {i} is {what}")
+            raise ValueError(plans.bad_label_message(row[bad[0]], i, blank, n_classes))
 
     loss_shape = () if unbatched else (n_samples,)
     if reduction == "mean":
