@@ -131,3 +131,18 @@ def test_bad_input(cuda):
             f(dz, cuda.to_device(blank_label), il, tl)
         with pytest.raises(ValueError, match="input_lengths must be at most"):
             f(dz, tg, il + 3, tl, blank=3)
+
+
+def test_float16_host_grad_output_in_place_log_probs(cuda):
+    z, tg, il, tl = _case(np.float64, 3)
+    tg = np.where(tg == 0, 1, tg)
+    x = _log_softmax(z).astype(np.float16)
+    g = np.array([1.0, -0.5, 2.0])
+    loss, grad = nl.ctc_loss(x, tg, il, tl, reduction="none", return_grad=True, grad_output=g)
+    dx = cuda.to_device(x)
+    dloss, dgrad = nl.ctc_loss(dx, tg, il, tl, reduction="none", return_grad=True,
+                               grad_output=g, grad_out=dx)
+    got_loss, got_grad = dloss.copy_to_host(), dx.copy_to_host()
+    assert got_loss.dtype == np.float16 and got_grad.dtype == np.float16
+    np.testing.assert_allclose(got_loss, loss, rtol=1e-3)
+    np.testing.assert_allclose(got_grad, grad, rtol=1e-3, atol=1e-3)
