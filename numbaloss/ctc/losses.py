@@ -12,15 +12,11 @@ from .._core.driver import (
     unpack_grad_out,
 )
 from .._core.validation import (
-    as_array,
-    check_bool,
-    check_index,
-    check_reduction,
     compute_dtype,
     native,
     result_dtype,
 )
-from . import cpu
+from . import cpu, plans
 
 _COMMON_DOC = """
     targets : array_like of int
@@ -83,63 +79,6 @@ def _fill_doc(pred):
     return deco
 
 
-def _integers(value, name):
-    arr = as_array(value, name)
-    if arr.size == 0:  # an empty list is float64 to NumPy
-        return arr.astype(np.int64)
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
-    return arr
-
-
-def _lengths(value, name, n_samples, unbatched):
-    arr = _integers(value, name)
-    if arr.ndim == 0 or (unbatched and arr.shape == (1,)):
-        arr = np.broadcast_to(arr.reshape(()), (n_samples,))
-    elif arr.shape != (n_samples,) or unbatched:
-        expected = "a scalar or shape (1,)" if unbatched else f"a scalar or shape ({n_samples},)"
-        raise ValueError(f"{name} must be {expected}, got shape {arr.shape}")
-    lengths = np.array(arr, dtype=np.int64)
-    negative = np.flatnonzero(lengths < 0)
-    if negative.size:
-        i = negative[0]
-        raise ValueError(f"{name} must be non-negative, got {lengths[i]} for sample {i}")
-    return lengths
-
-
-def _labels(targets, target_lengths, n_samples):
-    """The labels as one flat int64 array and the offset of each sample's labels."""
-    tg = _integers(targets, "targets")
-    if tg.ndim == 2:
-        if tg.shape[0] != n_samples:
-            raise ValueError(
-                f"padded targets must have shape (N, S) with N = {n_samples}, got shape {tg.shape}"
-            )
-        width = tg.shape[1]
-        too_long = np.flatnonzero(target_lengths > width)
-        if too_long.size:
-            i = too_long[0]
-            raise ValueError(
-                f"target_lengths must be at most the padded targets' length S = {width}, "
-                f"got {target_lengths[i]} for sample {i}"
-            )
-        offsets = np.arange(n_samples, dtype=np.int64) * width
-    elif tg.ndim == 1:
-        total = int(target_lengths.sum())
-        if tg.size != total:
-            raise ValueError(
-                f"concatenated targets must have sum(target_lengths) = {total} entries, "
-                f"got {tg.size}"
-            )
-        offsets = np.zeros(n_samples, dtype=np.int64)
-        np.cumsum(target_lengths[:-1], out=offsets[1:])
-    else:
-        raise ValueError(
-            f"targets must be padded (N, S) or concatenated 1-D, got shape {tg.shape}"
-        )
-    return np.ascontiguousarray(tg, dtype=np.int64).reshape(-1), offsets
-
-
 def _grad_scale(reduction, grad_output, loss_shape, n_samples, target_lengths):
     """The factor of each sample's gradient: grad_output and the reduction's weights."""
     if reduction == "none":
@@ -155,33 +94,18 @@ def _grad_scale(reduction, grad_output, loss_shape, n_samples, target_lengths):
 
 def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero_infinity,
          return_grad, grad_output, grad_out, from_logits):
-    x = as_array(x, pred)
-    if x.ndim not in (2, 3):
-        raise ValueError(f"{pred} must be (T, N, C) or unbatched (T, C), got shape {x.shape}")
-    reduction = check_reduction(reduction)
-    zero_infinity = check_bool(zero_infinity, "zero_infinity")
-    return_grad = check_bool(return_grad, "return_grad")
-    unbatched = x.ndim == 2
+    plan = plans.ctc(plans.HOST, x, pred, targets, input_lengths, target_lengths, blank,
+                     reduction, zero_infinity, return_grad)
+    x = plan.x
+    reduction, zero_infinity, return_grad = plan.reduction, plan.zero_infinity, plan.return_grad
+    unbatched, blank = plan.unbatched, plan.blank
+    n_frames, n_samples, n_classes = plan.n_frames, plan.n_samples, plan.n_classes
+    il, tl, labels, offsets = plan.input_lengths, plan.target_lengths, plan.labels, plan.offsets
     # The kernel reads x as C-ordered (T, N, C) in the compute dtype; Operands of
     # that array (result dtype from x) lets GradTarget write grad_out in place.
     data = np.ascontiguousarray(native(x, compute_dtype(result_dtype(x))))
     ops = Operands(data, [x])
-    n_frames, n_classes = x.shape[0], x.shape[-1]
-    n_samples = 1 if unbatched else x.shape[1]
     x3 = data.reshape(n_frames, n_samples, n_classes)
-
-    blank = check_index(blank, "blank")
-    if not 0 <= blank < n_classes:
-        raise ValueError(f"blank must be in [0, C) = [0, {n_classes}), got {blank}")
-    il = _lengths(input_lengths, "input_lengths", n_samples, unbatched)
-    tl = _lengths(target_lengths, "target_lengths", n_samples, unbatched)
-    too_long = np.flatnonzero(il > n_frames)
-    if too_long.size:
-        i = too_long[0]
-        raise ValueError(
-            f"input_lengths must be at most T = {n_frames}, got {il[i]} for sample {i}"
-        )
-    labels, offsets = _labels(targets, tl, n_samples)
 
     loss_shape = () if unbatched else (n_samples,)
     target = None
@@ -205,8 +129,7 @@ def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero
     if bad.size:
         i = bad[0]
         label = bad_labels[i]
-        what = "equal to blank" if label == blank else f"outside [0, C) = [0, {n_classes})"
-        raise ValueError(f"targets: label {label} of sample {i} is {what}")
+        raise ValueError(plans.bad_label_message(label, i, blank, n_classes))
 
     dtype = ops.dtype
     if reduction == "none":

@@ -1,0 +1,163 @@
+"""Argument validation of the CTC losses, shared by the CPU and CUDA back ends.
+
+:func:`ctc` takes a loss's own arguments (without the gradient keywords) and an
+``args`` coercer, :data:`HOST` (NumPy) on the CPU or a
+:class:`numbaloss._core.cuda_support.DeviceArgs` on the GPU, and returns a
+:class:`Plan`.  The predictions go through ``args.array`` (on the device for the
+GPU); ``targets`` and the lengths through ``args.option`` and are then validated on
+the host (they are small; a device one is copied back, which synchronises).  The
+labels' values (equal to ``blank``, outside ``[0, C)``) are checked by each back
+end: in the CPU kernel, on the host copy for CUDA, with the same message
+(:func:`bad_label_message`).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._core.validation import as_array, check_bool, check_index, check_reduction
+
+
+class HostArgs:
+    """Argument coercion of the CPU back end: everything through :func:`as_array`."""
+
+    on_device = False
+
+    @staticmethod
+    def array(value, name):
+        return as_array(value, name)
+
+    @staticmethod
+    def option(value, name):
+        return as_array(value, name)
+
+
+HOST = HostArgs()
+
+
+@dataclass
+class Plan:
+    """One CTC call, validated.
+
+    ``x`` is the predictions as given (``(T, N, C)`` or unbatched ``(T, C)``),
+    ``labels`` all labels as one flat int64 host array and ``offsets`` where each
+    sample's start; ``input_lengths`` and ``target_lengths`` int64 ``(N,)`` host
+    arrays.
+    """
+
+    x: object
+    reduction: str
+    zero_infinity: bool
+    return_grad: bool
+    unbatched: bool
+    n_frames: int
+    n_samples: int
+    n_classes: int
+    blank: int
+    input_lengths: np.ndarray
+    target_lengths: np.ndarray
+    labels: np.ndarray
+    offsets: np.ndarray
+
+    @property
+    def loss_shape(self):
+        return () if self.unbatched else (self.n_samples,)
+
+
+def _host(args, value, name):
+    arr = args.option(value, name)
+    return arr.copy_to_host() if hasattr(arr, "copy_to_host") else arr
+
+
+def _integers(value, name):
+    arr = as_array(value, name)
+    if arr.size == 0:  # an empty list is float64 to NumPy
+        return arr.astype(np.int64)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
+    return arr
+
+
+def _lengths(value, name, n_samples, unbatched):
+    arr = _integers(value, name)
+    if arr.ndim == 0 or (unbatched and arr.shape == (1,)):
+        arr = np.broadcast_to(arr.reshape(()), (n_samples,))
+    elif arr.shape != (n_samples,) or unbatched:
+        expected = "a scalar or shape (1,)" if unbatched else f"a scalar or shape ({n_samples},)"
+        raise ValueError(f"{name} must be {expected}, got shape {arr.shape}")
+    lengths = np.array(arr, dtype=np.int64)
+    negative = np.flatnonzero(lengths < 0)
+    if negative.size:
+        i = negative[0]
+        raise ValueError(f"{name} must be non-negative, got {lengths[i]} for sample {i}")
+    return lengths
+
+
+def _labels(targets, target_lengths, n_samples):
+    """The labels as one flat int64 array and the offset of each sample's labels."""
+    tg = _integers(targets, "targets")
+    if tg.ndim == 2:
+        if tg.shape[0] != n_samples:
+            raise ValueError(
+                f"padded targets must have shape (N, S) with N = {n_samples}, got shape {tg.shape}"
+            )
+        width = tg.shape[1]
+        too_long = np.flatnonzero(target_lengths > width)
+        if too_long.size:
+            i = too_long[0]
+            raise ValueError(
+                f"target_lengths must be at most the padded targets' length S = {width}, "
+                f"got {target_lengths[i]} for sample {i}"
+            )
+        offsets = np.arange(n_samples, dtype=np.int64) * width
+    elif tg.ndim == 1:
+        total = int(target_lengths.sum())
+        if tg.size != total:
+            raise ValueError(
+                f"concatenated targets must have sum(target_lengths) = {total} entries, "
+                f"got {tg.size}"
+            )
+        offsets = np.zeros(n_samples, dtype=np.int64)
+        np.cumsum(target_lengths[:-1], out=offsets[1:])
+    else:
+        raise ValueError(
+            f"targets must be padded (N, S) or concatenated 1-D, got shape {tg.shape}"
+        )
+    return np.ascontiguousarray(tg, dtype=np.int64).reshape(-1), offsets
+
+
+def bad_label_message(label, sample, blank, n_classes):
+    """The ``ValueError`` message of a label equal to ``blank`` or outside ``[0, C)``."""
+    what = "equal to blank" if label == blank else f"outside [0, C) = [0, {n_classes})"
+    return f"targets: label {label} of sample {sample} is {what}"
+
+
+def ctc(args, x, pred, targets, input_lengths, target_lengths, blank, reduction,
+        zero_infinity, return_grad):
+    """Validate one call of ``ctc_loss``/``ctc_loss_from_logits`` (``pred`` names ``x``)."""
+    x = args.array(x, pred)
+    shape = tuple(x.shape)
+    if len(shape) not in (2, 3):
+        raise ValueError(f"{pred} must be (T, N, C) or unbatched (T, C), got shape {shape}")
+    reduction = check_reduction(reduction)
+    zero_infinity = check_bool(zero_infinity, "zero_infinity")
+    return_grad = check_bool(return_grad, "return_grad")
+    unbatched = len(shape) == 2
+    n_frames, n_classes = shape[0], shape[-1]
+    n_samples = 1 if unbatched else shape[1]
+    blank = check_index(blank, "blank")
+    if not 0 <= blank < n_classes:
+        raise ValueError(f"blank must be in [0, C) = [0, {n_classes}), got {blank}")
+    il = _lengths(_host(args, input_lengths, "input_lengths"), "input_lengths", n_samples,
+                  unbatched)
+    tl = _lengths(_host(args, target_lengths, "target_lengths"), "target_lengths", n_samples,
+                  unbatched)
+    too_long = np.flatnonzero(il > n_frames)
+    if too_long.size:
+        i = too_long[0]
+        raise ValueError(
+            f"input_lengths must be at most T = {n_frames}, got {il[i]} for sample {i}"
+        )
+    labels, offsets = _labels(_host(args, targets, "targets"), tl, n_samples)
+    return Plan(x, reduction, zero_infinity, return_grad, unbatched, n_frames, n_samples,
+                n_classes, blank, il, tl, labels, offsets)
