@@ -39,7 +39,8 @@ from . import losses, plans
 @cuda.jit(device=True)
 def _lse3(a, b, c):
     """log(exp(a) + exp(b) + exp(c)), -inf when all are -inf, NaN propagates."""
-    m = max(a, max(b, c))
+    m = a if a > b else b  # conditionals: builtin max fails numba-cuda's PTX typing
+    m = m if m > c else c
     if a != a or b != b or c != c:
         return a + b + c
     if m == -math.inf:
@@ -75,7 +76,7 @@ def row_lse_kernel(x, lse):
             v = float64(x[t, n, c])
             if v != v:
                 has_nan = True
-            m = max(m, v)
+            m = v if v > m else m
         shift = m if -math.inf < m < math.inf else 0.0
         total = 0.0
         for c in range(n_classes):
