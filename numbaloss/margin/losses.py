@@ -8,7 +8,6 @@ pass per row gives the row's loss and writes its gradient; per-row losses are su
 in row order in float64, so results are bitwise identical for any number of threads.
 """
 
-import numbers
 
 import numpy as np
 from numba.core.registry import CPUDispatcher
@@ -32,7 +31,8 @@ from .._core.validation import (
     native,
     result_dtype,
 )
-from . import cpu
+from . import cpu, plans
+from .plans import HOST
 
 _GRAD_DOC = """
     return_grad : bool, optional
@@ -239,26 +239,10 @@ def multi_margin_loss(
     >>> round(float(loss), 6)
     0.325
     """
-    x = as_array(input, "input")
-    t = _class_indices(target)
-    check_reduction(reduction)
-    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) or p not in (1, 2):
-        raise ValueError(f"p must be 1 or 2, got {p!r}")
-    margin = check_real_scalar(margin, "margin")
-    n_rows, n_classes = _scores_and_rows(x)
-    if x.ndim == 2:
-        fits = t.shape == (n_rows,)
-        loss_shape = (n_rows,)
-    else:
-        fits = t.shape in ((), (1,))
-        loss_shape = t.shape
-    if not fits:
-        raise ValueError(
-            f"target must hold one class index per row of input: input {tuple(x.shape)}, "
-            f"target {tuple(t.shape)}"
-        )
-    w = None if weight is None else as_array(weight, "weight")
-    dtype_from = [x] if w is None else [x, w]
+    plan = plans.multi_margin_loss(HOST, input, target, p, margin, weight, reduction)
+    x, t, w = plan.x, plan.target, plan.weight
+    n_rows, n_classes, loss_shape = plan.n_rows, plan.width, plan.loss_shape
+    dtype_from = plan.dtype_from
     cdtype = _compute_dtype_of(dtype_from)
     rows = _row_matrix(x, n_rows, n_classes, cdtype)
     call = _RowCall(
@@ -282,8 +266,8 @@ def multi_margin_loss(
         rows,
         labels,
         weights,
-        p == 2,
-        cdtype.type(margin),
+        plan.squared,
+        cdtype.type(plan.margin),
         call.gout,
         call.loss_rows,
         call.buffers[0],

@@ -1,0 +1,92 @@
+"""Argument validation of the margin family, shared by the CPU and CUDA back ends.
+
+Each function takes a loss's own arguments (the public signature without the
+gradient keywords) and an ``args`` coercer (:data:`HOST` on the CPU, a
+:class:`numbaloss._core.cuda_support.DeviceArgs` on the GPU: ``args.array`` for the
+scores and targets, ``args.option`` for the class weights, which may come from the
+host), and returns a plan.  The checks, their order and their messages are the
+same on both back ends; checks that need a pass over the data (class indices in
+range) are made by each back end's kernels.
+"""
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._core.validation import check_real_scalar, check_reduction
+from ..elementwise.plans import HOST
+
+__all__ = ["HOST", "RowPlan", "multi_margin_loss"]
+
+
+@dataclass
+class RowPlan:
+    """One call of a row loss, validated.
+
+    ``x`` are the scores as given (``(N, C)`` or ``(C,)``), ``target`` the class
+    indices, ``weight`` the per-class weights as given (``None``: all 1);
+    ``n_rows``/``width`` the rows and their width, ``loss_shape`` PyTorch's
+    unreduced shape, ``dtype_from`` the arrays that decide the result dtype.
+    """
+
+    x: object
+    target: object
+    weight: object
+    reduction: str
+    n_rows: int
+    width: int
+    loss_shape: tuple
+    dtype_from: list
+    squared: bool = False
+    margin: float = 1.0
+
+
+def class_indices(args, target, name="target"):
+    """``target`` as an array of integer class indices; ``TypeError`` otherwise."""
+    t = args.array(target, name)
+    if np.dtype(t.dtype).kind not in "iu":
+        raise TypeError(f"{name} must hold integer class indices, got dtype {t.dtype}")
+    return t
+
+
+def scores_and_rows(x, name="input"):
+    """``(n_rows, n_classes)`` of ``(N, C)`` or unbatched ``(C,)`` scores; C must not be 0."""
+    if x.ndim not in (1, 2) or x.shape[-1] == 0:
+        raise ValueError(
+            f"{name} must be a non-empty vector (C,) or a matrix (N, C) with C > 0; "
+            f"got shape {tuple(x.shape)}"
+        )
+    return (x.shape[0] if x.ndim == 2 else 1), x.shape[-1]
+
+
+def multi_margin_loss(args, input, target, p=1, margin=1.0, weight=None, reduction="mean"):
+    """The :class:`RowPlan` of :func:`numbaloss.multi_margin_loss`."""
+    x = args.array(input, "input")
+    t = class_indices(args, target)
+    check_reduction(reduction)
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) or p not in (1, 2):
+        raise ValueError(f"p must be 1 or 2, got {p!r}")
+    margin = check_real_scalar(margin, "margin")
+    n_rows, n_classes = scores_and_rows(x)
+    if x.ndim == 2:
+        fits = tuple(t.shape) == (n_rows,)
+        loss_shape = (n_rows,)
+    else:
+        fits = tuple(t.shape) in ((), (1,))
+        loss_shape = tuple(t.shape)
+    if not fits:
+        raise ValueError(
+            f"target must hold one class index per row of input: input {tuple(x.shape)}, "
+            f"target {tuple(t.shape)}"
+        )
+    w = None if weight is None else args.option(weight, "weight")
+    if w is not None and (w.ndim != 1 or w.shape[0] != n_classes):
+        raise ValueError(
+            f"weight must be one-dimensional with one entry per class ({n_classes}); "
+            f"got shape {tuple(w.shape)}"
+        )
+    return RowPlan(
+        x, t, w, reduction, n_rows, n_classes, loss_shape,
+        [x] if w is None else [x, w], squared=p == 2, margin=margin,
+    )  # fmt: skip
