@@ -8,7 +8,6 @@ pass per row gives the row's loss and writes its gradient; per-row losses are su
 in row order in float64, so results are bitwise identical for any number of threads.
 """
 
-
 import numpy as np
 from numba.core.registry import CPUDispatcher
 

@@ -52,12 +52,13 @@ def class_indices(args, target, name="target"):
 
 def scores_and_rows(x, name="input"):
     """``(n_rows, n_classes)`` of ``(N, C)`` or unbatched ``(C,)`` scores; C must not be 0."""
-    if x.ndim not in (1, 2) or x.shape[-1] == 0:
+    shape = tuple(x.shape)
+    if x.ndim not in (1, 2) or shape[-1] == 0:
         raise ValueError(
             f"{name} must be a non-empty vector (C,) or a matrix (N, C) with C > 0; "
             f"got shape {tuple(x.shape)}"
         )
-    return (x.shape[0] if x.ndim == 2 else 1), x.shape[-1]
+    return (shape[0] if x.ndim == 2 else 1), shape[-1]
 
 
 def multi_margin_loss(args, input, target, p=1, margin=1.0, weight=None, reduction="mean"):

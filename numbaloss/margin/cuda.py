@@ -1,0 +1,303 @@
+"""CUDA kernels of the margin losses: the functions of :mod:`.losses` on device arrays.
+
+Reached through :func:`numbaloss._core.dispatch.on_device` when an argument is a
+CUDA device array (numba, CuPy, PyTorch).  Each public function has the signature
+and docs of its CPU twin and validates its arguments with the same :mod:`.plans`.
+
+These are row losses: a row of ``C`` scores gives one loss value and a gradient
+row.  Each kernel maps one block to a row (a grid-stride loop over the rows, so a
+block handles rows ``blockIdx.x, blockIdx.x + gridDim.x, ...``) and the block's
+threads to the row's entries (thread ``t`` handles entries ``t, t + blockDim.x,
+...``).  Row sums (margin sums, counts of active terms) are
+:func:`~numbaloss._core.cuda_support.block_sum` reductions, in a fixed tree order;
+thread 0 keeps the row's loss, writes it (``reduction='none'``) or adds it to the
+block's float64 partial, and the partials are summed by
+:func:`~numbaloss._core.cuda_support.reduce_partials` (deterministic, no atomics).
+Rows are read in place through their strides; the gradient is written in the same
+pass, into ``grad_out`` directly where its dtype is the compute dtype (also in
+place: every thread reads the entries it writes, and the target class's score,
+which thread 0 overwrites last, is read by every thread before the row's first
+block synchronisation).
+
+Results stay on the device, a reduced loss as a 0-d device array.  The one
+synchronisation: a class index outside ``[0, C)`` is flagged in the kernel, and the
+flag (one float per block, summed on the device) is read back to raise the CPU's
+``ValueError``.
+"""
+
+import functools
+import inspect
+import math
+
+import numpy as np
+from numba import cuda, float64
+
+from .._core import cuda_support as cs
+from .._core.driver import unpack_grad_out
+from .._core.kernels import at, like
+from .._core.validation import as_array, check_bool
+from . import losses, plans
+
+
+@cuda.jit
+def multi_margin_kernel(
+    x, target, weight, squared, margin, gout, gmul, gdiv, loss_out, grad, partials, flags
+):
+    """Rows of ``sum_{j != y} w_y max(0, margin - x_y + x_j)^p / C`` and their gradients.
+
+    ``x`` is ``(N, C)`` (any strides), ``target`` ``(N,)`` class indices, ``weight``
+    ``(C,)`` or the scalar 1; ``gout`` the per-row upstream gradient (array or
+    scalar), also scaled by ``gmul / gdiv`` (scalars or 1-element device arrays).
+    ``loss_out`` (``(N,)`` or None: reduced) and ``grad`` (``(N, C)`` or None).
+    """
+    n_rows = x.shape[0]
+    n_classes = x.shape[1]
+    tid = cuda.threadIdx.x
+    step = cuda.blockDim.x
+    gd = float64(at(gdiv, 0))
+    gscale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    zero = like(margin, 0)
+    one = like(margin, 1)
+    block_total = 0.0
+    bad = 0.0
+    for i in range(cuda.blockIdx.x, n_rows, cuda.gridDim.x):
+        y = target[i]
+        if y < 0 or y >= n_classes:  # the same for every thread of the block
+            if tid == 0:
+                bad += 1.0
+                if loss_out is not None:
+                    loss_out[i] = 0
+            if grad is not None:
+                for j in range(tid, n_classes, step):
+                    grad[i, j] = zero
+            continue
+        x_y = x[i, y]
+        w_y = at(weight, y)
+        total = 0.0
+        slope_sum = 0.0  # the sum over active classes of dh/dz: 1 (p = 1) or z (p = 2, halved)
+        for j in range(tid, n_classes, step):
+            z = margin - x_y + x[i, j]
+            zc = z if (z > zero) & (j != y) else zero
+            if squared:
+                total += float64(zc * zc)
+                slope_sum += float64(zc)
+            elif zc > zero:
+                total += float64(zc)
+                slope_sum += 1.0
+        total = cs.block_sum(total)
+        slope_sum = cs.block_sum(slope_sum)
+        if tid == 0:
+            loss = total * float64(w_y) / n_classes
+            if loss_out is not None:
+                loss_out[i] = loss
+            else:
+                block_total += loss
+        if grad is not None:
+            g = at(gout, i) * like(margin, gscale)
+            scale = like(margin, g * w_y / n_classes)
+            for j in range(tid, n_classes, step):
+                if j != y:
+                    z = margin - x_y + x[i, j]
+                    if squared:
+                        grad[i, j] = (scale + scale) * (z if z > zero else zero)
+                    else:
+                        grad[i, j] = scale * (one if z > zero else zero)
+            if tid == 0:
+                if squared:
+                    grad[i, y] = -((scale + scale) * like(margin, slope_sum))
+                else:
+                    grad[i, y] = -(scale * like(margin, slope_sum))
+    block_total = cs.block_sum(block_total)
+    bad = cs.block_sum(bad)
+    if tid == 0:
+        partials[cuda.blockIdx.x] = block_total
+        flags[cuda.blockIdx.x] = bad
+
+
+# --- the pieces every row loss shares -----------------------------------------------------
+
+
+def _rows(arr, n_rows, width, dtype):
+    """A device array as ``(n_rows, width)`` of ``dtype``: a view where it can be one."""
+    if arr.ndim == 2 and arr.dtype == dtype:
+        return arr
+    if arr.ndim == 1 and arr.dtype == dtype and arr.is_c_contiguous():
+        return arr.reshape(n_rows, width)
+    return cs.gather(arr, tuple(arr.shape), False, dtype).reshape(n_rows, width)
+
+
+def _vector(args, value, n, dtype, name):
+    """A per-class option (host or device) as a ``(n,)`` device array of ``dtype``."""
+    if isinstance(value, np.ndarray):
+        return cuda.to_device(np.ascontiguousarray(value, dtype=dtype).reshape(n))
+    if value.ndim == 1 and value.dtype == dtype:
+        return value
+    return cs.gather(value, (n,), False, dtype)
+
+
+class _RowCall:
+    """The device outputs of one row-kernel call: loss, per-row upstream gradient, grads.
+
+    The device twin of :class:`.losses._RowCall`: ``preds`` are ``(name, device
+    array)`` pairs of the predictions that get gradients (each of ``n_rows * width``
+    elements).
+    """
+
+    def __init__(self, args, plan, preds, *, return_grad, grad_output, grad_out):
+        self.args = args
+        self.plan = plan
+        self.dtype, self.cdtype = cs.result_dtypes(*plan.dtype_from)
+        self.return_grad = check_bool(return_grad, "return_grad")
+        n = plan.n_rows
+        if plan.reduction == "none":
+            self.loss_out = cuda.device_array(n, dtype=self.cdtype)
+            self.gmul, self.gdiv = 1.0, 1.0
+            self.gout = self._row_grad_output(grad_output)
+        else:
+            self.loss_out = None
+            self.gout = self.cdtype.type(1)
+            self.gmul = (
+                1.0 if grad_output is None else args.scalar_or_device(grad_output, "grad_output")
+            )
+            self.gdiv = float(n) if plan.reduction == "mean" else 1.0
+        self.grads = []
+        if self.return_grad:
+            names = [name for name, _ in preds]
+            outs = unpack_grad_out(grad_out, names)
+            self.grads = [
+                self._grad_target(name, pred, out) for (name, pred), out in zip(preds, outs)
+            ]
+        blocks = min(max(1, n), cs.get_launch_config()[1])
+        self.blocks = blocks
+        self.threads = cs.get_launch_config()[0]
+        self.partials = cuda.device_array(blocks, dtype=np.float64)
+        self.flags = cuda.device_array(blocks, dtype=np.float64)
+
+    def _row_grad_output(self, grad_output):
+        """``reduction='none'``'s upstream gradient: a scalar or an ``(n_rows,)`` device array."""
+        if grad_output is None:
+            return self.cdtype.type(1)
+        shape = self.plan.loss_shape
+        g = self.args.device(grad_output, "grad_output")
+        if g is None:
+            host = as_array(grad_output, "grad_output")
+            if host.size != 1:
+                raise TypeError(
+                    "grad_output is on the host while the other arguments are CUDA device "
+                    "arrays; pass a scalar or a device array"
+                )
+            return self.cdtype.type(host.reshape(()))
+        try:
+            np.broadcast_shapes(tuple(g.shape), shape)
+            fits = len(g.shape) <= len(shape)
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(
+                f"grad_output of shape {tuple(g.shape)} cannot be broadcast to the loss's "
+                f"shape {shape}"
+            )
+        return cs.gather(g, shape, False, self.cdtype).reshape(self.plan.n_rows)
+
+    def _grad_target(self, name, pred, out):
+        """``[buffer (n_rows, width) the kernel writes, caller's out, pred shape, direct]``."""
+        shape = tuple(pred.shape)
+        n_rows, width = self.plan.n_rows, self.plan.width
+        if out is None:
+            return [cuda.device_array((n_rows, width), dtype=self.cdtype), None, shape, False]
+        caller = out
+        out = self.args.array(out, f"grad_out for {name}")
+        if tuple(out.shape) != shape:
+            raise ValueError(f"grad_out for {name} must have shape {shape}, got {tuple(out.shape)}")
+        if np.dtype(out.dtype) != self.dtype:
+            raise ValueError(f"grad_out for {name} must have dtype {self.dtype}, got {out.dtype}")
+        if self.dtype == self.cdtype and (out.ndim == 2 or out.is_c_contiguous()):
+            return [out if out.ndim == 2 else out.reshape(n_rows, width), caller, shape, True]
+        buffer = cuda.device_array((n_rows, width), dtype=self.cdtype)
+        return [buffer, (caller, out), shape, False]
+
+    def buffer(self, k):
+        """The ``k``-th gradient buffer for the kernel, or None without gradients."""
+        return self.grads[k][0] if self.return_grad else None
+
+    def check_flag(self, message):
+        """Read the kernel's error flag back (the one synchronisation) and raise ``message()``."""
+        if cs.reduce_partials(self.flags, 1.0, np.float64).copy_to_host()[0] > 0:
+            raise ValueError(message())
+
+    def finish(self):
+        """The loss as the caller gets it, and the gradients with ``return_grad``."""
+        args = self.args
+        if self.loss_out is not None:
+            loss = cs.cast(self.loss_out, self.dtype).reshape(self.plan.loss_shape)
+        else:
+            loss = cs.reduce_partials(self.partials, self.gdiv, self.dtype).reshape(())
+        loss = args.wrap(loss)
+        if not self.return_grad:
+            return loss
+        grads = []
+        for buffer, out, shape, direct in self.grads:
+            if direct:
+                grads.append(out)
+                continue
+            result = cs.cast(cs.flat_view(buffer), self.dtype).reshape(shape)
+            if out is None:
+                grads.append(args.wrap(result))
+                continue
+            caller, dev = out
+            if dev.size:
+                fortran = dev.ndim > 1 and cs.contiguous_order(dev) == "F"
+                cs.flat_view(dev).copy_to_device(cs.gather(result, shape, fortran, dev.dtype))
+            grads.append(caller)
+        return loss, grads[0] if len(grads) == 1 else tuple(grads)
+
+
+def _bad_class_message(plan, lowest=0):
+    """The CPU's message for a class index out of range (reads the target back)."""
+
+    def message():
+        t = plan.target.copy_to_host().reshape(-1)
+        value = t[np.flatnonzero((t < lowest) | (t >= plan.width))[0]]
+        return (
+            f"target holds class index {value}, outside [{lowest}, {plan.width}) for input of "
+            f"shape {tuple(plan.x.shape)}"
+        )
+
+    return message
+
+
+# --- the public functions --------------------------------------------------------------
+
+
+def _device_twin(impl):
+    """``impl`` under the name, signature and docs of its CPU twin in :mod:`.losses`."""
+    cpu_func = inspect.unwrap(getattr(losses, impl.__name__))
+    wrapped = functools.wraps(cpu_func)(impl)
+    wrapped.__signature__ = inspect.signature(cpu_func)
+    return wrapped
+
+
+@_device_twin
+def multi_margin_loss(
+    input, target, p=1, margin=1.0, weight=None, reduction="mean", *,
+    return_grad=False, grad_output=None, grad_out=None,
+):  # fmt: skip
+    args = cs.DeviceArgs()
+    plan = plans.multi_margin_loss(args, input, target, p, margin, weight, reduction)
+    call = _RowCall(
+        args, plan, [("input", plan.x)],
+        return_grad=return_grad, grad_output=grad_output, grad_out=grad_out,
+    )  # fmt: skip
+    cdtype = call.cdtype
+    x = _rows(plan.x, plan.n_rows, plan.width, cdtype)
+    weight = (
+        cdtype.type(1) if plan.weight is None
+        else _vector(args, plan.weight, plan.width, cdtype, "weight")
+    )  # fmt: skip
+    target = plan.target.reshape(plan.n_rows) if plan.target.ndim != 1 else plan.target
+    multi_margin_kernel[call.blocks, call.threads](
+        x, target, weight, plan.squared, cdtype.type(plan.margin), call.gout, call.gmul,
+        call.gdiv, call.loss_out, call.buffer(0), call.partials, call.flags,
+    )  # fmt: skip
+    call.check_flag(_bad_class_message(plan))
+    return call.finish()

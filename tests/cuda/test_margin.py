@@ -1,0 +1,132 @@
+"""The margin family on CUDA device arrays, against the CPU path.
+
+Values and gradients, float32 and float64, every reduction, each option path
+(``p``, ``margin``, class weights from the host and the device), ``grad_output``
+(per row and reduced, also on the device), ``grad_out`` (also in place), Fortran
+and strided inputs, unbatched rows, empty batches, and the errors: host/device
+mixing, class indices out of range.  Inputs are tiny (the simulator runs every GPU
+thread as a Python thread); the conftest's launch configuration (8 threads, at most
+3 blocks) makes wide rows span several threads and blocks loop over several rows.
+"""
+
+import numpy as np
+import pytest
+
+import numbaloss as nl
+from numbaloss._core.dispatch import is_device_array
+from tests.conftest import assert_close
+
+
+def _host(arr):
+    assert is_device_array(arr), type(arr)
+    return arr.copy_to_host()
+
+
+def _compare(got, expected, dtype, scale=4.0):
+    assert_close(_host(got), expected, dtype, scale=scale)
+
+
+# (dtype, reduction, input shape, options); weight "host"/"device"
+MULTI_MARGIN_CASES = [
+    (np.float32, "mean", (5, 7), {}),
+    (np.float64, "none", (5, 7), {"p": 2, "weight": "host"}),
+    (np.float32, "sum", (4, 13), {"p": 2, "margin": 0.5, "weight": "device"}),
+    (np.float64, "mean", (4, 3), {"margin": 2.0, "weight": "device"}),
+    (np.float32, "none", (6,), {"p": 1}),
+    (np.float64, "sum", (0, 4), {}),
+    (np.float64, "mean", (0, 4), {}),
+]
+
+
+def _options(cuda, rng, options, n_classes, dtype):
+    opts = dict(options)
+    if "weight" in opts:
+        w = rng.uniform(0.2, 2.0, n_classes).astype(dtype)
+        opts["weight"] = cuda.to_device(w) if opts["weight"] == "device" else w
+    return opts
+
+
+def _cpu(options):
+    return {k: (v.copy_to_host() if is_device_array(v) else v) for k, v in options.items()}
+
+
+@pytest.mark.parametrize("case", MULTI_MARGIN_CASES)
+def test_multi_margin_loss(cuda, rng, case):
+    dtype, reduction, shape, options = case
+    x = rng.standard_normal(shape).astype(dtype)
+    t = rng.integers(0, shape[-1], shape[:-1] if len(shape) == 2 else ())
+    opts = _options(cuda, rng, options, shape[-1], dtype)
+    loss_shape = shape[:1] if len(shape) == 2 else ()
+    gout = rng.uniform(0.5, 1.5, loss_shape).astype(dtype) if reduction == "none" else 0.7
+    expected, expected_grad = nl.multi_margin_loss(
+        x, t, reduction=reduction, return_grad=True, grad_output=gout, **_cpu(opts)
+    )
+    dgout = cuda.to_device(gout) if reduction == "none" else gout
+    loss, grad = nl.multi_margin_loss(
+        cuda.to_device(x), cuda.to_device(t), reduction=reduction, return_grad=True,
+        grad_output=dgout, **opts,
+    )  # fmt: skip
+    assert loss.shape == np.shape(expected) and loss.dtype == dtype
+    _compare(loss, expected, dtype)
+    assert grad.shape == x.shape and grad.dtype == dtype
+    _compare(grad, expected_grad, dtype)
+    only = nl.multi_margin_loss(cuda.to_device(x), cuda.to_device(t), reduction=reduction, **opts)
+    _compare(only, expected, dtype)
+
+
+def test_multi_margin_layouts_grad_out(cuda, rng):
+    x = np.asfortranarray(rng.standard_normal((5, 6)))
+    t = rng.integers(0, 6, 5)
+    expected, expected_grad = nl.multi_margin_loss(x, t, p=2, return_grad=True)
+    # Fortran input, written in place
+    dx = cuda.to_device(x)
+    loss, grad = nl.multi_margin_loss(dx, cuda.to_device(t), p=2, return_grad=True, grad_out=dx)
+    assert grad is dx
+    _compare(loss, expected, np.float64)
+    _compare(dx, expected_grad, np.float64)
+    # a strided (every other column) view and a C-ordered grad_out
+    wide = np.zeros((5, 12))
+    wide[:, ::2] = x
+    dwide = cuda.to_device(wide)
+    out = cuda.device_array((5, 6), dtype=np.float64)
+    loss, grad = nl.multi_margin_loss(
+        dwide[:, ::2], cuda.to_device(t), p=2, return_grad=True, grad_out=out
+    )
+    assert grad is out
+    _compare(out, expected_grad, np.float64)
+    # float16 input (computed in float32) with a float16 grad_out
+    h = x.astype(np.float16)
+    eh, egh = nl.multi_margin_loss(h, t, return_grad=True)
+    hout = cuda.device_array(h.shape, dtype=np.float16)
+    loss, grad = nl.multi_margin_loss(
+        cuda.to_device(h), cuda.to_device(t), return_grad=True, grad_out=hout
+    )
+    assert loss.dtype == np.float16 and grad is hout
+    np.testing.assert_allclose(_host(hout).astype(float), egh.astype(float), rtol=2e-3, atol=1e-3)
+    # a reduced loss's grad_output on the device
+    g = cuda.to_device(np.array([2.5]))
+    _, grad = nl.multi_margin_loss(
+        cuda.to_device(x), cuda.to_device(t), reduction="sum", return_grad=True, grad_output=g
+    )
+    _compare(
+        grad,
+        nl.multi_margin_loss(x, t, reduction="sum", return_grad=True, grad_output=2.5)[1],
+        np.float64,
+    )
+
+
+def test_multi_margin_errors(cuda, rng):
+    x = rng.standard_normal((3, 4))
+    dx = cuda.to_device(x)
+    bad = np.array([0, 4, 1])
+    with pytest.raises(ValueError) as cpu_err:
+        nl.multi_margin_loss(x, bad)
+    with pytest.raises(ValueError) as dev_err:
+        nl.multi_margin_loss(dx, cuda.to_device(bad), return_grad=True)
+    assert str(dev_err.value) == str(cpu_err.value)
+    with pytest.raises(TypeError, match="target is on the host"):
+        nl.multi_margin_loss(dx, np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="p must be 1 or 2"):
+        nl.multi_margin_loss(dx, cuda.to_device(np.array([0, 1, 2])), p=3)
+    with pytest.raises(ValueError, match="weight must be one-dimensional"):
+        nl.multi_margin_loss(dx, cuda.to_device(np.array([0, 1, 2])), weight=np.ones(3))
