@@ -36,7 +36,7 @@ from .._core import cuda_support as cs
 from .._core.driver import unpack_grad_out
 from .._core.kernels import at, like
 from .._core.validation import as_array, check_bool
-from . import losses, plans
+from . import cpu, losses, plans
 
 
 @cuda.jit
@@ -112,6 +112,45 @@ def multi_margin_kernel(
     if tid == 0:
         partials[cuda.blockIdx.x] = block_total
         flags[cuda.blockIdx.x] = bad
+
+
+@cuda.jit
+def multilabel_soft_margin_kernel(x, target, weight, gout, gmul, gdiv, loss_out, grad, partials):
+    """Rows of ``sum_j w_j (y_j softplus(-x_j) + (1 - y_j) softplus(x_j)) / C``.
+
+    The per-element math is the CPU's :func:`.cpu.soft_margin_point`; ``x`` and
+    ``target`` are ``(N, C)``, ``weight`` ``(C,)`` or the scalar 1, the other
+    arguments as in :func:`multi_margin_kernel`.
+    """
+    n_rows = x.shape[0]
+    n_classes = x.shape[1]
+    tid = cuda.threadIdx.x
+    step = cuda.blockDim.x
+    gd = float64(at(gdiv, 0))
+    gscale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    block_total = 0.0
+    for i in range(cuda.blockIdx.x, n_rows, cuda.gridDim.x):
+        g = at(gout, i)
+        g = g * like(g, gscale)
+        scale = like(g, g / n_classes)
+        total = 0.0
+        for j in range(tid, n_classes, step):
+            label = target[i, j]
+            loss, sig = cpu.soft_margin_point(x[i, j], label)
+            w_j = at(weight, j)
+            total += float64(w_j * loss)
+            if grad is not None:
+                grad[i, j] = (w_j * scale) * (sig - label)
+        total = cs.block_sum(total)
+        if tid == 0:
+            loss = total / n_classes
+            if loss_out is not None:
+                loss_out[i] = loss
+            else:
+                block_total += loss
+    block_total = cs.block_sum(block_total)
+    if tid == 0:
+        partials[cuda.blockIdx.x] = block_total
 
 
 # --- the pieces every row loss shares -----------------------------------------------------
@@ -300,4 +339,29 @@ def multi_margin_loss(
         call.gdiv, call.loss_out, call.buffer(0), call.partials, call.flags,
     )  # fmt: skip
     call.check_flag(_bad_class_message(plan))
+    return call.finish()
+
+
+@_device_twin
+def multilabel_soft_margin_loss(
+    input, target, weight=None, reduction="mean", *,
+    return_grad=False, grad_output=None, grad_out=None,
+):  # fmt: skip
+    args = cs.DeviceArgs()
+    plan = plans.multilabel_soft_margin_loss(args, input, target, weight, reduction)
+    call = _RowCall(
+        args, plan, [("input", plan.x)],
+        return_grad=return_grad, grad_output=grad_output, grad_out=grad_out,
+    )  # fmt: skip
+    cdtype = call.cdtype
+    x = _rows(plan.x, plan.n_rows, plan.width, cdtype)
+    target = _rows(plan.target, plan.n_rows, plan.width, cdtype)
+    weight = (
+        cdtype.type(1) if plan.weight is None
+        else _vector(args, plan.weight, plan.width, cdtype, "weight")
+    )  # fmt: skip
+    multilabel_soft_margin_kernel[call.blocks, call.threads](
+        x, target, weight, call.gout, call.gmul, call.gdiv, call.loss_out, call.buffer(0),
+        call.partials,
+    )  # fmt: skip
     return call.finish()

@@ -414,18 +414,11 @@ def multilabel_soft_margin_loss(
     >>> round(float(nl.multilabel_soft_margin_loss([[0.0, 2.0]], [[1.0, 0.0]])), 6)
     1.410038
     """
-    x = as_array(input, "input")
-    y = as_array(target, "target")
-    check_reduction(reduction)
-    if x.ndim == 0:
-        raise ValueError("input must have a class axis (its last axis); got a 0-d array")
-    check_same_shape(["input", "target"], [x, y])
-    w = None if weight is None else as_array(weight, "weight")
-    dtype_from = [x, y] if w is None else [x, y, w]
+    plan = plans.multilabel_soft_margin_loss(HOST, input, target, weight, reduction)
+    x, y, w = plan.x, plan.target, plan.weight
+    dtype_from = plan.dtype_from
     cdtype = _compute_dtype_of(dtype_from)
-    n_classes = x.shape[-1]
-    loss_shape = x.shape[:-1]
-    n_rows = int(np.prod(loss_shape, dtype=np.int64))
+    n_classes, loss_shape, n_rows = plan.width, plan.loss_shape, plan.n_rows
     rows = _row_matrix(x, n_rows, n_classes, cdtype)
     labels = _row_matrix(y, n_rows, n_classes, cdtype)
     weights = _per_class_weight(w, n_classes, cdtype)

@@ -17,7 +17,7 @@ import numpy as np
 from .._core.validation import check_real_scalar, check_reduction
 from ..elementwise.plans import HOST
 
-__all__ = ["HOST", "RowPlan", "multi_margin_loss"]
+__all__ = ["HOST", "RowPlan", "multi_margin_loss", "multilabel_soft_margin_loss"]
 
 
 @dataclass
@@ -81,13 +81,47 @@ def multi_margin_loss(args, input, target, p=1, margin=1.0, weight=None, reducti
             f"target must hold one class index per row of input: input {tuple(x.shape)}, "
             f"target {tuple(t.shape)}"
         )
-    w = None if weight is None else args.option(weight, "weight")
-    if w is not None and (w.ndim != 1 or w.shape[0] != n_classes):
-        raise ValueError(
-            f"weight must be one-dimensional with one entry per class ({n_classes}); "
-            f"got shape {tuple(w.shape)}"
-        )
+    w = class_weight(args, weight, n_classes)
     return RowPlan(
         x, t, w, reduction, n_rows, n_classes, loss_shape,
         [x] if w is None else [x, w], squared=p == 2, margin=margin,
     )  # fmt: skip
+
+
+def same_shape(names, arrays):
+    """``ValueError`` unless all arrays have one shape (the CPU's message)."""
+    shape = tuple(arrays[0].shape)
+    for name, arr in zip(names[1:], arrays[1:]):
+        if tuple(arr.shape) != shape:
+            parts = ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(names, arrays))
+            raise ValueError(f"{names[0]} and {name} must have the same shape; got {parts}")
+
+
+def class_weight(args, weight, n_classes, name="weight"):
+    """``weight`` as given (host or device), checked to be ``(C,)``; ``None`` stays."""
+    if weight is None:
+        return None
+    w = args.option(weight, name)
+    if w.ndim != 1 or tuple(w.shape)[0] != n_classes:
+        raise ValueError(
+            f"{name} must be one-dimensional with one entry per class ({n_classes}); "
+            f"got shape {tuple(w.shape)}"
+        )
+    return w
+
+
+def multilabel_soft_margin_loss(args, input, target, weight=None, reduction="mean"):
+    """The :class:`RowPlan` of :func:`numbaloss.multilabel_soft_margin_loss`."""
+    x = args.array(input, "input")
+    y = args.array(target, "target")
+    check_reduction(reduction)
+    if x.ndim == 0:
+        raise ValueError("input must have a class axis (its last axis); got a 0-d array")
+    same_shape(["input", "target"], [x, y])
+    shape = tuple(x.shape)
+    n_classes = shape[-1]
+    w = class_weight(args, weight, n_classes)
+    loss_shape = shape[:-1]
+    n_rows = int(np.prod(loss_shape, dtype=np.int64))
+    dtype_from = [x, y] if w is None else [x, y, w]
+    return RowPlan(x, y, w, reduction, n_rows, n_classes, loss_shape, dtype_from)

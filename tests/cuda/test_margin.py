@@ -130,3 +130,54 @@ def test_multi_margin_errors(cuda, rng):
         nl.multi_margin_loss(dx, cuda.to_device(np.array([0, 1, 2])), p=3)
     with pytest.raises(ValueError, match="weight must be one-dimensional"):
         nl.multi_margin_loss(dx, cuda.to_device(np.array([0, 1, 2])), weight=np.ones(3))
+
+
+# (dtype, reduction, input shape, weight)
+SOFT_CASES = [
+    (np.float32, "mean", (5, 7), None),
+    (np.float64, "none", (5, 7), "host"),
+    (np.float32, "sum", (2, 3, 11), "device"),
+    (np.float64, "none", (6,), "device"),
+    (np.float64, "mean", (0, 3), None),
+]
+
+
+@pytest.mark.parametrize("case", SOFT_CASES)
+def test_multilabel_soft_margin_loss(cuda, rng, case):
+    dtype, reduction, shape, weight = case
+    x = (3 * rng.standard_normal(shape)).astype(dtype)
+    y = rng.uniform(0, 1, shape).astype(dtype)
+    y.reshape(-1)[::3] = 1.0
+    y.reshape(-1)[1::3] = 0.0
+    opts = _options(cuda, rng, {} if weight is None else {"weight": weight}, shape[-1], dtype)
+    loss_shape = shape[:-1]
+    gout = rng.uniform(0.5, 1.5, loss_shape).astype(dtype) if reduction == "none" else 1.3
+    expected, expected_grad = nl.multilabel_soft_margin_loss(
+        x, y, reduction=reduction, return_grad=True, grad_output=gout, **_cpu(opts)
+    )
+    dgout = cuda.to_device(gout) if reduction == "none" else gout
+    loss, grad = nl.multilabel_soft_margin_loss(
+        cuda.to_device(x), cuda.to_device(y), reduction=reduction, return_grad=True,
+        grad_output=dgout, **opts,
+    )  # fmt: skip
+    assert loss.shape == np.shape(expected) and loss.dtype == dtype
+    _compare(loss, expected, dtype)
+    assert grad.shape == x.shape and grad.dtype == dtype
+    _compare(grad, expected_grad, dtype)
+
+
+def test_multilabel_soft_margin_in_place_fortran(cuda, rng):
+    x = np.asfortranarray(rng.standard_normal((4, 5)))
+    y = np.asfortranarray((rng.uniform(0, 1, (4, 5)) > 0.5).astype(np.float64))
+    expected, expected_grad = nl.multilabel_soft_margin_loss(x, y, return_grad=True)
+    dx = cuda.to_device(x)
+    loss, grad = nl.multilabel_soft_margin_loss(
+        dx, cuda.to_device(y), return_grad=True, grad_out=dx
+    )
+    assert grad is dx
+    _compare(loss, expected, np.float64)
+    _compare(dx, expected_grad, np.float64)
+    with pytest.raises(ValueError, match="must have the same shape"):
+        nl.multilabel_soft_margin_loss(dx, cuda.to_device(y[:, :2]))
+    with pytest.raises(TypeError, match="target is on the host"):
+        nl.multilabel_soft_margin_loss(dx, y)
