@@ -153,6 +153,76 @@ def multilabel_soft_margin_kernel(x, target, weight, gout, gmul, gdiv, loss_out,
         partials[cuda.blockIdx.x] = block_total
 
 
+@cuda.jit(device=True)
+def _to_all(value):
+    """Thread 0's ``value``, handed to every thread of the block (all must call it)."""
+    slot = cuda.shared.array(1, float64)
+    cuda.syncthreads()
+    if cuda.threadIdx.x == 0:
+        slot[0] = value
+    cuda.syncthreads()
+    return slot[0]
+
+
+@cuda.jit
+def cosine_embedding_kernel(
+    x1, x2, target, margin, gout, gmul, gdiv, loss_out, grad1, grad2, partials
+):
+    """Rows of ``1 - cos`` (target 1), ``max(0, cos - margin)`` (target -1), else 0.
+
+    The row sums ``<x1, x2>``, ``|x1|^2``, ``|x2|^2`` (float64) are block sums,
+    handed to every thread; the loss is the CPU's :func:`.cpu.cosine_terms`.
+    ``target`` is ``(N,)`` in the compute dtype; the rest as in
+    :func:`multi_margin_kernel` (``grad1``/``grad2`` both arrays or both None).
+    """
+    n_rows = x1.shape[0]
+    width = x1.shape[1]
+    tid = cuda.threadIdx.x
+    step = cuda.blockDim.x
+    gd = float64(at(gdiv, 0))
+    gscale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    block_total = 0.0
+    for i in range(cuda.blockIdx.x, n_rows, cuda.gridDim.x):
+        dot = 0.0
+        sq1 = 0.0
+        sq2 = 0.0
+        for k in range(tid, width, step):
+            ak = float64(x1[i, k])
+            bk = float64(x2[i, k])
+            dot += ak * bk
+            sq1 += ak * ak
+            sq2 += bk * bk
+        dot = _to_all(cs.block_sum(dot))
+        sq1 = _to_all(cs.block_sum(sq1))
+        sq2 = _to_all(cs.block_sum(sq2))
+        loss, slope, cos, denom, sq1, sq2 = cpu.cosine_terms(dot, sq1, sq2, target[i], margin)
+        if tid == 0:
+            if loss_out is not None:
+                loss_out[i] = loss
+            else:
+                block_total += loss
+        if grad1 is not None:
+            g0 = at(gout, i)
+            gi = g0 * like(g0, gscale)
+            g = slope * gi
+            cross = like(gi, g / denom)
+            self1 = like(gi, g * cos / sq1)
+            self2 = like(gi, g * cos / sq2)
+            zero = like(gi, 0)
+            for k in range(tid, width, step):
+                ak = x1[i, k]
+                bk = x2[i, k]
+                if slope == 0:
+                    grad1[i, k] = zero
+                    grad2[i, k] = zero
+                else:
+                    grad1[i, k] = cross * bk - self1 * ak
+                    grad2[i, k] = cross * ak - self2 * bk
+    block_total = cs.block_sum(block_total)
+    if tid == 0:
+        partials[cuda.blockIdx.x] = block_total
+
+
 # --- the pieces every row loss shares -----------------------------------------------------
 
 
@@ -363,5 +433,27 @@ def multilabel_soft_margin_loss(
     multilabel_soft_margin_kernel[call.blocks, call.threads](
         x, target, weight, call.gout, call.gmul, call.gdiv, call.loss_out, call.buffer(0),
         call.partials,
+    )  # fmt: skip
+    return call.finish()
+
+
+@_device_twin
+def cosine_embedding_loss(
+    input1, input2, target, margin=0.0, reduction="mean", *,
+    return_grad=False, grad_output=None, grad_out=None,
+):  # fmt: skip
+    args = cs.DeviceArgs()
+    plan = plans.cosine_embedding_loss(args, input1, input2, target, margin, reduction)
+    call = _RowCall(
+        args, plan, [("input1", plan.x1), ("input2", plan.x2)],
+        return_grad=return_grad, grad_output=grad_output, grad_out=grad_out,
+    )  # fmt: skip
+    cdtype = call.cdtype
+    x1 = _rows(plan.x1, plan.n_rows, plan.width, cdtype)
+    x2 = _rows(plan.x2, plan.n_rows, plan.width, cdtype)
+    target = cs.gather(plan.target, tuple(plan.target.shape), False, cdtype)
+    cosine_embedding_kernel[call.blocks, call.threads](
+        x1, x2, target, float(plan.margin), call.gout, call.gmul, call.gdiv, call.loss_out,
+        call.buffer(0), call.buffer(1), call.partials,
     )  # fmt: skip
     return call.finish()

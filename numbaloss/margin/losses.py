@@ -500,32 +500,9 @@ def cosine_embedding_loss(
     >>> float(nl.cosine_embedding_loss([[1.0, 0.0]], [[0.0, 1.0]], [1]))
     1.0
     """
-    x1 = as_array(input1, "input1")
-    x2 = as_array(input2, "input2")
-    t = as_array(target, "target")
-    check_reduction(reduction)
-    margin = check_real_scalar(margin, "margin")
-    if t.ndim == 1:
-        if x1.ndim != 2 or x2.ndim != 2:
-            raise ValueError(
-                f"a 1-D target expects 2-D inputs; got input1 {tuple(x1.shape)}, "
-                f"input2 {tuple(x2.shape)}, target {tuple(t.shape)}"
-            )
-    elif t.ndim == 0:
-        if x1.ndim != 1 or x2.ndim != 1:
-            raise ValueError(
-                f"a 0-d target expects 1-D inputs; got input1 {tuple(x1.shape)}, "
-                f"input2 {tuple(x2.shape)}"
-            )
-    else:
-        raise ValueError(f"target must be 0-d or 1-D (one entry per pair); got {tuple(t.shape)}")
-    check_same_shape(["input1", "input2"], [x1, x2])
-    n_rows = x1.shape[0] if x1.ndim == 2 else 1
-    if t.size != n_rows:
-        raise ValueError(
-            f"target must have one entry per row of input1: input1 {tuple(x1.shape)}, "
-            f"target {tuple(t.shape)}"
-        )
+    plan = plans.cosine_embedding_loss(HOST, input1, input2, target, margin, reduction)
+    x1, x2, t, margin = plan.x1, plan.x2, plan.target, plan.margin
+    n_rows = plan.n_rows
     width = x1.shape[-1]
     cdtype = _compute_dtype_of([x1, x2])
     a = _row_matrix(x1, n_rows, width, cdtype)

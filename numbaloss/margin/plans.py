@@ -17,7 +17,14 @@ import numpy as np
 from .._core.validation import check_real_scalar, check_reduction
 from ..elementwise.plans import HOST
 
-__all__ = ["HOST", "RowPlan", "multi_margin_loss", "multilabel_soft_margin_loss"]
+__all__ = [
+    "HOST",
+    "RowPlan",
+    "multi_margin_loss",
+    "multilabel_soft_margin_loss",
+    "PairPlan",
+    "cosine_embedding_loss",
+]
 
 
 @dataclass
@@ -125,3 +132,49 @@ def multilabel_soft_margin_loss(args, input, target, weight=None, reduction="mea
     n_rows = int(np.prod(loss_shape, dtype=np.int64))
     dtype_from = [x, y] if w is None else [x, y, w]
     return RowPlan(x, y, w, reduction, n_rows, n_classes, loss_shape, dtype_from)
+
+
+@dataclass
+class PairPlan:
+    """One call of :func:`numbaloss.cosine_embedding_loss`, validated."""
+
+    x1: object
+    x2: object
+    target: object
+    margin: float
+    reduction: str
+    n_rows: int
+    width: int
+    loss_shape: tuple
+    dtype_from: list
+
+
+def cosine_embedding_loss(args, input1, input2, target, margin=0.0, reduction="mean"):
+    """The :class:`PairPlan` of :func:`numbaloss.cosine_embedding_loss`."""
+    x1 = args.array(input1, "input1")
+    x2 = args.array(input2, "input2")
+    t = args.array(target, "target")
+    check_reduction(reduction)
+    margin = check_real_scalar(margin, "margin")
+    if t.ndim == 1:
+        if x1.ndim != 2 or x2.ndim != 2:
+            raise ValueError(
+                f"a 1-D target expects 2-D inputs; got input1 {tuple(x1.shape)}, "
+                f"input2 {tuple(x2.shape)}, target {tuple(t.shape)}"
+            )
+    elif t.ndim == 0:
+        if x1.ndim != 1 or x2.ndim != 1:
+            raise ValueError(
+                f"a 0-d target expects 1-D inputs; got input1 {tuple(x1.shape)}, "
+                f"input2 {tuple(x2.shape)}"
+            )
+    else:
+        raise ValueError(f"target must be 0-d or 1-D (one entry per pair); got {tuple(t.shape)}")
+    same_shape(["input1", "input2"], [x1, x2])
+    shape = tuple(x1.shape)
+    n_rows = shape[0] if x1.ndim == 2 else 1
+    if t.size != n_rows:
+        raise ValueError(
+            f"target must have one entry per row of input1: input1 {shape}, target {tuple(t.shape)}"
+        )
+    return PairPlan(x1, x2, t, margin, reduction, n_rows, shape[-1], tuple(t.shape), [x1, x2])

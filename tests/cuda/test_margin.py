@@ -181,3 +181,57 @@ def test_multilabel_soft_margin_in_place_fortran(cuda, rng):
         nl.multilabel_soft_margin_loss(dx, cuda.to_device(y[:, :2]))
     with pytest.raises(TypeError, match="target is on the host"):
         nl.multilabel_soft_margin_loss(dx, y)
+
+
+# (dtype, reduction, shape, margin)
+COSINE_CASES = [
+    (np.float32, "mean", (6, 11), 0.0),
+    (np.float64, "none", (6, 11), 0.2),
+    (np.float64, "sum", (5, 3), -0.5),
+    (np.float32, "none", (9,), 0.1),
+    (np.float64, "mean", (0, 4), 0.0),
+]
+
+
+@pytest.mark.parametrize("case", COSINE_CASES)
+def test_cosine_embedding_loss(cuda, rng, case):
+    dtype, reduction, shape, margin = case
+    x1 = rng.standard_normal(shape).astype(dtype)
+    x2 = rng.standard_normal(shape).astype(dtype)
+    loss_shape = shape[:1] if len(shape) == 2 else ()
+    t = rng.choice([1, -1, 0], loss_shape) if loss_shape else np.array(-1)
+    if len(shape) == 2 and shape[0]:
+        x1[0] = 0.0  # a zero vector: cos = 0
+    gout = rng.uniform(0.5, 1.5, loss_shape).astype(dtype) if reduction == "none" else 0.8
+    expected, (eg1, eg2) = nl.cosine_embedding_loss(
+        x1, x2, t, margin, reduction, return_grad=True, grad_output=gout
+    )
+    dgout = cuda.to_device(gout) if reduction == "none" else gout
+    loss, (g1, g2) = nl.cosine_embedding_loss(
+        cuda.to_device(x1), cuda.to_device(x2), cuda.to_device(t), margin, reduction,
+        return_grad=True, grad_output=dgout,
+    )  # fmt: skip
+    assert loss.shape == np.shape(expected) and loss.dtype == dtype
+    _compare(loss, expected, dtype)
+    _compare(g1, eg1, dtype)
+    _compare(g2, eg2, dtype)
+
+
+def test_cosine_embedding_in_place_strided(cuda, rng):
+    x1 = np.asfortranarray(rng.standard_normal((4, 6)))
+    wide = rng.standard_normal((4, 12))
+    x2 = wide[:, ::2]
+    t = np.array([1, -1, -1, 1])
+    expected, (eg1, eg2) = nl.cosine_embedding_loss(x1, x2, t, -0.3, return_grad=True)
+    d1 = cuda.to_device(x1)
+    view = cuda.to_device(wide)[:, ::2]
+    out2 = cuda.device_array((4, 6))
+    loss, (g1, g2) = nl.cosine_embedding_loss(
+        d1, view, cuda.to_device(t), -0.3, return_grad=True, grad_out=(d1, out2)
+    )
+    assert g1 is d1 and g2 is out2
+    _compare(loss, expected, np.float64)
+    _compare(d1, eg1, np.float64)
+    _compare(out2, eg2, np.float64)
+    with pytest.raises(TypeError, match="input2 is on the host"):
+        nl.cosine_embedding_loss(d1, x2, cuda.to_device(t))
