@@ -223,6 +223,96 @@ def cosine_embedding_kernel(
         partials[cuda.blockIdx.x] = block_total
 
 
+@cuda.jit
+def multilabel_margin_kernel(
+    x, target, one, gout, gmul, gdiv, loss_out, grad, mark, xy, active, partials, flags
+):
+    """Rows of ``sum_k sum_{j not a target} max(0, 1 - x_{y_k} + x_j) / C``.
+
+    The targets of a row are its leading non-negative entries; every entry must lie
+    in ``[-1, C)`` (else the row is flagged).  ``one`` is 1 in the compute dtype.  Scratch ``(N, C)`` arrays: ``mark``
+    (1 for the row's target classes), and, for the gradient, ``xy`` (the target
+    scores ``x_{y_k}``, read before any gradient is written, so that ``grad`` may be
+    ``x``) and ``active`` (the number of active terms of target ``k``).  The
+    gradient of a class sums its ``1/C`` steps in target order, as on the CPU.
+    """
+    n_rows = x.shape[0]
+    n_classes = x.shape[1]
+    tid = cuda.threadIdx.x
+    step = cuda.blockDim.x
+    gd = float64(at(gdiv, 0))
+    gscale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    block_total = 0.0
+    bad_rows = 0.0
+    for i in range(cuda.blockIdx.x, n_rows, cuda.gridDim.x):
+        bad = 0.0
+        first = float64(n_classes)
+        for k in range(tid, n_classes, step):
+            label = target[i, k]
+            if label < -1 or label >= n_classes:
+                bad = 1.0
+            if label < 0 and k < first:
+                first = float64(k)
+            mark[i, k] = 0
+        bad = _to_all(cs.block_sum(bad))
+        n_targets = int(-_to_all(cs.block_max(-first)))
+        if bad > 0:
+            if tid == 0:
+                bad_rows += 1.0
+                if loss_out is not None:
+                    loss_out[i] = 0
+            if grad is not None:
+                for j in range(tid, n_classes, step):
+                    grad[i, j] = 0
+            continue
+        for k in range(tid, n_targets, step):
+            mark[i, target[i, k]] = 1  # (threads marking one class write the same 1)
+        cuda.syncthreads()
+        zero = one - one
+        total = 0.0
+        for k in range(n_targets):
+            x_y = x[i, target[i, k]]
+            count = 0.0
+            for j in range(tid, n_classes, step):
+                z = one - x_y + x[i, j]
+                if z > 0 and mark[i, j] == 0:
+                    total += float64(z)
+                    count += 1.0
+            count = cs.block_sum(count)
+            if tid == 0 and grad is not None:
+                xy[i, k] = x_y
+                active[i, k] = count
+        total = cs.block_sum(total)
+        if tid == 0:
+            loss = total / n_classes
+            if loss_out is not None:
+                loss_out[i] = loss
+            else:
+                block_total += loss
+        if grad is not None:
+            cuda.syncthreads()  # xy and active of the row are written
+            g = at(gout, i) * like(zero, gscale)
+            scale = like(zero, g / n_classes)
+            for j in range(tid, n_classes, step):
+                acc = zero
+                if mark[i, j] == 0:
+                    x_j = x[i, j]
+                    for k in range(n_targets):
+                        z = one - xy[i, k] + x_j
+                        acc += scale * (one if z > 0 else zero)
+                else:
+                    for k in range(n_targets):
+                        if target[i, k] == j:
+                            acc -= scale * like(zero, active[i, k])
+                grad[i, j] = acc
+            cuda.syncthreads()  # the next row's reads come after this row's writes
+    block_total = cs.block_sum(block_total)
+    bad_rows = cs.block_sum(bad_rows)
+    if tid == 0:
+        partials[cuda.blockIdx.x] = block_total
+        flags[cuda.blockIdx.x] = bad_rows
+
+
 # --- the pieces every row loss shares -----------------------------------------------------
 
 
@@ -456,4 +546,42 @@ def cosine_embedding_loss(
         x1, x2, target, float(plan.margin), call.gout, call.gmul, call.gdiv, call.loss_out,
         call.buffer(0), call.buffer(1), call.partials,
     )  # fmt: skip
+    return call.finish()
+
+
+@_device_twin
+def multilabel_margin_loss(
+    input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
+):
+    args = cs.DeviceArgs()
+    plan = plans.multilabel_margin_loss(args, input, target, reduction)
+    call = _RowCall(
+        args, plan, [("input", plan.x)],
+        return_grad=return_grad, grad_output=grad_output, grad_out=grad_out,
+    )  # fmt: skip
+    cdtype = call.cdtype
+    n_rows, width = plan.n_rows, plan.width
+    x = _rows(plan.x, n_rows, width, cdtype)
+    target = plan.target
+    if target.ndim == 1:
+        target = cs.gather(target, (width,), False, np.dtype(target.dtype)).reshape(1, width)
+    mark = cuda.device_array((n_rows, width), dtype=np.int8)
+    scratch = (n_rows, width) if call.return_grad else (1, 1)
+    xy = cuda.device_array(scratch, dtype=cdtype)
+    active = cuda.device_array(scratch, dtype=np.float64)
+    multilabel_margin_kernel[call.blocks, call.threads](
+        x, target, cdtype.type(1), call.gout, call.gmul, call.gdiv, call.loss_out,
+        call.buffer(0), mark, xy,
+        active, call.partials, call.flags,
+    )  # fmt: skip
+
+    def message():
+        t = plan.target.copy_to_host().reshape(-1)
+        value = t[np.flatnonzero((t < -1) | (t >= width))[0]]
+        return (
+            f"target holds {value}, outside [-1, {width}) for input of shape "
+            f"{tuple(plan.x.shape)} (class indices, padded with -1)"
+        )
+
+    call.check_flag(message)
     return call.finish()

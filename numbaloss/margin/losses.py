@@ -322,15 +322,8 @@ def multilabel_margin_loss(
     >>> round(float(loss), 6)
     0.85
     """
-    x = as_array(input, "input")
-    t = _class_indices(target)
-    check_reduction(reduction)
-    n_rows, n_classes = _scores_and_rows(x)
-    if t.shape != x.shape:
-        raise ValueError(
-            f"target must have the shape of input; got input {tuple(x.shape)}, "
-            f"target {tuple(t.shape)}"
-        )
+    plan = plans.multilabel_margin_loss(HOST, input, target, reduction)
+    x, t, n_rows, n_classes = plan.x, plan.target, plan.n_rows, plan.width
     cdtype = _compute_dtype_of([x])
     rows = _row_matrix(x, n_rows, n_classes, cdtype)
     loss_shape = (n_rows,) if x.ndim == 2 else ()

@@ -22,6 +22,7 @@ __all__ = [
     "RowPlan",
     "multi_margin_loss",
     "multilabel_soft_margin_loss",
+    "multilabel_margin_loss",
     "PairPlan",
     "cosine_embedding_loss",
 ]
@@ -178,3 +179,18 @@ def cosine_embedding_loss(args, input1, input2, target, margin=0.0, reduction="m
             f"target must have one entry per row of input1: input1 {shape}, target {tuple(t.shape)}"
         )
     return PairPlan(x1, x2, t, margin, reduction, n_rows, shape[-1], tuple(t.shape), [x1, x2])
+
+
+def multilabel_margin_loss(args, input, target, reduction="mean"):
+    """The :class:`RowPlan` of :func:`numbaloss.multilabel_margin_loss`."""
+    x = args.array(input, "input")
+    t = class_indices(args, target)
+    check_reduction(reduction)
+    n_rows, n_classes = scores_and_rows(x)
+    if tuple(t.shape) != tuple(x.shape):
+        raise ValueError(
+            f"target must have the shape of input; got input {tuple(x.shape)}, "
+            f"target {tuple(t.shape)}"
+        )
+    loss_shape = (n_rows,) if x.ndim == 2 else ()
+    return RowPlan(x, t, None, reduction, n_rows, n_classes, loss_shape, [x])

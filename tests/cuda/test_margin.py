@@ -235,3 +235,67 @@ def test_cosine_embedding_in_place_strided(cuda, rng):
     _compare(out2, eg2, np.float64)
     with pytest.raises(TypeError, match="input2 is on the host"):
         nl.cosine_embedding_loss(d1, x2, cuda.to_device(t))
+
+
+def _multilabel_targets(rng, shape):
+    """Rows of distinct (and one repeated) class indices padded with -1, junk after it."""
+    n_classes = shape[-1]
+    rows = int(np.prod(shape[:-1], dtype=np.int64))
+    t = np.full((rows, n_classes), -1, dtype=np.int64)
+    for i in range(rows):
+        k = int(rng.integers(0, n_classes + 1))
+        t[i, :k] = rng.permutation(n_classes)[:k]
+        if k >= 2 and i % 2:
+            t[i, 1] = t[i, 0]  # a class listed twice counts twice
+        if k + 1 < n_classes:
+            t[i, k + 1 :] = rng.integers(-1, n_classes, n_classes - k - 1)
+    return t.reshape(shape)
+
+
+# (dtype, reduction, shape)
+MULTILABEL_CASES = [
+    (np.float32, "mean", (5, 6)),
+    (np.float64, "none", (5, 11)),
+    (np.float64, "sum", (4, 3)),
+    (np.float32, "none", (7,)),
+    (np.float64, "mean", (0, 3)),
+]
+
+
+@pytest.mark.parametrize("case", MULTILABEL_CASES)
+def test_multilabel_margin_loss(cuda, rng, case):
+    dtype, reduction, shape = case
+    x = rng.standard_normal(shape).astype(dtype)
+    t = _multilabel_targets(rng, shape)
+    loss_shape = shape[:1] if len(shape) == 2 else ()
+    gout = rng.uniform(0.5, 1.5, loss_shape).astype(dtype) if reduction == "none" else 0.9
+    expected, expected_grad = nl.multilabel_margin_loss(
+        x, t, reduction, return_grad=True, grad_output=gout
+    )
+    dgout = cuda.to_device(gout) if reduction == "none" else gout
+    loss, grad = nl.multilabel_margin_loss(
+        cuda.to_device(x), cuda.to_device(t), reduction, return_grad=True, grad_output=dgout
+    )
+    assert loss.shape == np.shape(expected) and loss.dtype == dtype
+    _compare(loss, expected, dtype)
+    assert grad.shape == x.shape and grad.dtype == dtype
+    _compare(grad, expected_grad, dtype)
+
+
+def test_multilabel_margin_in_place_and_errors(cuda, rng):
+    x = np.asfortranarray(rng.standard_normal((5, 10)))
+    t = _multilabel_targets(rng, (5, 10))
+    expected, expected_grad = nl.multilabel_margin_loss(x, t, "sum", return_grad=True)
+    dx = cuda.to_device(x)
+    loss, grad = nl.multilabel_margin_loss(
+        dx, cuda.to_device(t), "sum", return_grad=True, grad_out=dx
+    )
+    assert grad is dx
+    _compare(loss, expected, np.float64)
+    _compare(dx, expected_grad, np.float64)
+    t[3, 7] = 10
+    with pytest.raises(ValueError) as cpu_err:
+        nl.multilabel_margin_loss(x, t)
+    with pytest.raises(ValueError) as dev_err:
+        nl.multilabel_margin_loss(cuda.to_device(x), cuda.to_device(t))
+    assert str(dev_err.value) == str(cpu_err.value)
