@@ -313,6 +313,85 @@ def multilabel_margin_kernel(
         flags[cuda.blockIdx.x] = bad_rows
 
 
+@cuda.jit
+def triplet_euclidean_kernel(
+    anchor, positive, negative, eps, margin, swap, gout, gmul, gdiv, loss_out,
+    grad_a, grad_p, grad_n, partials,
+):  # fmt: skip
+    """Rows of ``max(margin + d(a, p) - min(d(a, n), d(p, n) if swap), 0)``, ``d = |x - y + eps|_2``.
+
+    The squared distances are float64 block sums of the CPU's :func:`.cpu.shifted`
+    entries, handed to every thread; the hinge is the CPU's :func:`.cpu.hinge_weights`
+    and the gradient the CPU's ``Euclidean.partial`` formula.  The rest as in
+    :func:`multi_margin_kernel` (the three gradients all arrays or all None).
+    """
+    n_rows = anchor.shape[0]
+    width = anchor.shape[1]
+    tid = cuda.threadIdx.x
+    step = cuda.blockDim.x
+    gd = float64(at(gdiv, 0))
+    gscale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    block_total = 0.0
+    for i in range(cuda.blockIdx.x, n_rows, cuda.gridDim.x):
+        s_pos = 0.0
+        s_neg = 0.0
+        s_swap = 0.0
+        for k in range(tid, width, step):
+            ak = anchor[i, k]
+            pk = positive[i, k]
+            nk = negative[i, k]
+            d = float64(cpu.shifted(ak, pk, eps))
+            s_pos += d * d
+            d = float64(cpu.shifted(ak, nk, eps))
+            s_neg += d * d
+            if swap:
+                d = float64(cpu.shifted(pk, nk, eps))
+                s_swap += d * d
+        d_pos = math.sqrt(_to_all(cs.block_sum(s_pos)))
+        d_neg = math.sqrt(_to_all(cs.block_sum(s_neg)))
+        d_swap = d_neg
+        if swap:
+            d_swap = math.sqrt(_to_all(cs.block_sum(s_swap)))
+        loss, active, w_neg, w_swap = cpu.hinge_weights(margin, d_pos, d_neg, d_swap, swap)
+        if tid == 0:
+            if loss_out is not None:
+                loss_out[i] = loss
+            else:
+                block_total += loss
+        if grad_a is not None:
+            g0 = at(gout, i)
+            g = g0 * like(g0, gscale)
+            zero = like(g, 0)
+            g_neg = g * like(g, w_neg)
+            g_swap = g * like(g, w_swap)
+            inv_pos = 1 / d_pos if d_pos > 0 else 0.0
+            inv_neg = 1 / d_neg if d_neg > 0 else 0.0
+            inv_swap = 1 / d_swap if d_swap > 0 else 0.0
+            for k in range(tid, width, step):
+                ak = anchor[i, k]
+                pk = positive[i, k]
+                nk = negative[i, k]
+                if not active:
+                    grad_a[i, k] = zero
+                    grad_p[i, k] = zero
+                    grad_n[i, k] = zero
+                    continue
+                pa = cpu.shifted(ak, pk, eps) * like(ak, inv_pos)
+                na = cpu.shifted(ak, nk, eps) * like(ak, inv_neg)
+                if w_swap == 0:
+                    grad_a[i, k] = g * pa - g_neg * na
+                    grad_p[i, k] = g * -pa
+                    grad_n[i, k] = -g_neg * -na
+                else:
+                    sp = cpu.shifted(pk, nk, eps) * like(ak, inv_swap)
+                    grad_a[i, k] = g * pa - g_neg * na
+                    grad_p[i, k] = g * -pa - g_swap * sp
+                    grad_n[i, k] = -g_neg * -na - g_swap * -sp
+    block_total = cs.block_sum(block_total)
+    if tid == 0:
+        partials[cuda.blockIdx.x] = block_total
+
+
 # --- the pieces every row loss shares -----------------------------------------------------
 
 
@@ -585,3 +664,59 @@ def multilabel_margin_loss(
 
     call.check_flag(message)
     return call.finish()
+
+
+def _triplet(plan, args, eps, return_grad, grad_output, grad_out):
+    """Run :func:`triplet_euclidean_kernel` for a validated :class:`~.plans.TripletPlan`."""
+    call = _RowCall(
+        args, plan, list(zip(plans.TRIPLET, plan.arrays)),
+        return_grad=return_grad, grad_output=grad_output, grad_out=grad_out,
+    )  # fmt: skip
+    rows = [_rows(a, plan.n_rows, plan.width, call.cdtype) for a in plan.arrays]
+    triplet_euclidean_kernel[call.blocks, call.threads](
+        *rows, float(eps), float(plan.margin), plan.swap, call.gout, call.gmul, call.gdiv,
+        call.loss_out, call.buffer(0), call.buffer(1), call.buffer(2), call.partials,
+    )  # fmt: skip
+    return call.finish()
+
+
+@_device_twin
+def triplet_margin_loss(
+    anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, reduction="mean", *,
+    return_grad=False, grad_output=None, grad_out=None,
+):  # fmt: skip
+    args = cs.DeviceArgs()
+    plan = plans.triplet(args, anchor, positive, negative, margin, swap, reduction, return_grad)
+    p, eps = plans.pnorm(p, eps)
+    if p != 2:
+        raise ValueError(
+            f"on CUDA device arrays triplet_margin_loss supports p=2 (the default) only; "
+            f"got p={p} (call it with host arrays for other norms)"
+        )
+    return _triplet(plan, args, eps, return_grad, grad_output, grad_out)
+
+
+@_device_twin
+def triplet_margin_with_distance_loss(
+    anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,
+    reduction="mean", distance_grad=None, return_grad=False, grad_output=None, grad_out=None,
+):  # fmt: skip
+    args = cs.DeviceArgs()
+    plan = plans.triplet(args, anchor, positive, negative, margin, swap, reduction, return_grad)
+    if distance_function is not None and distance_function != "euclidean":
+        kind = (
+            repr(distance_function) if isinstance(distance_function, str)
+            else f"a {type(distance_function).__name__}"
+        )  # fmt: skip
+        raise TypeError(
+            "on CUDA device arrays distance_function must be None or 'euclidean' (the "
+            f"pairwise L2 distance, run fused on the GPU); got {kind}: a Python or @njit "
+            "distance cannot run inside a CUDA kernel (call it with host arrays)"
+        )
+    if distance_grad is not None:
+        raise ValueError(
+            "distance_grad is only for a user distance_function, not 'euclidean' "
+            "(whose gradient is built in)"
+        )
+    eps = losses.DISTANCES["euclidean"].eps
+    return _triplet(plan, args, eps, return_grad, grad_output, grad_out)

@@ -23,9 +23,6 @@ from .._core.driver import (
 from .._core.validation import (
     as_array,
     check_bool,
-    check_real_scalar,
-    check_reduction,
-    check_same_shape,
     compute_dtype,
     native,
     result_dtype,
@@ -535,29 +532,8 @@ _TRIPLET = ("anchor", "positive", "negative")
 
 
 def _triplet_arrays(anchor, positive, negative, margin, swap, reduction, return_grad):
-    arrays = [as_array(v, n) for v, n in zip((anchor, positive, negative), _TRIPLET)]
-    check_reduction(reduction)
-    margin = check_real_scalar(margin, "margin")
-    if not margin > 0:
-        raise ValueError(f"margin must be greater than 0, got {margin}")
-    swap = check_bool(swap, "swap")
-    check_bool(return_grad, "return_grad")
-    dims = [a.ndim for a in arrays]
-    if len(set(dims)) != 1:
-        raise ValueError(
-            "anchor, positive and negative must have the same number of dimensions; got "
-            + ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(_TRIPLET, arrays))
-        )
-    if dims[0] == 0:
-        raise ValueError("anchor, positive and negative must be embeddings (D,) or (N, D); got 0-d")
-    widths = {a.shape[-1] for a in arrays}
-    if len(widths) != 1:
-        raise ValueError(
-            "anchor, positive and negative must have the same embedding width (last axis); got "
-            + ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(_TRIPLET, arrays))
-        )
-    check_same_shape(list(_TRIPLET), arrays)
-    return arrays, margin, swap
+    plan = plans.triplet(HOST, anchor, positive, negative, margin, swap, reduction, return_grad)
+    return plan.arrays, plan.margin, plan.swap
 
 
 def _triplet_call(arrays, reduction, return_grad, grad_output, grad_out):
@@ -673,10 +649,7 @@ def triplet_margin_loss(
     arrays, margin, swap = _triplet_arrays(
         anchor, positive, negative, margin, swap, reduction, return_grad
     )
-    p = check_real_scalar(p, "p")
-    if not p > 0:
-        raise ValueError(f"p must be positive, got {p}")
-    eps = check_real_scalar(eps, "eps")
+    p, eps = plans.pnorm(p, eps)
     return _run_triplet(
         _pnorm_metric(p, eps), arrays, margin, swap, reduction, return_grad, grad_output, grad_out
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.validation import check_real_scalar, check_reduction
+from .._core.validation import check_bool, check_real_scalar, check_reduction
 from ..elementwise.plans import HOST
 
 __all__ = [
@@ -194,3 +194,58 @@ def multilabel_margin_loss(args, input, target, reduction="mean"):
         )
     loss_shape = (n_rows,) if x.ndim == 2 else ()
     return RowPlan(x, t, None, reduction, n_rows, n_classes, loss_shape, [x])
+
+
+TRIPLET = ("anchor", "positive", "negative")
+
+
+@dataclass
+class TripletPlan:
+    """One call of a triplet loss, validated: the three inputs as given and the options."""
+
+    arrays: list
+    margin: float
+    swap: bool
+    reduction: str
+    n_rows: int
+    width: int
+    loss_shape: tuple
+    dtype_from: list
+
+
+def triplet(args, anchor, positive, negative, margin, swap, reduction, return_grad):
+    """The :class:`TripletPlan` of the options the triplet losses share."""
+    arrays = [args.array(v, n) for v, n in zip((anchor, positive, negative), TRIPLET)]
+    check_reduction(reduction)
+    margin = check_real_scalar(margin, "margin")
+    if not margin > 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    swap = check_bool(swap, "swap")
+    check_bool(return_grad, "return_grad")
+    dims = [a.ndim for a in arrays]
+    if len(set(dims)) != 1:
+        raise ValueError(
+            "anchor, positive and negative must have the same number of dimensions; got "
+            + ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(TRIPLET, arrays))
+        )
+    if dims[0] == 0:
+        raise ValueError("anchor, positive and negative must be embeddings (D,) or (N, D); got 0-d")
+    widths = {tuple(a.shape)[-1] for a in arrays}
+    if len(widths) != 1:
+        raise ValueError(
+            "anchor, positive and negative must have the same embedding width (last axis); got "
+            + ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(TRIPLET, arrays))
+        )
+    same_shape(list(TRIPLET), arrays)
+    shape = tuple(arrays[0].shape)
+    loss_shape = shape[:-1]
+    n_rows = int(np.prod(loss_shape, dtype=np.int64))
+    return TripletPlan(arrays, margin, swap, reduction, n_rows, shape[-1], loss_shape, arrays)
+
+
+def pnorm(p, eps):
+    """``(p, eps)`` of :func:`numbaloss.triplet_margin_loss`, checked."""
+    p = check_real_scalar(p, "p")
+    if not p > 0:
+        raise ValueError(f"p must be positive, got {p}")
+    return p, check_real_scalar(eps, "eps")

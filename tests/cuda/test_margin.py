@@ -299,3 +299,68 @@ def test_multilabel_margin_in_place_and_errors(cuda, rng):
     with pytest.raises(ValueError) as dev_err:
         nl.multilabel_margin_loss(cuda.to_device(x), cuda.to_device(t))
     assert str(dev_err.value) == str(cpu_err.value)
+
+
+# (dtype, reduction, shape, margin, swap)
+TRIPLET_CASES = [
+    (np.float32, "mean", (6, 11), 1.0, False),
+    (np.float64, "none", (6, 5), 2.0, True),
+    (np.float64, "sum", (5, 3), 0.5, True),
+    (np.float32, "none", (9,), 1.5, False),
+    (np.float64, "mean", (0, 4), 1.0, False),
+]
+
+
+@pytest.mark.parametrize("case", TRIPLET_CASES)
+def test_triplet_margin_loss(cuda, rng, case):
+    dtype, reduction, shape, margin, swap = case
+    a, p, n = (rng.standard_normal(shape).astype(dtype) for _ in range(3))
+    if len(shape) == 2 and shape[0] > 2:
+        n[1] = p[1] + 0.01  # d(p, n) small: the swap picks it
+    loss_shape = shape[:-1]
+    gout = rng.uniform(0.5, 1.5, loss_shape).astype(dtype) if reduction == "none" else 0.6
+    expected, expected_grads = nl.triplet_margin_loss(
+        a, p, n, margin, swap=swap, reduction=reduction, return_grad=True, grad_output=gout
+    )
+    dgout = cuda.to_device(gout) if reduction == "none" else gout
+    da, dp, dn = (cuda.to_device(v) for v in (a, p, n))
+    loss, grads = nl.triplet_margin_loss(
+        da, dp, dn, margin, swap=swap, reduction=reduction, return_grad=True, grad_output=dgout
+    )
+    assert loss.shape == np.shape(expected) and loss.dtype == dtype
+    _compare(loss, expected, dtype)
+    for got, want in zip(grads, expected_grads):
+        assert got.shape == shape and got.dtype == dtype
+        _compare(got, want, dtype)
+    # the default distance of triplet_margin_with_distance_loss is the same kernel
+    expected = nl.triplet_margin_with_distance_loss(
+        a, p, n, margin=margin, swap=swap, reduction=reduction
+    )
+    got = nl.triplet_margin_with_distance_loss(
+        da, dp, dn, margin=margin, swap=swap, reduction=reduction
+    )
+    _compare(got, expected, dtype)
+
+
+def test_triplet_in_place_and_errors(cuda, rng):
+    a = np.asfortranarray(rng.standard_normal((4, 6)))
+    p, n = rng.standard_normal((4, 6)), rng.standard_normal((4, 12))[:, ::2]
+    expected, expected_grads = nl.triplet_margin_with_distance_loss(
+        a, p, n, distance_function="euclidean", swap=True, margin=3.0, return_grad=True
+    )
+    da, dp, dn = cuda.to_device(a), cuda.to_device(p), cuda.to_device(np.ascontiguousarray(n))
+    loss, grads = nl.triplet_margin_with_distance_loss(
+        da, dp, dn, swap=True, margin=3.0, return_grad=True, grad_out=(da, None, dn)
+    )
+    assert grads[0] is da and grads[2] is dn
+    _compare(loss, expected, np.float64)
+    for got, want in zip(grads, expected_grads):
+        _compare(got, want, np.float64)
+    with pytest.raises(TypeError, match="distance_function"):
+        nl.triplet_margin_with_distance_loss(da, dp, dn, distance_function=lambda x, y: x)
+    with pytest.raises(ValueError, match="p=2"):
+        nl.triplet_margin_loss(da, dp, dn, p=1)
+    with pytest.raises(ValueError, match="margin must be greater than 0"):
+        nl.triplet_margin_loss(da, dp, dn, margin=0.0)
+    with pytest.raises(TypeError, match="negative is on the host"):
+        nl.triplet_margin_loss(da, dp, n)
