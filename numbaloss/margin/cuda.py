@@ -720,3 +720,37 @@ def triplet_margin_with_distance_loss(
         )
     eps = losses.DISTANCES["euclidean"].eps
     return _triplet(plan, args, eps, return_grad, grad_output, grad_out)
+
+
+def ptx_signatures():
+    """``(kernel, argument types)`` of representative launches, for the offline PTX check.
+
+    Every kernel in float32 and float64, unreduced (per-row ``grad_output``, loss and
+    gradient arrays, strided rows, host weights) and reduced (``grad_output`` on the
+    device, no weights, C-contiguous rows, no gradient).
+    """
+    from numba import types
+
+    f64, i64, b1 = types.float64, types.int64, types.boolean
+    part = f64[::1]
+    none = types.none
+    for dt in (types.float32, f64):
+        arr = dt[::1]
+        strided = dt[:, :]
+        rows = dt[:, ::1]
+        unreduced = (arr, f64, f64, arr)
+        reduced = (dt, part, f64, none)
+        yield multi_margin_kernel, (strided, i64[::1], arr, b1, dt, *unreduced, strided, part, part)
+        yield multi_margin_kernel, (rows, i64[::1], dt, b1, dt, *reduced, none, part, part)
+        yield multilabel_soft_margin_kernel, (strided, rows, arr, *unreduced, strided, part)
+        yield multilabel_soft_margin_kernel, (rows, rows, dt, *reduced, none, part)
+        yield cosine_embedding_kernel, (strided, strided, arr, f64, *unreduced, strided, strided,
+                                        part)  # fmt: skip
+        yield cosine_embedding_kernel, (rows, rows, arr, f64, *reduced, none, none, part)
+        scratch = (types.int8[:, ::1], rows, f64[:, ::1], part, part)
+        yield multilabel_margin_kernel, (strided, i64[:, :], dt, *unreduced, strided, *scratch)
+        yield multilabel_margin_kernel, (rows, i64[:, ::1], dt, *reduced, none, *scratch)
+        yield triplet_euclidean_kernel, (strided, strided, strided, f64, f64, b1, *unreduced,
+                                         strided, strided, strided, part)  # fmt: skip
+        yield triplet_euclidean_kernel, (rows, rows, rows, f64, f64, b1, *reduced, none, none,
+                                         none, part)  # fmt: skip
