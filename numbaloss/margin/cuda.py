@@ -19,6 +19,14 @@ place: every thread reads the entries it writes, and the target class's score,
 which thread 0 overwrites last, is read by every thread before the row's first
 block synchronisation).
 
+``multilabel_margin_loss`` marks a row's target classes in a scratch array and
+sums the active terms of each target with one block reduction per target.
+``triplet_margin_loss`` runs with ``p=2`` (the default) and
+``triplet_margin_with_distance_loss`` with its default (``None``/``'euclidean'``)
+distance, both on :func:`triplet_euclidean_kernel`; other norms and distances (a
+Python or ``@njit`` ``distance_function`` cannot run inside a CUDA kernel) raise
+an error naming the argument.
+
 Results stay on the device, a reduced loss as a 0-d device array.  The one
 synchronisation: a class index outside ``[0, C)`` is flagged in the kernel, and the
 flag (one float per block, summed on the device) is read back to raise the CPU's

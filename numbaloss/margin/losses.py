@@ -639,6 +639,9 @@ def triplet_margin_loss(
     broadcasts); with ``p = inf``, entries within 8 units of roundoff of the
     maximum count as tied maxima (PyTorch: exactly equal ones).
 
+    On CUDA device arrays only ``p=2`` (the default) is supported; other norms are a
+    ``ValueError`` (call with host arrays for them).
+
     Examples
     --------
     >>> import numbaloss as nl
@@ -723,6 +726,11 @@ def triplet_margin_with_distance_loss(
     -----
     Differences from PyTorch: a user ``distance_function`` receives NumPy arrays;
     the three inputs must have one shape.
+
+    On CUDA device arrays only ``distance_function=None`` or ``'euclidean'`` is
+    supported (the pairwise L2 distance, fused into the GPU kernel): a Python or
+    ``@njit`` callable (and the other names) is a ``TypeError`` naming
+    ``distance_function``, as a CPU function cannot run inside a CUDA kernel.
 
     Examples
     --------

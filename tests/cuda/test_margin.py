@@ -128,6 +128,21 @@ def test_multi_margin_errors(cuda, rng):
         nl.multi_margin_loss(dx, np.array([0, 1, 2]))
     with pytest.raises(ValueError, match="p must be 1 or 2"):
         nl.multi_margin_loss(dx, cuda.to_device(np.array([0, 1, 2])), p=3)
+    with pytest.raises(TypeError, match="grad_output is on the host"):
+        nl.multi_margin_loss(
+            dx,
+            cuda.to_device(np.array([0, 1, 2])),
+            reduction="none",
+            return_grad=True,
+            grad_output=np.ones(3),
+        )
+    with pytest.raises(ValueError, match="grad_out for input must have shape"):
+        nl.multi_margin_loss(
+            dx,
+            cuda.to_device(np.array([0, 1, 2])),
+            return_grad=True,
+            grad_out=cuda.device_array((3, 5)),
+        )
     with pytest.raises(ValueError, match="weight must be one-dimensional"):
         nl.multi_margin_loss(dx, cuda.to_device(np.array([0, 1, 2])), weight=np.ones(3))
 
