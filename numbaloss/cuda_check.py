@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 #: Families whose ``cuda.py`` exists (each lists its launches in ``ptx_signatures()``).
-FAMILIES = ("elementwise", "softmax", "ctc")
+FAMILIES = ("elementwise", "softmax", "margin", "ctc")
 
 
 def run_tests(extra=()):

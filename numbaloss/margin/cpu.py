@@ -18,6 +18,7 @@ compiled static methods ``measure(metric, x, y) -> (distance, s1, s2, s3)`` and
 by :func:`measure` and :func:`partial` (as :func:`numbaloss._core.kernels.point` does).
 """
 
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -204,6 +205,30 @@ def multilabel_soft_margin_rows(x, target, weight, gout, loss_rows, grad, want_g
 # --- cosine_embedding_loss -----------------------------------------------------------------
 
 
+@math_jit
+def cosine_terms(dot, sq1, sq2, y, margin):
+    """A row's cosine loss from its float64 sums ``<x1, x2>``, ``|x1|^2``, ``|x2|^2``.
+
+    Returns ``(loss, slope, cos, denom, sq1 + eps, sq2 + eps)``: ``slope`` is
+    ``d loss / d cos`` (-1, 1 or 0) and ``denom = sqrt((sq1 + eps) (sq2 + eps))``.
+    """
+    sq1 += COSINE_EMBEDDING_EPS
+    sq2 += COSINE_EMBEDDING_EPS
+    denom = math.sqrt(sq1 * sq2)
+    cos = dot / denom
+    slope = 0.0
+    loss = 0.0
+    if y == 1:
+        loss = 1 - cos
+        slope = -1.0
+    elif y == -1:
+        v = cos - margin
+        loss = 0.0 if v < 0 else v
+        if v >= 0:
+            slope = 1.0
+    return loss, slope, cos, denom, sq1, sq2
+
+
 @kernel_jit
 def cosine_embedding_rows(
     x1, x2, target, margin, gout, loss_rows, grad1, grad2, want_grad, start, stop
@@ -226,21 +251,7 @@ def cosine_embedding_rows(
             dot += ak * bk
             sq1 += ak * ak
             sq2 += bk * bk
-        sq1 += COSINE_EMBEDDING_EPS
-        sq2 += COSINE_EMBEDDING_EPS
-        denom = np.sqrt(sq1 * sq2)
-        cos = dot / denom
-        y = target[i]
-        slope = 0.0
-        loss = 0.0
-        if y == 1:
-            loss = 1 - cos
-            slope = -1.0
-        elif y == -1:
-            v = cos - margin
-            loss = 0.0 if v < 0 else v
-            if v >= 0:
-                slope = 1.0
+        loss, slope, cos, denom, sq1, sq2 = cosine_terms(dot, sq1, sq2, target[i], margin)
         loss_rows[i] = loss
         if want_grad:
             if slope == 0:

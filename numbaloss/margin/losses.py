@@ -8,8 +8,6 @@ pass per row gives the row's loss and writes its gradient; per-row losses are su
 in row order in float64, so results are bitwise identical for any number of threads.
 """
 
-import numbers
-
 import numpy as np
 from numba.core.registry import CPUDispatcher
 
@@ -25,14 +23,12 @@ from .._core.driver import (
 from .._core.validation import (
     as_array,
     check_bool,
-    check_real_scalar,
-    check_reduction,
-    check_same_shape,
     compute_dtype,
     native,
     result_dtype,
 )
-from . import cpu
+from . import cpu, plans
+from .plans import HOST
 
 _GRAD_DOC = """
     return_grad : bool, optional
@@ -239,26 +235,10 @@ def multi_margin_loss(
     >>> round(float(loss), 6)
     0.325
     """
-    x = as_array(input, "input")
-    t = _class_indices(target)
-    check_reduction(reduction)
-    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) or p not in (1, 2):
-        raise ValueError(f"p must be 1 or 2, got {p!r}")
-    margin = check_real_scalar(margin, "margin")
-    n_rows, n_classes = _scores_and_rows(x)
-    if x.ndim == 2:
-        fits = t.shape == (n_rows,)
-        loss_shape = (n_rows,)
-    else:
-        fits = t.shape in ((), (1,))
-        loss_shape = t.shape
-    if not fits:
-        raise ValueError(
-            f"target must hold one class index per row of input: input {tuple(x.shape)}, "
-            f"target {tuple(t.shape)}"
-        )
-    w = None if weight is None else as_array(weight, "weight")
-    dtype_from = [x] if w is None else [x, w]
+    plan = plans.multi_margin_loss(HOST, input, target, p, margin, weight, reduction)
+    x, t, w = plan.x, plan.target, plan.weight
+    n_rows, n_classes, loss_shape = plan.n_rows, plan.width, plan.loss_shape
+    dtype_from = plan.dtype_from
     cdtype = _compute_dtype_of(dtype_from)
     rows = _row_matrix(x, n_rows, n_classes, cdtype)
     call = _RowCall(
@@ -282,8 +262,8 @@ def multi_margin_loss(
         rows,
         labels,
         weights,
-        p == 2,
-        cdtype.type(margin),
+        plan.squared,
+        cdtype.type(plan.margin),
         call.gout,
         call.loss_rows,
         call.buffers[0],
@@ -339,15 +319,8 @@ def multilabel_margin_loss(
     >>> round(float(loss), 6)
     0.85
     """
-    x = as_array(input, "input")
-    t = _class_indices(target)
-    check_reduction(reduction)
-    n_rows, n_classes = _scores_and_rows(x)
-    if t.shape != x.shape:
-        raise ValueError(
-            f"target must have the shape of input; got input {tuple(x.shape)}, "
-            f"target {tuple(t.shape)}"
-        )
+    plan = plans.multilabel_margin_loss(HOST, input, target, reduction)
+    x, t, n_rows, n_classes = plan.x, plan.target, plan.n_rows, plan.width
     cdtype = _compute_dtype_of([x])
     rows = _row_matrix(x, n_rows, n_classes, cdtype)
     loss_shape = (n_rows,) if x.ndim == 2 else ()
@@ -431,18 +404,11 @@ def multilabel_soft_margin_loss(
     >>> round(float(nl.multilabel_soft_margin_loss([[0.0, 2.0]], [[1.0, 0.0]])), 6)
     1.410038
     """
-    x = as_array(input, "input")
-    y = as_array(target, "target")
-    check_reduction(reduction)
-    if x.ndim == 0:
-        raise ValueError("input must have a class axis (its last axis); got a 0-d array")
-    check_same_shape(["input", "target"], [x, y])
-    w = None if weight is None else as_array(weight, "weight")
-    dtype_from = [x, y] if w is None else [x, y, w]
+    plan = plans.multilabel_soft_margin_loss(HOST, input, target, weight, reduction)
+    x, y, w = plan.x, plan.target, plan.weight
+    dtype_from = plan.dtype_from
     cdtype = _compute_dtype_of(dtype_from)
-    n_classes = x.shape[-1]
-    loss_shape = x.shape[:-1]
-    n_rows = int(np.prod(loss_shape, dtype=np.int64))
+    n_classes, loss_shape, n_rows = plan.width, plan.loss_shape, plan.n_rows
     rows = _row_matrix(x, n_rows, n_classes, cdtype)
     labels = _row_matrix(y, n_rows, n_classes, cdtype)
     weights = _per_class_weight(w, n_classes, cdtype)
@@ -524,32 +490,9 @@ def cosine_embedding_loss(
     >>> float(nl.cosine_embedding_loss([[1.0, 0.0]], [[0.0, 1.0]], [1]))
     1.0
     """
-    x1 = as_array(input1, "input1")
-    x2 = as_array(input2, "input2")
-    t = as_array(target, "target")
-    check_reduction(reduction)
-    margin = check_real_scalar(margin, "margin")
-    if t.ndim == 1:
-        if x1.ndim != 2 or x2.ndim != 2:
-            raise ValueError(
-                f"a 1-D target expects 2-D inputs; got input1 {tuple(x1.shape)}, "
-                f"input2 {tuple(x2.shape)}, target {tuple(t.shape)}"
-            )
-    elif t.ndim == 0:
-        if x1.ndim != 1 or x2.ndim != 1:
-            raise ValueError(
-                f"a 0-d target expects 1-D inputs; got input1 {tuple(x1.shape)}, "
-                f"input2 {tuple(x2.shape)}"
-            )
-    else:
-        raise ValueError(f"target must be 0-d or 1-D (one entry per pair); got {tuple(t.shape)}")
-    check_same_shape(["input1", "input2"], [x1, x2])
-    n_rows = x1.shape[0] if x1.ndim == 2 else 1
-    if t.size != n_rows:
-        raise ValueError(
-            f"target must have one entry per row of input1: input1 {tuple(x1.shape)}, "
-            f"target {tuple(t.shape)}"
-        )
+    plan = plans.cosine_embedding_loss(HOST, input1, input2, target, margin, reduction)
+    x1, x2, t, margin = plan.x1, plan.x2, plan.target, plan.margin
+    n_rows = plan.n_rows
     width = x1.shape[-1]
     cdtype = _compute_dtype_of([x1, x2])
     a = _row_matrix(x1, n_rows, width, cdtype)
@@ -589,29 +532,8 @@ _TRIPLET = ("anchor", "positive", "negative")
 
 
 def _triplet_arrays(anchor, positive, negative, margin, swap, reduction, return_grad):
-    arrays = [as_array(v, n) for v, n in zip((anchor, positive, negative), _TRIPLET)]
-    check_reduction(reduction)
-    margin = check_real_scalar(margin, "margin")
-    if not margin > 0:
-        raise ValueError(f"margin must be greater than 0, got {margin}")
-    swap = check_bool(swap, "swap")
-    check_bool(return_grad, "return_grad")
-    dims = [a.ndim for a in arrays]
-    if len(set(dims)) != 1:
-        raise ValueError(
-            "anchor, positive and negative must have the same number of dimensions; got "
-            + ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(_TRIPLET, arrays))
-        )
-    if dims[0] == 0:
-        raise ValueError("anchor, positive and negative must be embeddings (D,) or (N, D); got 0-d")
-    widths = {a.shape[-1] for a in arrays}
-    if len(widths) != 1:
-        raise ValueError(
-            "anchor, positive and negative must have the same embedding width (last axis); got "
-            + ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(_TRIPLET, arrays))
-        )
-    check_same_shape(list(_TRIPLET), arrays)
-    return arrays, margin, swap
+    plan = plans.triplet(HOST, anchor, positive, negative, margin, swap, reduction, return_grad)
+    return plan.arrays, plan.margin, plan.swap
 
 
 def _triplet_call(arrays, reduction, return_grad, grad_output, grad_out):
@@ -717,6 +639,9 @@ def triplet_margin_loss(
     broadcasts); with ``p = inf``, entries within 8 units of roundoff of the
     maximum count as tied maxima (PyTorch: exactly equal ones).
 
+    On CUDA device arrays only ``p=2`` (the default) is supported; other norms are a
+    ``ValueError`` (call with host arrays for them).
+
     Examples
     --------
     >>> import numbaloss as nl
@@ -727,10 +652,7 @@ def triplet_margin_loss(
     arrays, margin, swap = _triplet_arrays(
         anchor, positive, negative, margin, swap, reduction, return_grad
     )
-    p = check_real_scalar(p, "p")
-    if not p > 0:
-        raise ValueError(f"p must be positive, got {p}")
-    eps = check_real_scalar(eps, "eps")
+    p, eps = plans.pnorm(p, eps)
     return _run_triplet(
         _pnorm_metric(p, eps), arrays, margin, swap, reduction, return_grad, grad_output, grad_out
     )
@@ -804,6 +726,11 @@ def triplet_margin_with_distance_loss(
     -----
     Differences from PyTorch: a user ``distance_function`` receives NumPy arrays;
     the three inputs must have one shape.
+
+    On CUDA device arrays only ``distance_function=None`` or ``'euclidean'`` is
+    supported (the pairwise L2 distance, fused into the GPU kernel): a Python or
+    ``@njit`` callable (and the other names) is a ``TypeError`` naming
+    ``distance_function``, as a CPU function cannot run inside a CUDA kernel.
 
     Examples
     --------
