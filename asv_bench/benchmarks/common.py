@@ -15,6 +15,17 @@ def torch_or_skip(threads=None):
     return torch
 
 
+def cuda_or_skip():
+    """``numba.cuda`` for a GPU benchmark; asv skips it (NotImplementedError in setup) without one."""
+    try:
+        from numba import cuda
+    except ImportError as exc:
+        raise NotImplementedError("numba's CUDA support is not installed") from exc
+    if not cuda.is_available():
+        raise NotImplementedError("no usable CUDA GPU")
+    return cuda
+
+
 def as_tuple(g):
     return g if isinstance(g, tuple) else (g,)
 

@@ -8,20 +8,10 @@ copied to the device once in setup.
 
 import numpy as np
 
-from .common import rng
+from .common import cuda_or_skip, rng
 
 #: (T, N, C, S)
 SHAPES = [(50, 16, 20, 10), (200, 32, 40, 50)]
-
-
-def _cuda_or_skip():
-    try:
-        from numba import cuda
-    except ImportError as exc:
-        raise NotImplementedError("numba's CUDA support is not installed") from exc
-    if not cuda.is_available():
-        raise NotImplementedError("no usable CUDA GPU")
-    return cuda
 
 
 def _host_case(shape):
@@ -44,7 +34,7 @@ class NumbalossCUDA:
     def setup(self, shape):
         import numbaloss
 
-        self.cuda = _cuda_or_skip()
+        self.cuda = cuda_or_skip()
         lp, tg, il, tl = _host_case(shape)
         self.func = numbaloss.ctc_loss
         self.args = (self.cuda.to_device(lp), self.cuda.to_device(tg), self.cuda.to_device(il),

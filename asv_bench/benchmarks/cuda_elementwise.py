@@ -11,20 +11,10 @@ import numpy as np
 
 from numbaloss.testing.elementwise import CASES
 
-from .common import rng
+from .common import cuda_or_skip, rng
 
 NAMES = sorted(CASES)
 SIZES = [1_000_000, 100_000_000]
-
-
-def _cuda_or_skip():
-    try:
-        from numba import cuda
-    except ImportError as exc:
-        raise NotImplementedError("numba's CUDA support is not installed") from exc
-    if not cuda.is_available():
-        raise NotImplementedError("no usable CUDA GPU")
-    return cuda
 
 
 def _device_arrays(cuda, name, n):
@@ -38,7 +28,7 @@ class NumbalossCUDA:
     timeout = 300
 
     def setup(self, name, n):
-        self.cuda = _cuda_or_skip()
+        self.cuda = cuda_or_skip()
         self.case, self.arrays = _device_arrays(self.cuda, name, n)
         self.case.func(*self.arrays, **self.case.options, return_grad=True)  # compile
         self.case.func(*self.arrays, **self.case.options)
@@ -59,7 +49,7 @@ class TorchCUDA:
     timeout = 300
 
     def setup(self, name, n):
-        cuda = _cuda_or_skip()
+        cuda = cuda_or_skip()
         try:
             import torch
         except ImportError as exc:
@@ -85,7 +75,7 @@ class CuPy:
     timeout = 300
 
     def setup(self, name, n):
-        cuda = _cuda_or_skip()
+        cuda = cuda_or_skip()
         try:
             import cupy
         except ImportError as exc:

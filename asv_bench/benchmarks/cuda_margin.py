@@ -12,7 +12,7 @@ p = 2).  All with ``reduction='mean'``.
 
 import numpy as np
 
-from .common import rng
+from .common import cuda_or_skip, rng
 
 SHAPES = ["1000x10", "16384x512"]
 LOSSES = [
@@ -22,16 +22,6 @@ LOSSES = [
     "cosine_embedding_loss",
     "triplet_margin_loss",
 ]
-
-
-def _cuda_or_skip():
-    try:
-        from numba import cuda
-    except ImportError as exc:
-        raise NotImplementedError("numba's CUDA support is not installed") from exc
-    if not cuda.is_available():
-        raise NotImplementedError("no usable CUDA GPU")
-    return cuda
 
 
 def _torch_or_skip():
@@ -74,7 +64,7 @@ class NumbalossCUDA:
     def setup(self, loss, shape):
         import numbaloss as nl
 
-        self.cuda = _cuda_or_skip()
+        self.cuda = cuda_or_skip()
         preds, others = _host_arrays(loss, shape)
         self.args = [self.cuda.to_device(a) for a in preds + others]
         self.func = getattr(nl, loss)

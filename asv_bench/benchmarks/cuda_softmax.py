@@ -11,20 +11,10 @@ gradient, whose values stay small, so later calls do the same work).
 
 import numpy as np
 
-from .common import rng
+from .common import cuda_or_skip, rng
 
 SHAPES = ["1000x10", "65536x1000"]
 GAMMA = 2.0
-
-
-def _cuda_or_skip():
-    try:
-        from numba import cuda
-    except ImportError as exc:
-        raise NotImplementedError("numba's CUDA support is not installed") from exc
-    if not cuda.is_available():
-        raise NotImplementedError("no usable CUDA GPU")
-    return cuda
 
 
 def _host_logits(shape):
@@ -59,7 +49,7 @@ class NumbalossCUDA:
     def setup(self, loss, shape):
         import numbaloss as nl
 
-        self.cuda = _cuda_or_skip()
+        self.cuda = cuda_or_skip()
         x, t = _host_logits(shape)
         self.x, self.t = self.cuda.to_device(x), self.cuda.to_device(t)
         self.work = self.cuda.to_device(x)
@@ -118,7 +108,7 @@ class CuPy:
     timeout = 300
 
     def setup(self, loss, shape):
-        _cuda_or_skip()
+        cuda_or_skip()
         self.cupy = _cupy_or_skip()
         x, t = _host_logits(shape)
         self.x, self.t = self.cupy.asarray(x), self.cupy.asarray(t)

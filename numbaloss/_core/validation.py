@@ -104,3 +104,25 @@ def check_index(value, name):
         return operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an integer, got {value!r}") from None
+
+
+class HostArgs:
+    """Argument coercion of the CPU back end: everything through :func:`as_array`.
+
+    The families' plans (validation written once for both back ends) take an
+    ``args`` coercer: this one on the CPU, a ``cuda_support.DeviceArgs`` on the GPU.
+    """
+
+    on_device = False
+
+    @staticmethod
+    def array(value, name):
+        return as_array(value, name)
+
+    @staticmethod
+    def option(value, name):
+        return as_array(value, name)
+
+
+#: The CPU's argument coercer (see :class:`HostArgs`).
+HOST = HostArgs()

@@ -12,6 +12,7 @@ from .._core.driver import (
     unpack_grad_out,
 )
 from .._core.validation import (
+    HOST,
     compute_dtype,
     native,
     result_dtype,
@@ -94,7 +95,7 @@ def _grad_scale(reduction, grad_output, loss_shape, n_samples, target_lengths):
 
 def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero_infinity,
          return_grad, grad_output, grad_out, from_logits):
-    plan = plans.ctc(plans.HOST, x, pred, targets, input_lengths, target_lengths, blank,
+    plan = plans.ctc(HOST, x, pred, targets, input_lengths, target_lengths, blank,
                      reduction, zero_infinity, return_grad)
     x = plan.x
     reduction, zero_infinity, return_grad = plan.reduction, plan.zero_infinity, plan.return_grad

@@ -18,23 +18,6 @@ import numpy as np
 from .._core.validation import as_array, check_bool, check_index, check_reduction
 
 
-class HostArgs:
-    """Argument coercion of the CPU back end: everything through :func:`as_array`."""
-
-    on_device = False
-
-    @staticmethod
-    def array(value, name):
-        return as_array(value, name)
-
-    @staticmethod
-    def option(value, name):
-        return as_array(value, name)
-
-
-HOST = HostArgs()
-
-
 @dataclass
 class Plan:
     """One CTC call, validated.

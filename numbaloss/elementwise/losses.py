@@ -11,8 +11,8 @@ import numpy as np
 
 from .._core.dispatch import on_device
 from .._core.driver import Operands, run_elementwise, unpack_grad_out
+from .._core.validation import HOST
 from . import cpu, plans
-from .plans import HOST
 
 _GRAD_DOC = """
     return_grad : bool, optional

@@ -14,30 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._core.validation import (
-    as_array,
     check_bool,
     check_real_scalar,
     check_reduction,
     check_same_shape,
 )
 from . import cpu
-
-
-class HostArgs:
-    """Argument coercion of the CPU back end: everything through :func:`as_array`."""
-
-    on_device = False
-
-    @staticmethod
-    def array(value, name):
-        return as_array(value, name)
-
-    @staticmethod
-    def option(value, name):
-        return as_array(value, name)
-
-
-HOST = HostArgs()
 
 
 @dataclass

@@ -21,6 +21,7 @@ from .._core.driver import (
     unpack_grad_out,
 )
 from .._core.validation import (
+    HOST,
     as_array,
     check_bool,
     compute_dtype,
@@ -28,7 +29,6 @@ from .._core.validation import (
     result_dtype,
 )
 from . import cpu, plans
-from .plans import HOST
 
 _GRAD_DOC = """
     return_grad : bool, optional

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._core.validation import check_bool, check_real_scalar, check_reduction
-from ..elementwise.plans import HOST
 
 __all__ = [
-    "HOST",
     "RowPlan",
     "multi_margin_loss",
     "multilabel_soft_margin_loss",

@@ -21,6 +21,7 @@ from .._core.driver import (
     run_elementwise,
 )
 from .._core.validation import (
+    HOST,
     as_array,
     compute_dtype,
     native,
@@ -28,7 +29,6 @@ from .._core.validation import (
 )
 from ..elementwise.cpu import run_block_range
 from . import cpu, plans
-from .plans import HOST
 
 _GRAD_DOC = """
     return_grad : bool, optional

@@ -19,10 +19,10 @@ from .._core.validation import (
     check_reduction,
     check_same_shape,
 )
-from ..elementwise.plans import HOST, Plan
+from ..elementwise.plans import Plan
 from . import cpu
 
-__all__ = ["HOST", "ClassPlan", "Plan"]
+__all__ = ["ClassPlan", "Plan"]
 
 
 @dataclass
