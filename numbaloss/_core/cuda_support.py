@@ -126,8 +126,9 @@ def launch_config(n):
 def block_sum(value):
     """Sum of ``value`` over the threads of a block, in a fixed tree order.
 
-    Every thread of the block must call it (it synchronises); thread 0 gets the
-    total, the others a partial.  ``blockDim.x`` must be a power of two.
+    Every thread of the block must call it (it synchronises), and every thread gets
+    the total (read after the tree's last barrier; the next call's first barrier
+    keeps the buffer until all have read it).  ``blockDim.x`` must be a power of two.
     """
     buf = cuda.shared.array(MAX_THREADS, float64)
     tid = cuda.threadIdx.x
