@@ -166,6 +166,17 @@ def block_max(value):
     return buf[0]
 
 
+@cuda.jit(device=True)
+def ratio(value, divisor):
+    """``value / divisor`` in float64; a divisor of 0 gives NaN (the mean of nothing).
+
+    Either may be a scalar or a 1-element device array (e.g. a reduced loss's
+    ``grad_output`` and the mean's divisor, still being computed on the device).
+    """
+    d = float64(kernels.at(divisor, 0))
+    return float64(kernels.at(value, 0)) / d if d != 0.0 else math.nan
+
+
 @cuda.jit
 def finish_sum(partials, divisor, out):
     """``out[0] = sum(partials) / divisor`` (one block; ``divisor`` scalar or 1-element array).
@@ -178,11 +189,7 @@ def finish_sum(partials, divisor, out):
         total += partials[j]
     total = block_sum(total)
     if tid == 0:
-        d = float64(kernels.at(divisor, 0))
-        if d != 0.0:
-            out[0] = total / d
-        else:
-            out[0] = math.nan
+        out[0] = ratio(total, divisor)
 
 
 def reduce_partials(partials, divisor, dtype):

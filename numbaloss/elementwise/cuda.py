@@ -18,7 +18,6 @@ read their one flag back to raise ``ValueError``, as on the CPU.
 
 import functools
 import inspect
-import math
 
 import numpy as np
 from numba import cuda, float64
@@ -41,8 +40,7 @@ def elementwise_kernel(
     (scalars or 1-element device arrays: a reduced loss's ``grad_output`` and the
     mean's divisor, which may still be being computed on the device).
     """
-    gd = float64(at(gdiv, 0))
-    scale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    scale = cs.ratio(gmul, gdiv)
     total = 0.0
     bad = 0.0
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):

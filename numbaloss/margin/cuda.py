@@ -62,8 +62,7 @@ def multi_margin_kernel(
     n_classes = x.shape[1]
     tid = cuda.threadIdx.x
     step = cuda.blockDim.x
-    gd = float64(at(gdiv, 0))
-    gscale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    gscale = cs.ratio(gmul, gdiv)
     zero = like(margin, 0)
     one = like(margin, 1)
     block_total = 0.0
@@ -134,8 +133,7 @@ def multilabel_soft_margin_kernel(x, target, weight, gout, gmul, gdiv, loss_out,
     n_classes = x.shape[1]
     tid = cuda.threadIdx.x
     step = cuda.blockDim.x
-    gd = float64(at(gdiv, 0))
-    gscale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    gscale = cs.ratio(gmul, gdiv)
     block_total = 0.0
     for i in range(cuda.blockIdx.x, n_rows, cuda.gridDim.x):
         g = at(gout, i)
@@ -187,8 +185,7 @@ def cosine_embedding_kernel(
     width = x1.shape[1]
     tid = cuda.threadIdx.x
     step = cuda.blockDim.x
-    gd = float64(at(gdiv, 0))
-    gscale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    gscale = cs.ratio(gmul, gdiv)
     block_total = 0.0
     for i in range(cuda.blockIdx.x, n_rows, cuda.gridDim.x):
         dot = 0.0
@@ -248,8 +245,7 @@ def multilabel_margin_kernel(
     n_classes = x.shape[1]
     tid = cuda.threadIdx.x
     step = cuda.blockDim.x
-    gd = float64(at(gdiv, 0))
-    gscale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    gscale = cs.ratio(gmul, gdiv)
     block_total = 0.0
     bad_rows = 0.0
     for i in range(cuda.blockIdx.x, n_rows, cuda.gridDim.x):
@@ -337,8 +333,7 @@ def triplet_euclidean_kernel(
     width = anchor.shape[1]
     tid = cuda.threadIdx.x
     step = cuda.blockDim.x
-    gd = float64(at(gdiv, 0))
-    gscale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    gscale = cs.ratio(gmul, gdiv)
     block_total = 0.0
     for i in range(cuda.blockIdx.x, n_rows, cuda.gridDim.x):
         s_pos = 0.0

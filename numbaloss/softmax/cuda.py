@@ -210,8 +210,7 @@ def index_kernel(params, x, xs, target, weight, w_sum, gout, gmul, gdiv, lshape,
     tid = cuda.threadIdx.x
     lane = tid % group
     per_block = cuda.blockDim.x // group
-    gd = float64(at(gdiv, 0))
-    scale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    scale = cs.ratio(gmul, gdiv)
     wsum = float64(at(w_sum, 0))
     smoothing = params.smoothing != 0
     cx = xs[len(lshape)]
@@ -284,8 +283,7 @@ def nll_kernel(x, xs, target, weight, ignore_index, gout, gmul, gdiv, lshape, n_
     tid = cuda.threadIdx.x
     lane = tid % group
     per_block = cuda.blockDim.x // group
-    gd = float64(at(gdiv, 0))
-    scale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    scale = cs.ratio(gmul, gdiv)
     cx = xs[len(lshape)]
     cg = gs[len(lshape)]
     total = 0.0
@@ -325,8 +323,7 @@ def prob_kernel(x, xs, prob, ps, weight, smoothing, gout, gmul, gdiv, lshape, n_
     tid = cuda.threadIdx.x
     lane = tid % group
     per_block = cuda.blockDim.x // group
-    gd = float64(at(gdiv, 0))
-    scale = float64(at(gmul, 0)) / gd if gd != 0.0 else math.nan
+    scale = cs.ratio(gmul, gdiv)
     keep = like(zero, 1 - smoothing)
     spread = like(zero, smoothing / (n_classes if n_classes > 0 else 1))
     cx = xs[len(lshape)]
