@@ -43,6 +43,7 @@ All functions are usable from users' own ``@njit`` code::
 """
 
 import math
+import platform
 from collections import namedtuple
 
 import numpy as np
@@ -108,6 +109,55 @@ def _bits_float32(typingctx, bits):
     return types.float32(bits), codegen
 
 
+# --- constants kept as loop invariants -------------------------------------------
+
+#: Whether :func:`_invariant` hides constants (x86-64, where it was measured to pay).
+_HIDE_CONSTANTS = platform.machine().lower() in ("x86_64", "amd64")
+
+
+def _fence(builder, value):
+    fence = builder.module.declare_intrinsic("llvm.arithmetic.fence", [value.type])
+    return builder.call(fence, [value])
+
+
+def _hide(builder, value):
+    """``value`` passed through ``llvm.arithmetic.fence`` (integers via a bit cast)."""
+    if isinstance(value.type, (ir.FloatType, ir.DoubleType)):
+        return _fence(builder, value)
+    float_type = ir.FloatType() if value.type.width == 32 else ir.DoubleType()
+    return builder.bitcast(_fence(builder, builder.bitcast(value, float_type)), value.type)
+
+
+@intrinsic
+def _invariant(typingctx, values):
+    """``values`` (a tuple of numbers) unchanged, but opaque to LLVM's constant folding.
+
+    The cores' constants (polynomial coefficients, thresholds, masks) are about
+    twenty per function.  As literal constants, LLVM re-loads each of them from the
+    constant pool inside the vectorized loop, at every use: on x86-64 with numba's
+    large code model that is an address load and a broadcast per constant and
+    vector, half of a ``log``'s instructions.  Passed through
+    ``llvm.arithmetic.fence`` (a no-op that LLVM may hoist but not fold), they
+    become loop invariants: computed once before the loop and kept in registers,
+    or spilled once and used as memory operands.  The fence also keeps fast-math
+    regrouping from reaching into the constants; the arithmetic is unchanged.
+    """
+    if not isinstance(values, types.BaseTuple) or not all(
+        isinstance(t, (types.Float, types.Integer)) and t.bitwidth in (32, 64) for t in values
+    ):
+        return None
+
+    def codegen(context, builder, signature, args):
+        (packed,) = args
+        if not _HIDE_CONSTANTS:
+            return packed
+        for k in range(len(signature.args[0])):
+            packed = builder.insert_value(packed, _hide(builder, builder.extract_value(packed, k)), k)
+        return packed
+
+    return values(values), codegen
+
+
 # --- polynomials -------------------------------------------------------------------
 
 
@@ -120,11 +170,14 @@ def _horner(coefficients):
     """
     from numba import njit
 
-    names = {f"c{k}": value for k, value in enumerate(coefficients)}
+    names = {f"k{k}": value for k, value in enumerate(coefficients)}
+    names["_invariant"] = _invariant
     expr = f"c{len(coefficients) - 1}"
     for k in range(len(coefficients) - 2, -1, -1):
         expr = f"c{k} + r * ({expr})"
-    source = f"def horner(r):\n    return {expr}\n"
+    local = ", ".join(f"c{k}" for k in range(len(coefficients)))
+    known = ", ".join(f"k{k}" for k in range(len(coefficients)))
+    source = f"def horner(r):\n    {local}, = _invariant(({known},))\n    return {expr}\n"
     exec(compile(source, f"<horner of degree {len(coefficients) - 1}>", "exec"), names)
     return njit(**_OVERLOAD_OPTIONS)(names["horner"])
 
@@ -143,6 +196,7 @@ _TINY = 2.2250738585072014e-308  # smallest normal float64
 _TWO54 = 18014398509481984.0
 _MANTISSA = 0x000FFFFFFFFFFFFF
 _ONE_BITS = 0x3FF0000000000000
+_BIAS = 1023
 
 
 #: exp(r) on |r| <= ln2/2: the Taylor polynomial of degree 13.
@@ -155,28 +209,32 @@ def _make_exp_core(poly):
     """exp(x) for float64 x, with the polynomial ``poly`` on |r| <= ln2/2."""
 
     def exp_core(x):
+        hi, lo, log2e, magic, magic_bits, ln2_hi, ln2_lo, bias, inf, zero = _invariant(
+            (_EXP_HI, _EXP_LO, _LOG2E, _ROUND_MAGIC, _ROUND_MAGIC_BITS, _LN2_HI, _LN2_LO,
+             _BIAS, np.inf, 0.0)
+        )
         # Clamp so that the integer part stays in range; NaN is restored below.
         xc = x
-        if xc > _EXP_HI:
-            xc = _EXP_HI
-        if xc < _EXP_LO:
-            xc = _EXP_LO
-        t = xc * _LOG2E + _ROUND_MAGIC
-        kf = t - _ROUND_MAGIC
-        k = _float64_bits(t) - _ROUND_MAGIC_BITS
-        r = (xc - kf * _LN2_HI) - kf * _LN2_LO
+        if xc > hi:
+            xc = hi
+        if xc < lo:
+            xc = lo
+        t = xc * log2e + magic
+        kf = t - magic
+        k = _float64_bits(t) - magic_bits
+        r = (xc - kf * ln2_hi) - kf * ln2_lo
         p = poly(r)
         # 2**k as two factors, so that results near overflow and subnormal
         # results are scaled without leaving the normal range in between.
         k1 = k >> 1
         k2 = k - k1
-        s1 = _bits_float64((k1 + 1023) << 52)
-        s2 = _bits_float64((k2 + 1023) << 52)
+        s1 = _bits_float64((k1 + bias) << 52)
+        s2 = _bits_float64((k2 + bias) << 52)
         y = p * s1 * s2
-        if x > _EXP_HI:
-            y = np.inf
-        if x < _EXP_LO:
-            y = 0.0
+        if x > hi:
+            y = inf
+        if x < lo:
+            y = zero
         if x != x:
             y = x
         return y
@@ -188,29 +246,33 @@ def _make_log_core(poly):
     """log(x) for float64 x, with the atanh series ``poly`` in s**2."""
 
     def log_core(x):
-        small = x < _TINY
-        xs = x * _TWO54 if small else x
+        tiny, two54, mantissa, one_bits, sqrt2, half, one, two, ln2_hi, ln2_lo = _invariant(
+            (_TINY, _TWO54, _MANTISSA, _ONE_BITS, _SQRT2, 0.5, 1.0, 2.0, _LN2_HI, _LN2_LO)
+        )
+        zero, inf, nan = _invariant((0.0, np.inf, np.nan))
+        small = x < tiny
+        xs = x * two54 if small else x
         bits = _float64_bits(xs)
         e = ((bits >> 52) & 0x7FF) - 1023
         if small:
             e -= 54
-        m = _bits_float64((bits & _MANTISSA) | _ONE_BITS)
-        if m > _SQRT2:
-            m = m * 0.5
+        m = _bits_float64((bits & mantissa) | one_bits)
+        if m > sqrt2:
+            m = m * half
             e += 1
-        f = m - 1.0
-        s = f / (2.0 + f)
+        f = m - one
+        s = f / (two + f)
         z = s * s
         r = z * poly(z)
-        hfsq = 0.5 * f * f
+        hfsq = half * f * f
         ef = float(e)
-        y = ef * _LN2_HI - ((hfsq - (s * (hfsq + r) + ef * _LN2_LO)) - f)
-        if x == 0.0:
-            y = -np.inf
-        if x < 0.0:
-            y = np.nan
-        if x == np.inf:
-            y = np.inf
+        y = ef * ln2_hi - ((hfsq - (s * (hfsq + r) + ef * ln2_lo)) - f)
+        if x == zero:
+            y = -inf
+        if x < zero:
+            y = nan
+        if x == inf:
+            y = inf
         if x != x:
             y = x
         return y
@@ -255,19 +317,23 @@ def _exp32_core(x):
     (above), and a NaN passes the clamps (its comparisons are false) and
     propagates through the arithmetic.
     """
-    xc = _EXP_HI_F if x > _EXP_HI_F else x
-    xc = _EXP_LO_F if xc < _EXP_LO_F else xc
-    t = xc * _LOG2E_F + _ROUND_MAGIC_F
-    kf = t - _ROUND_MAGIC_F
-    k = _float32_bits(t) - _ROUND_MAGIC_BITS_F
-    r = (xc - kf * _LN2_HI_F) - kf * _LN2_LO_F
+    hi, lo, log2e, magic, magic_bits, ln2_hi, ln2_lo, bias = _invariant(
+        (_EXP_HI_F, _EXP_LO_F, _LOG2E_F, _ROUND_MAGIC_F, _ROUND_MAGIC_BITS_F, _LN2_HI_F,
+         _LN2_LO_F, _BIAS_F)
+    )
+    xc = hi if x > hi else x
+    xc = lo if xc < lo else xc
+    t = xc * log2e + magic
+    kf = t - magic
+    k = _float32_bits(t) - magic_bits
+    r = (xc - kf * ln2_hi) - kf * ln2_lo
     p = _exp32_poly(r)
     # 2**k as two factors, so that results near overflow and subnormal results
     # are scaled without leaving the normal range in between.
     k1 = k >> _I(1)
     k2 = k - k1
-    s1 = _bits_float32((k1 + _BIAS_F) << _SHIFT_F)
-    s2 = _bits_float32((k2 + _BIAS_F) << _SHIFT_F)
+    s1 = _bits_float32((k1 + bias) << _SHIFT_F)
+    s2 = _bits_float32((k2 + bias) << _SHIFT_F)
     return (p * s1) * s2
 
 
@@ -285,29 +351,34 @@ def _make_log32_core(poly):
     zero = _F(0)
 
     def log32_core(x):
-        small = x < _TINY_F
-        xs = x * _TWO23_F if small else x
+        tiny, two23, mantissa, one_bits, sqrt2, h, o, t, ln2_hi, ln2_lo = _invariant(
+            (_TINY_F, _TWO23_F, _MANTISSA_F, _ONE_BITS_F, _SQRT2_F, half, one, two,
+             _LN2_HI_F, _LN2_LO_F)
+        )
+        z0, pinf, qnan = _invariant((zero, inf, nan))
+        small = x < tiny
+        xs = x * two23 if small else x
         bits = _float32_bits(xs)
         e = ((bits >> _SHIFT_F) & _EXP_MASK_F) - _BIAS_F
         if small:
             e -= _SHIFT_F
-        m = _bits_float32((bits & _MANTISSA_F) | _ONE_BITS_F)
-        if m > _SQRT2_F:
-            m = m * half
+        m = _bits_float32((bits & mantissa) | one_bits)
+        if m > sqrt2:
+            m = m * h
             e += _I(1)
-        f = m - one
-        s = f / (two + f)
+        f = m - o
+        s = f / (t + f)
         z = s * s
         r = z * poly(z)
-        hfsq = half * f * f
+        hfsq = h * f * f
         ef = _F(e)
-        y = ef * _LN2_HI_F - ((hfsq - (s * (hfsq + r) + ef * _LN2_LO_F)) - f)
-        if x == zero:
-            y = -inf
-        if x < zero:
-            y = nan
-        if x == inf:
-            y = inf
+        y = ef * ln2_hi - ((hfsq - (s * (hfsq + r) + ef * ln2_lo)) - f)
+        if x == z0:
+            y = -pinf
+        if x < z0:
+            y = qnan
+        if x == pinf:
+            y = pinf
         if x != x:
             y = x
         return y
@@ -324,11 +395,12 @@ def _make_log1p_core(log_core, ftype):
     zero = ftype(0)
 
     def log1p_core(x):
-        u = one + x
+        o, z = _invariant((one, zero))
+        u = o + x
         # log(u) is exact for u; the first-order term corrects for the rounding of 1 + x.
-        c = (x - (u - one)) / u
+        c = (x - (u - o)) / u
         if not (c == c):  # u == 0 or u == inf
-            c = zero
+            c = z
         return log_core(u) + c
 
     return log1p_core
@@ -355,24 +427,28 @@ def _make_softplus_cores(ftype, log_poly, bias, shift, to_bits, from_bits, exp_l
     offset = bias + pivot
 
     def exp_nonpositive(x):
-        xc = lo if x < lo else x  # a NaN passes and propagates
-        t = xc * log2e + magic
-        kf = t - magic
-        k = to_bits(t) - magic_bits
-        r = (xc - kf * ln2_hi) - kf * ln2_lo
-        return (exp_poly(r) * from_bits((k + offset) << shift)) * unscale
+        low, l2e, mg, mg_bits, l2hi, l2lo, off, unsc = _invariant(
+            (lo, log2e, magic, magic_bits, ln2_hi, ln2_lo, offset, unscale)
+        )
+        xc = low if x < low else x  # a NaN passes and propagates
+        t = xc * l2e + mg
+        kf = t - mg
+        k = to_bits(t) - mg_bits
+        r = (xc - kf * l2hi) - kf * l2lo
+        return (exp_poly(r) * from_bits((k + off) << shift)) * unsc
 
     def log1p_unit(e, u, inv):
-        big = u > sqrt2
-        m = u * half if big else u
-        k = one if big else zero
-        f = m - one
-        s = f / (two + f)
+        o, t, h, z0, rt2, l2hi, l2lo = _invariant((one, two, half, zero, sqrt2, ln2_hi, ln2_lo))
+        big = u > rt2
+        m = u * h if big else u
+        k = o if big else z0
+        f = m - o
+        s = f / (t + f)
         z = s * s
         r = z * log_poly(z)
-        hfsq = half * f * f
-        y = k * ln2_hi - ((hfsq - (s * (hfsq + r) + k * ln2_lo)) - f)
-        return y + (e - (u - one)) * inv
+        hfsq = h * f * f
+        y = k * l2hi - ((hfsq - (s * (hfsq + r) + k * l2lo)) - f)
+        return y + (e - (u - o)) * inv
 
     return exp_nonpositive, log1p_unit
 

@@ -167,18 +167,20 @@ class BCE(namedtuple("BCE", [])):
     def point(p, x, y, w, d):
         one = like(x, 1)
         lo = like(x, -100)
+        one_minus_x = one - x
         log_x = log(x)
-        log_1mx = log(one - x)
-        g = _zero(x)
-        # Clamp at -100 as PyTorch does; a NaN input is not clamped but propagates.
+        log_1mx = log(one_minus_x)
+        # -y/x + (1-y)/(1-x) with one division (PyTorch's form, without its clamp
+        # of the denominator at 1e-12).  Clamp the logs at -100 as PyTorch does and
+        # drop the term of a clamped log: x = 0 leaves (1-y)/1, x = 1 leaves -y/1.
+        # A NaN input is not clamped but propagates.
+        g = (x - y) / (x * one_minus_x)
         if log_x < lo:
             log_x = lo
-        else:
-            g -= y / x
+            g = one - y
         if log_1mx < lo:
             log_1mx = lo
-        else:
-            g += (one - y) / (one - x)
+            g = -y
         loss = -w * (y * log_x + (one - y) * log_1mx)
         return loss, w * g, _zero(x), (x < 0) | (x > 1)
 
