@@ -26,8 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 #: Elements per block of an elementwise reduction; fixed, for reproducibility.
 BLOCK = 1 << 13
-#: Below this many elements of work a call runs on the calling thread alone.
+#: Below this many elements of work a call runs on the calling thread alone; no
+#: chunk of a parallel call is smaller.
 MIN_PARALLEL_WORK = 1 << 16
+#: Chunks per thread of a large call, taken by whichever thread is free.
+CHUNKS_PER_THREAD = 8
 
 _lock = threading.Lock()
 _pool = None
@@ -133,21 +136,36 @@ def run_ranges(kernel, n_items, work_per_item, *args):
     ``work_per_item`` (elements touched per item) decides whether threads pay off.
     The ranges must write disjoint outputs; what each range computes must not
     depend on where the range starts, so that any split gives the same bits.
+
+    The items are cut into up to ``CHUNKS_PER_THREAD`` chunks per thread (none
+    smaller than ``MIN_PARALLEL_WORK`` elements), and each thread takes the next
+    chunk when it is done with one: a thread that runs slower (a busy core, a
+    descheduled virtual CPU) then takes fewer chunks instead of holding up the call.
     """
     if n_items <= 0:
         return
     threads = get_num_threads()
-    if threads == 1 or n_items * work_per_item < MIN_PARALLEL_WORK or n_items == 1:
+    total_work = n_items * work_per_item
+    if threads == 1 or total_work < MIN_PARALLEL_WORK or n_items == 1:
         kernel(*args, 0, n_items)
         return
-    ranges = split(n_items, threads)
-    pool = _get_pool(len(ranges) - 1)
-    futures = [pool.submit(kernel, *args, start, stop) for start, stop in ranges[1:]]
+    chunks = min(threads * CHUNKS_PER_THREAD, max(threads, total_work // MIN_PARALLEL_WORK))
+    ranges = split(n_items, chunks)
+    workers = min(threads, len(ranges))
+    take = _Chunks(ranges)
+
+    def work():
+        while (chunk := take()) is not None:
+            kernel(*args, *chunk)
+
+    pool = _get_pool(workers - 1)
+    futures = [pool.submit(work) for _ in range(workers - 1)]
     first_error = None
     try:
-        kernel(*args, *ranges[0])
+        work()
     except BaseException as exc:  # still wait for the others: they write our buffers
         first_error = exc
+        take.stop()
     for fut in futures:
         try:
             fut.result()
@@ -156,6 +174,28 @@ def run_ranges(kernel, n_items, work_per_item, *args):
                 first_error = exc
     if first_error is not None:
         raise first_error
+
+
+class _Chunks:
+    """Hands out ``ranges`` one at a time to the threads of one call."""
+
+    def __init__(self, ranges):
+        self._ranges = ranges
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def __call__(self):
+        with self._lock:
+            if self._next >= len(self._ranges):
+                return None
+            chunk = self._ranges[self._next]
+            self._next += 1
+            return chunk
+
+    def stop(self):
+        """Hand out nothing more (after an error)."""
+        with self._lock:
+            self._next = len(self._ranges)
 
 
 def n_blocks(n, block=BLOCK):

@@ -137,3 +137,58 @@ def test_set_num_threads_validates():
         nl.set_num_threads(0)
     assert parallel.split(10, 3) == [(0, 3), (3, 6), (6, 10)]
     assert parallel.split(2, 8) == [(0, 1), (1, 2)]
+
+
+def _recording_kernel(seen, fail_at=None, delay_first=0.0):
+    """A kernel that records the ranges it ran (optionally raising, or stalling once)."""
+    lock = threading.Lock()
+    first = threading.Event()
+
+    def kernel(start, stop):
+        if delay_first and not first.is_set():
+            first.set()
+            threading.Event().wait(delay_first)
+        if fail_at is not None and start <= fail_at < stop:
+            raise ZeroDivisionError(f"chunk {start}..{stop}")
+        with lock:
+            seen.append((start, stop, threading.get_ident()))
+
+    return kernel
+
+
+def test_chunks_cover_every_item_exactly_once(restore_threads):
+    nl.set_num_threads(2)
+    seen = []
+    n_items = 1000
+    parallel.run_ranges(_recording_kernel(seen), n_items, parallel.MIN_PARALLEL_WORK)
+    covered = sorted((start, stop) for start, stop, _ in seen)
+    assert covered[0][0] == 0 and covered[-1][1] == n_items
+    assert all(a[1] == b[0] for a, b in zip(covered, covered[1:]))
+    assert len(covered) == 2 * parallel.CHUNKS_PER_THREAD
+
+
+def test_a_stalled_thread_takes_fewer_chunks(restore_threads):
+    # The thread that stalls on its first chunk leaves the rest to the other one.
+    nl.set_num_threads(2)
+    seen = []
+    parallel.run_ranges(
+        _recording_kernel(seen, delay_first=0.3), 1000, parallel.MIN_PARALLEL_WORK
+    )
+    per_thread = {}
+    for _, _, ident in seen:
+        per_thread[ident] = per_thread.get(ident, 0) + 1
+    assert sum(per_thread.values()) == 2 * parallel.CHUNKS_PER_THREAD
+    assert max(per_thread.values()) >= 2 * parallel.CHUNKS_PER_THREAD - 1
+
+
+def test_an_error_in_one_chunk_is_raised_after_all_threads_stop(restore_threads):
+    nl.set_num_threads(2)
+    seen = []
+    with pytest.raises(ZeroDivisionError, match="chunk"):
+        parallel.run_ranges(
+            _recording_kernel(seen, fail_at=999), 1000, parallel.MIN_PARALLEL_WORK
+        )
+    # nothing still runs once the call has returned
+    count = len(seen)
+    threading.Event().wait(0.05)
+    assert len(seen) == count
