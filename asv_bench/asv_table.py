@@ -4,7 +4,7 @@ Run the benchmarks once (this machine, the installed numbaloss), then print::
 
     cd asv_bench
     asv run --python=same --set-commit-hash=$(git rev-parse HEAD) \\
-        -b "^bandwidth" -b "^elementwise\\.(Numbaloss\\.time_value_and_grad|Torch\\.time_forward_backward|NumPy\\.time_value_and_grad)" \\
+        -b "^bandwidth" -b "^elementwise\\.(Numbaloss\\.time_value_and_grad|Numbaloss\\.time_value_and_grad_into|Torch\\.time_forward_backward|NumPy\\.time_value_and_grad)" \\
         -b "^softmax\\.(CrossEntropy|TorchCrossEntropy|Focal|TorchFocal|SigmoidFocal|TorchSigmoidFocal)\\.time"
     python asv_table.py            # newest results file; or --file results/<machine>/<file>.json
 
@@ -78,6 +78,10 @@ def _ms(seconds):
     return f"{seconds * 1e3:.1f}" if seconds is not None else "–"
 
 
+def _share(floor, seconds):
+    return f"{100 * floor / seconds:.0f}%" if seconds else "–"
+
+
 def _ratio(slow, fast):
     return f"{slow / fast:.1f}x" if slow and fast else "–"
 
@@ -86,14 +90,17 @@ def elementwise_table(table, n, gbs):
     from numbaloss.testing.elementwise import CASES
 
     mine = table.get("elementwise.Numbaloss.time_value_and_grad", {})
+    into = table.get("elementwise.Numbaloss.time_value_and_grad_into", {})
     torch = table.get("elementwise.Torch.time_forward_backward", {})
     numpy = table.get("elementwise.NumPy.time_value_and_grad", {})
     lines = [
         f"Elementwise losses, {n:,} float32 elements, value+gradient (reduction='mean'); "
-        f"triad bandwidth {gbs:.1f} GB/s",
+        f"triad bandwidth {gbs:.1f} GB/s; 'new' returns new gradient arrays, 'grad_out' "
+        "writes into preallocated ones",
         "",
-        "| loss | numbaloss (ms) | PyTorch fwd+bwd (ms) | NumPy (ms) | vs PyTorch | % of floor |",
-        "|---|---|---|---|---|---|",
+        "| loss | numbaloss new (ms) | numbaloss grad_out (ms) | PyTorch fwd+bwd (ms) "
+        "| NumPy (ms) | vs PyTorch (new) | % of floor (new) | % of floor (grad_out) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     probe = 1000
     for name in sorted(CASES):
@@ -102,11 +109,11 @@ def elementwise_table(table, n, gbs):
         full = [a for a in arrays if np.size(a) == probe]
         nbytes = sum(a.nbytes for a in full) + 4 * probe * len(case.preds)
         floor = nbytes * (n / probe) / (gbs * 1e9)
-        t = mine.get((name, n))
-        share = f"{100 * floor / t:.0f}%" if t else "–"
+        t, ti = mine.get((name, n)), into.get((name, n))
         lines.append(
-            f"| {name} | {_ms(t)} | {_ms(torch.get((name, n)))} | {_ms(numpy.get((name, n)))} "
-            f"| {_ratio(torch.get((name, n)), t)} | {share} |"
+            f"| {name} | {_ms(t)} | {_ms(ti)} | {_ms(torch.get((name, n)))} "
+            f"| {_ms(numpy.get((name, n)))} | {_ratio(torch.get((name, n)), t)} "
+            f"| {_share(floor, t)} | {_share(floor, ti)} |"
         )
     return "\n".join(lines)
 
