@@ -533,6 +533,11 @@ def _register_cuda_math():
         rt = floating(x)
         return None if rt is None else (lambda x: math.log(rt(x)))
 
+    @ov(vecmath.log_nonnegative)
+    def _log_nonnegative(x):
+        rt = floating(x)
+        return None if rt is None else (lambda x: math.log(rt(x)))
+
     @ov(vecmath.log1p)
     def _log1p(x):
         rt = floating(x)

@@ -19,7 +19,7 @@ from collections import namedtuple
 import numpy as np
 
 from .._core.kernels import at, index, is_on, like, option, point
-from .._core.vecmath import exp, log, softplus_sigmoid
+from .._core.vecmath import exp, log, log_nonnegative, softplus_sigmoid
 from .._jit import kernel_jit, math_jit
 
 #: Elements whose losses are summed in the loss's own dtype before the sum moves
@@ -168,12 +168,13 @@ class BCE(namedtuple("BCE", [])):
         one = like(x, 1)
         lo = like(x, -100)
         one_minus_x = one - x
-        log_x = log(x)
-        log_1mx = log(one_minus_x)
+        # Both arguments are finite and >= 0 wherever the loss is defined: the
+        # kernel raises for x outside [0, 1], and a NaN x is passed on below.
+        log_x = log_nonnegative(x)
+        log_1mx = log_nonnegative(one_minus_x)
         # -y/x + (1-y)/(1-x) with one division (PyTorch's form, without its clamp
         # of the denominator at 1e-12).  Clamp the logs at -100 as PyTorch does and
         # drop the term of a clamped log: x = 0 leaves (1-y)/1, x = 1 leaves -y/1.
-        # A NaN input is not clamped but propagates.
         g = (x - y) / (x * one_minus_x)
         if log_x < lo:
             log_x = lo
@@ -182,6 +183,8 @@ class BCE(namedtuple("BCE", [])):
             log_1mx = lo
             g = -y
         loss = -w * (y * log_x + (one - y) * log_1mx)
+        if x != x:  # NaN in, NaN out (the gradient's division passes it on by itself)
+            loss = x
         return loss, w * g, _zero(x), (x < 0) | (x > 1)
 
 
@@ -256,10 +259,15 @@ class KLDiv(namedtuple("KLDiv", ["log_target"])):
         if is_on(p.log_target):
             et = exp(t)
             return et * (t - x), -et, _zero(x), False
-        # xlogy(t, t): 0 where t == 0, t*log(t) elsewhere (NaN stays NaN)
-        tlogt = t * log(t)
+        # xlogy(t, t): 0 where t == 0, t*log(t) elsewhere: NaN for t < 0 (a NaN t
+        # passes through the product), inf for t = inf.
+        tlogt = t * log_nonnegative(t)
         if t == 0:
             tlogt = _zero(x)
+        if t < 0:
+            tlogt = like(x, np.nan)
+        if t == np.inf:
+            tlogt = t
         return tlogt - t * x, -t, _zero(x), False
 
 

@@ -148,3 +148,19 @@ def test_usable_from_user_njit_code():
 
     assert abs(stable_bce(1000.0, 1.0)) < 1e-300
     assert stable_bce(np.float32(2.0), np.float32(0.0)) == pytest.approx(2.126928, rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_nonnegative_is_log_on_finite_nonnegative_numbers(dtype):
+    log_nonnegative = _kernel(vecmath.log_nonnegative)
+    x = _samples(dtype, "log")
+    actual = np.empty_like(x)
+    log_nonnegative(x, actual)
+    # the same arithmetic as log, without its special cases
+    np.testing.assert_array_equal(actual, _apply("log", x))
+    zero = np.zeros(2, dtype=dtype)
+    zero[1] = -0.0
+    out = np.empty_like(zero)
+    log_nonnegative(zero, out)
+    smallest = np.log(np.finfo(dtype).smallest_subnormal.astype(np.float64))
+    assert np.all(np.isfinite(out)) and np.all(out < smallest)
