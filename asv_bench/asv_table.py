@@ -7,6 +7,7 @@ Run the benchmarks once (this machine, the installed numbaloss), then print::
         -b "^bandwidth" -b "^elementwise\\.(Numbaloss\\.time_value_and_grad|Numbaloss\\.time_value_and_grad_into|Torch\\.time_forward_backward|NumPy\\.time_value_and_grad)" \\
         -b "^softmax\\.(CrossEntropy|TorchCrossEntropy|Focal|TorchFocal|SigmoidFocal|TorchSigmoidFocal)\\.time"
     python asv_table.py            # newest results file; or --file results/<machine>/<file>.json
+    python asv_table.py --stat min # the fastest sample (run asv with --record-samples)
 
 Tables (Markdown), all from that one results file:
 
@@ -36,8 +37,13 @@ def newest_results(results_dir):
     return max(files, key=lambda p: p.stat().st_mtime)
 
 
-def load(path):
-    """``{benchmark name: {param tuple: value}}`` from an asv results file."""
+def load(path, stat="median"):
+    """``{benchmark name: {param tuple: value}}`` from an asv results file.
+
+    ``stat='median'`` gives asv's own figure (the median of the samples);
+    ``stat='min'`` the fastest sample, which needs a run with ``--record-samples``
+    (benchmarks without samples keep their median).
+    """
     data = json.loads(path.read_text())
     columns = data["result_columns"]
     table = {}
@@ -46,6 +52,9 @@ def load(path):
         values = entry.get("result")
         if values is None:
             continue
+        samples = entry.get("samples")
+        if stat == "min" and samples:
+            values = [min(s) if s else v for s, v in zip(samples, values)]
         params = entry.get("params") or [[]]
         combos = [()] if not params else _product(params)
         table[name] = {
@@ -165,15 +174,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=pathlib.Path, help="an asv results file")
     parser.add_argument("--n", type=int, default=20_000_000)
+    parser.add_argument(
+        "--stat", choices=("median", "min"), default="median",
+        help="asv's median, or the fastest sample (a run with --record-samples)",
+    )
     args = parser.parse_args(argv)
     path = args.file or newest_results(HERE / "results")
-    data, table = load(path)
+    data, table = load(path, args.stat)
     gbs = table.get("bandwidth.Bandwidth.track_triad_gbs", {}).get((args.n,))
     if gbs is None:
         gbs = next(iter(table.get("bandwidth.Bandwidth.track_triad_gbs", {}).values()), None)
     if gbs is None:
         raise SystemExit("the results hold no bandwidth.Bandwidth.track_triad_gbs")
-    print(f"asv results: {path.name} (commit {data['commit_hash'][:8]})\n")
+    print(f"asv results: {path.name} (commit {data['commit_hash'][:8]}), {args.stat} of the samples\n")
     if any(k.startswith("elementwise.") for k in table):
         print(elementwise_table(table, args.n, gbs))
         print()
