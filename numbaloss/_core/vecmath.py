@@ -178,23 +178,21 @@ def _invariant(typingctx, values):
 # --- polynomials -------------------------------------------------------------------
 
 
-def _estrin_expr(names, power=1):
-    """Estrin's scheme for the coefficients ``names`` in ``r**power`` (source text).
+def _estrin_expr(names):
+    """Estrin's scheme for the coefficients ``names`` of a polynomial in ``r`` (source text).
 
     ``p = low + r**h * high`` with ``h`` the largest power of two below the length,
-    each half again by the same rule: the multiplications by ``r``, ``r**2``,
-    ``r**4`` ... run side by side, so the chain of dependent operations is about
-    ``2 log2(degree)`` long instead of the ``degree`` fused multiply-adds of Horner's
-    rule.
+    each half again by the same rule (``r1``, ``r2``, ``r4`` ... name the powers):
+    the multiplications run side by side, so the chain of dependent operations is
+    about ``2 log2(degree)`` long instead of the ``degree`` fused multiply-adds of
+    Horner's rule.
     """
     if len(names) == 1:
         return names[0]
     h = 1
     while 2 * h < len(names):
         h *= 2
-    low = _estrin_expr(names[:h], power)
-    high = _estrin_expr(names[h:], power)
-    return f"({low}) + r{h * power} * ({high})"
+    return f"({_estrin_expr(names[:h])}) + r{h} * ({_estrin_expr(names[h:])})"
 
 
 def _horner(coefficients):
