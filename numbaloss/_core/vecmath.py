@@ -650,44 +650,22 @@ def _float_overload(func):
     return register
 
 
-@_float_overload(exp)
-def _ov_exp(cores, rt):
-    cexp = cores.exp
+def _call_core(field):
+    """The overload builder of a function that is one core applied to ``rt(x)``."""
 
-    def impl(x):
-        return cexp(rt(x))
+    def build(cores, rt):
+        core = getattr(cores, field)
 
-    return impl
+        def impl(x):
+            return core(rt(x))
 
+        return impl
 
-@_float_overload(log)
-def _ov_log(cores, rt):
-    clog = cores.log
-
-    def impl(x):
-        return clog(rt(x))
-
-    return impl
+    return build
 
 
-@_float_overload(log_nonnegative)
-def _ov_log_nonnegative(cores, rt):
-    clog = cores.log_nonnegative
-
-    def impl(x):
-        return clog(rt(x))
-
-    return impl
-
-
-@_float_overload(log1p)
-def _ov_log1p(cores, rt):
-    clog1p = cores.log1p
-
-    def impl(x):
-        return clog1p(rt(x))
-
-    return impl
+for _func in (exp, log, log_nonnegative, log1p):
+    _float_overload(_func)(_call_core(_func.__name__))
 
 
 # The softplus family evaluates exp(-|x|) (never overflows) and log1p of it (an
