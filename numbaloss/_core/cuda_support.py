@@ -528,15 +528,13 @@ def _register_cuda_math():
         rt = floating(x)
         return None if rt is None else (lambda x: math.exp(rt(x)))
 
-    @ov(vecmath.log)
     def _log(x):
         rt = floating(x)
         return None if rt is None else (lambda x: math.log(rt(x)))
 
-    @ov(vecmath.log_nonnegative)
-    def _log_nonnegative(x):
-        rt = floating(x)
-        return None if rt is None else (lambda x: math.log(rt(x)))
+    # libdevice's log serves the CPU's variants for restricted arguments too
+    for func in (vecmath.log, vecmath.log_nonnegative, vecmath.log_unit_interval):
+        ov(func)(_log)
 
     @ov(vecmath.log1p)
     def _log1p(x):

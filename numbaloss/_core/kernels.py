@@ -10,6 +10,7 @@ per-element function.  ``point(params, ...)`` dispatches on that class at compil
 time, so one kernel body serves every loss and stays cacheable on disk.
 
 ``index(lo + j)`` marks a computed array index as non-negative; see :func:`index`.
+``weigh(w, v)`` applies an optional weight; an absent one is :data:`UNIT`.
 """
 
 from collections import namedtuple
@@ -22,8 +23,8 @@ from .._jit import OVERLOAD_OPTIONS
 
 
 def at(x, i):
-    """``x[i]`` for an array, ``x`` for a scalar."""
-    return x if np.ndim(x) == 0 else x[i]
+    """``x[i]`` for an array, ``x`` for a scalar (or :data:`UNIT`)."""
+    return x if isinstance(x, Unit) or np.ndim(x) == 0 else x[i]
 
 
 _OPTIONS = OVERLOAD_OPTIONS
@@ -33,8 +34,37 @@ _OPTIONS = OVERLOAD_OPTIONS
 def _ov_at(x, i):
     if isinstance(x, types.Array):
         return lambda x, i: x[i]
-    if isinstance(x, (types.Number, types.Boolean)):
+    if isinstance(x, (types.Number, types.Boolean)) or _is_unit(x):
         return lambda x, i: x
+    return None
+
+
+# --- an absent weight -------------------------------------------------------------------
+
+#: The weight of an unweighted loss.  ``weigh(UNIT, v)`` is ``v`` itself, decided at
+#: compile time: a weight of 1.0 passed as a number would cost a multiplication
+#: per element and a register in the loop, and the kernels are compiled
+#: separately for weighted and unweighted calls anyway (the operand's type
+#: differs).
+Unit = namedtuple("Unit", [])
+UNIT = Unit()
+
+
+def _is_unit(x):
+    return getattr(x, "instance_class", None) is Unit
+
+
+def weigh(w, v):
+    """``w * v``, or ``v`` when ``w`` is :data:`UNIT`."""
+    return v if isinstance(w, Unit) else w * v
+
+
+@overload(weigh, jit_options=_OPTIONS, inline="always")
+def _ov_weigh(w, v):
+    if _is_unit(w):
+        return lambda w, v: v
+    if isinstance(w, (types.Number, types.Boolean)):
+        return lambda w, v: w * v
     return None
 
 

@@ -11,16 +11,19 @@ is the one kernel that loops over elements for every loss: it fuses the loss, th
 gradient(s) times ``grad_output`` and the per-block partial sums in one pass.
 
 The point functions are usable from users' own ``@njit`` code, e.g.
-``MSE.point(MSE(), x, y, 0.0, 0.0)``.
+``MSE.point(MSE(), x, y, UNIT, 0.0)`` (:data:`~numbaloss._core.kernels.UNIT`: no
+weight; a number there weighs the loss and its gradient).
 """
 
+import math
 from collections import namedtuple
 
 import numpy as np
+from numba.extending import overload
 
-from .._core.kernels import at, index, is_on, like, option, point
-from .._core.vecmath import exp, log, log_nonnegative, softplus_sigmoid
-from .._jit import kernel_jit, math_jit
+from .._core.kernels import Unit, at, index, is_on, like, option, point, weigh
+from .._core.vecmath import exp, log, log_nonnegative, log_unit_interval, softplus_sigmoid
+from .._jit import OVERLOAD_OPTIONS, kernel_jit, math_jit
 
 #: Elements whose losses are summed in the loss's own dtype before the sum moves
 #: to float64: short enough to keep float32 sums accurate to ~1e-7, long enough
@@ -57,8 +60,12 @@ def run_block_range(
                 loss, ga, gb, flag = point(params, at(a, i), at(b, i), at(c, i), at(d, i))
                 loss_rows[j] = loss
                 g = at(gout, i)
-                grad_rows_a[j] = ga * g
-                grad_rows_b[j] = gb * g
+                # (a row nobody copies out is not written: LLVM cannot drop the
+                # stores itself, and they cost a tenth of binary cross entropy's time)
+                if grad_a is not None:
+                    grad_rows_a[j] = ga * g
+                if grad_b is not None:
+                    grad_rows_b[j] = gb * g
                 part_bad |= flag
             if loss_out is not None:
                 for j in range(m):
@@ -103,7 +110,7 @@ class L1(namedtuple("L1", [])):
     @math_jit
     def point(p, x, y, w, d):
         diff = x - y
-        return w * abs(diff), w * sign(diff), _zero(x), False
+        return weigh(w, abs(diff)), weigh(w, sign(diff)), _zero(x), False
 
 
 class MSE(namedtuple("MSE", [])):
@@ -113,7 +120,7 @@ class MSE(namedtuple("MSE", [])):
     @math_jit
     def point(p, x, y, w, d):
         diff = x - y
-        return w * (diff * diff), w * (diff + diff), _zero(x), False
+        return weigh(w, diff * diff), weigh(w, diff + diff), _zero(x), False
 
 
 class SmoothL1(namedtuple("SmoothL1", ["beta"])):
@@ -148,7 +155,7 @@ class Huber(namedtuple("Huber", ["delta"])):
             g = -delta
         if diff >= delta:
             g = delta
-        return w * loss, w * g, _zero(x), False
+        return weigh(w, loss), weigh(w, g), _zero(x), False
 
 
 class SoftMargin(namedtuple("SoftMargin", [])):
@@ -157,6 +164,10 @@ class SoftMargin(namedtuple("SoftMargin", [])):
     def point(p, x, y, c, d):
         loss, s = softplus_sigmoid(-y * x)
         return loss, -y * s, _zero(x), False
+
+
+#: e**-100: below it, log(x) < -100 (where PyTorch clamps the logs of its BCE).
+_EXP_MINUS_100 = math.exp(-100.0)
 
 
 class BCE(namedtuple("BCE", [])):
@@ -168,24 +179,47 @@ class BCE(namedtuple("BCE", [])):
         one = like(x, 1)
         lo = like(x, -100)
         one_minus_x = one - x
-        # Both arguments are finite and >= 0 wherever the loss is defined: the
-        # kernel raises for x outside [0, 1], and a NaN x is passed on below.
-        log_x = log_nonnegative(x)
-        log_1mx = log_nonnegative(one_minus_x)
+        # Both arguments are in [0, 1] wherever the loss is defined: the kernel
+        # raises for x outside [0, 1], and a NaN x is passed on below.
+        log_x = log_unit_interval(x)
+        log_1mx = log_unit_interval(one_minus_x)
         # -y/x + (1-y)/(1-x) with one division (PyTorch's form, without its clamp
-        # of the denominator at 1e-12).  Clamp the logs at -100 as PyTorch does and
-        # drop the term of a clamped log: x = 0 leaves (1-y)/1, x = 1 leaves -y/1.
+        # of the denominator at 1e-12).
         g = (x - y) / (x * one_minus_x)
-        if log_x < lo:
+        # PyTorch clamps both logs at -100, and the gradient then loses the term
+        # of the clamped log: x = 0 leaves (1-y)/1, x = 1 leaves -y/1.  The tests
+        # are on the arguments, beside the logs rather than after them:
+        # log(x) < -100 for x < e**-100, and log(1 - x) < -100 only for 1 - x = 0
+        # (the smallest positive 1 - x is 2**-24 in float32, 2**-53 in float64).
+        # Both are false for a NaN x, whose gradient stays NaN.
+        if x < like(x, _EXP_MINUS_100):
             log_x = lo
             g = one - y
-        if log_1mx < lo:
+        if one_minus_x == 0:
             log_1mx = lo
             g = -y
-        loss = -w * (y * log_x + (one - y) * log_1mx)
-        if x != x:  # NaN in, NaN out (the gradient's division passes it on by itself)
+        loss = -(y * log_x + (one - y) * log_1mx)
+        if x != x:  # NaN in, NaN out
             loss = x
-        return loss, w * g, _zero(x), (x < 0) | (x > 1)
+        return weigh(w, loss), weigh(w, g), _zero(x), (x < 0) | (x > 1)
+
+
+def _positive_class_weight(pw, y):
+    """PyTorch's weight ``1 + (pw - 1) y`` of the log-sigmoid term; ``UNIT`` without
+    ``pos_weight``."""
+    return pw if isinstance(pw, Unit) else 1 + (pw - 1) * y
+
+
+@overload(_positive_class_weight, jit_options=OVERLOAD_OPTIONS, inline="always")
+def _ov_positive_class_weight(pw, y):
+    if getattr(pw, "instance_class", None) is Unit:
+        return lambda pw, y: pw
+
+    def impl(pw, y):
+        one = like(y, 1)
+        return one + (pw - one) * y
+
+    return impl
 
 
 class BCEWithLogits(namedtuple("BCEWithLogits", [])):
@@ -195,11 +229,11 @@ class BCEWithLogits(namedtuple("BCEWithLogits", [])):
     @math_jit
     def point(p, x, y, w, pw):
         one = like(x, 1)
-        lw = one + (pw - one) * y
+        lw = _positive_class_weight(pw, y)
         sp, s = softplus_sigmoid(-x)
-        loss = (one - y) * x + lw * sp
-        g = (one - y) - lw * s
-        return w * loss, w * g, _zero(x), False
+        loss = (one - y) * x + weigh(lw, sp)
+        g = (one - y) - weigh(lw, s)
+        return weigh(w, loss), weigh(w, g), _zero(x), False
 
 
 class PoissonNLL(namedtuple("PoissonNLL", ["log_input", "full", "eps"])):

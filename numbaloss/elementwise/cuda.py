@@ -24,7 +24,7 @@ from numba import cuda, float64
 
 from .._core import cuda_support as cs
 from .._core.driver import unpack_grad_out
-from .._core.kernels import at, like, point
+from .._core.kernels import UNIT, at, like, point
 from .._core.validation import as_array, check_broadcastable
 from . import losses, plans
 
@@ -77,6 +77,8 @@ class _Layout:
 
     def operand(self, value):
         """A kernel operand: a scalar, or a flat device array in kernel order."""
+        if value is UNIT:
+            return value
         if not hasattr(value, "shape"):
             return self.cdtype.type(value)
         if isinstance(value, np.ndarray):  # a small option from the host

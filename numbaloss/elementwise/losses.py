@@ -11,6 +11,7 @@ import numpy as np
 
 from .._core.dispatch import on_device
 from .._core.driver import Operands, run_elementwise, unpack_grad_out
+from .._core.kernels import UNIT
 from .._core.validation import HOST
 from . import cpu, plans
 
@@ -59,7 +60,8 @@ def _run(plan, return_grad, grad_output, grad_out):
     """Run a validated :class:`~.plans.Plan` on the CPU and build NumPy results."""
     ops = Operands(plan.first, plan.dtype_from)
     operands = [
-        ops.flat(o) if isinstance(o, np.ndarray) else ops.cdtype.type(o) for o in plan.operands
+        ops.flat(o) if isinstance(o, np.ndarray) else o if o is UNIT else ops.cdtype.type(o)
+        for o in plan.operands
     ]
     divisor = plan.divisor
     if plan.mean_weight is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._core.kernels import UNIT
 from .._core.validation import (
     check_bool,
     check_real_scalar,
@@ -27,7 +28,8 @@ class Plan:
     """One elementwise call, validated.
 
     ``operands`` fill the kernel slots ``a, b, c, d`` in order: arrays (of the
-    input's shape or broadcastable to it) or the number 1 (an absent weight); the
+    input's shape or broadcastable to it) or :data:`~numbaloss._core.kernels.UNIT` (an
+    absent weight, which the kernels skip at compile time); the
     remaining slots are zeros.  ``dtype_from`` are the arrays that set the result
     dtype.  ``reduction`` is ``'none'``, ``'mean'`` or ``'sum'`` (``'batchmean'``
     arrives as ``'mean'`` with its ``divisor``).  ``divisor`` is what ``'mean'``
@@ -64,7 +66,7 @@ def _pointwise(params, x, t, reduction, extra=(), allowed=("none", "mean", "sum"
     return Plan(
         params,
         x,
-        [x, t, *(1 if e is None else e for e in extra)],
+        [x, t, *(UNIT if e is None else e for e in extra)],
         [x, t, *present],
         "mean" if reduction == "batchmean" else reduction,
         **kwargs,

@@ -91,8 +91,8 @@ def _edit_and_rerun(tmp_path, module, old, new):
 def test_editing_a_kernel_source_invalidates_its_cache(tmp_path):
     """numba keys the cache index on the source file's mtime and size: an upgrade recompiles."""
     (first, _), (second, second_grad) = _edit_and_rerun(
-        tmp_path, "elementwise/cpu.py", "return w * abs(diff), w * sign(diff)",
-        "return 2 * w * abs(diff), 2 * w * sign(diff)")
+        tmp_path, "elementwise/cpu.py", "return weigh(w, abs(diff)), weigh(w, sign(diff))",
+        "return 2 * weigh(w, abs(diff)), 2 * weigh(w, sign(diff))")
     value, grad = _expected()
     assert first == value
     assert second == 2 * value
