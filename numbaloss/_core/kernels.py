@@ -34,7 +34,7 @@ _OPTIONS = OVERLOAD_OPTIONS
 def _ov_at(x, i):
     if isinstance(x, types.Array):
         return lambda x, i: x[i]
-    if isinstance(x, (types.Number, types.Boolean)) or _is_unit(x):
+    if isinstance(x, (types.Number, types.Boolean)) or is_unit_type(x):
         return lambda x, i: x
     return None
 
@@ -50,8 +50,9 @@ Unit = namedtuple("Unit", [])
 UNIT = Unit()
 
 
-def _is_unit(x):
-    return getattr(x, "instance_class", None) is Unit
+def is_unit_type(t):
+    """True for the numba type of :data:`UNIT` (for overloads)."""
+    return getattr(t, "instance_class", None) is Unit
 
 
 def weigh(w, v):
@@ -61,7 +62,7 @@ def weigh(w, v):
 
 @overload(weigh, jit_options=_OPTIONS, inline="always")
 def _ov_weigh(w, v):
-    if _is_unit(w):
+    if is_unit_type(w):
         return lambda w, v: v
     if isinstance(w, (types.Number, types.Boolean)):
         return lambda w, v: w * v

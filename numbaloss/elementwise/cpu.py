@@ -21,7 +21,7 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import overload
 
-from .._core.kernels import Unit, at, index, is_on, like, option, point, weigh
+from .._core.kernels import Unit, at, index, is_on, is_unit_type, like, option, point, weigh
 from .._core.vecmath import exp, log, log_nonnegative, log_unit_interval, softplus_sigmoid
 from .._jit import OVERLOAD_OPTIONS, kernel_jit, math_jit
 
@@ -212,7 +212,7 @@ def _positive_class_weight(pw, y):
 
 @overload(_positive_class_weight, jit_options=OVERLOAD_OPTIONS, inline="always")
 def _ov_positive_class_weight(pw, y):
-    if getattr(pw, "instance_class", None) is Unit:
+    if is_unit_type(pw):
         return lambda pw, y: pw
 
     def impl(pw, y):
