@@ -579,20 +579,32 @@ def _register_cuda_math():
 
         return impl
 
+    @ov(vecmath.exp_minus_abs)
+    def _exp_minus_abs(x):
+        rt = floating(x)
+        return None if rt is None else (lambda x: math.exp(-abs(rt(x))))
+
+    @ov(vecmath.softplus_sigmoid_given_exp)
+    def _softplus_sigmoid_given_exp(x, e):
+        rt = floating(x)
+        if rt is None:
+            return None
+
+        def impl(x, e):
+            xr = rt(x)
+            er = rt(e)
+            inv = rt(1) / (rt(1) + er)
+            s = inv if xr >= 0 else er * inv
+            return (xr if xr > 0 else rt(0)) + math.log1p(er), s
+
+        return impl
+
     @ov(vecmath.softplus_sigmoid)
     def _softplus_sigmoid(x):
         rt = floating(x)
         if rt is None:
             return None
-
-        def impl(x):
-            xr = rt(x)
-            e = math.exp(-abs(xr))
-            inv = rt(1) / (rt(1) + e)
-            s = inv if xr >= 0 else e * inv
-            return (xr if xr > 0 else rt(0)) + math.log1p(e), s
-
-        return impl
+        return lambda x: vecmath.softplus_sigmoid_given_exp(x, vecmath.exp_minus_abs(x))
 
 
 if not SIMULATOR:

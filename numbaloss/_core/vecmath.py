@@ -37,7 +37,9 @@ What makes them fast inside the losses' loops, measured on an AMD EPYC (Zen 3):
 * The softplus family (softplus, log_sigmoid, sigmoid) only ever needs ``exp`` of
   a non-positive argument and ``log1p`` on ``[0, 1]``, and uses cores specialised
   to those ranges: in float32, ``log1p(e)`` on ``[0, 1]`` is one polynomial, with
-  no range reduction and no division.
+  no range reduction and no division.  :func:`exp_minus_abs` and
+  :func:`softplus_sigmoid_given_exp` are :func:`softplus_sigmoid`'s two halves,
+  for kernels that run them in separate loops (fewer live values per loop).
 
 Together these made the float32 ``log`` in the elementwise kernel about 1.35x
 faster, and binary cross entropy with logits and the soft margin loss about 1.5x.
@@ -72,7 +74,7 @@ from .._jit import OVERLOAD_OPTIONS
 
 __all__ = [
     "exp", "log", "log1p", "log_nonnegative", "log_unit_interval", "softplus", "log_sigmoid",
-    "sigmoid", "softplus_sigmoid",
+    "sigmoid", "softplus_sigmoid", "exp_minus_abs", "softplus_sigmoid_given_exp",
 ]
 
 _OVERLOAD_OPTIONS = OVERLOAD_OPTIONS
@@ -649,8 +651,30 @@ def sigmoid(x):
 
 
 def softplus_sigmoid(x):
-    """``(softplus(x), sigmoid(x))`` from one exp: a loss and its derivative together."""
+    """``(softplus(x), sigmoid(x))`` from one exp: a loss and its derivative together.
+
+    It is ``softplus_sigmoid_given_exp(x, exp_minus_abs(x))``.
+    """
     return softplus(x), sigmoid(x)
+
+
+def exp_minus_abs(x):
+    """``exp(-|x|)``: the one exp of :func:`softplus_sigmoid` (never overflows).
+
+    A kernel that computes it in a loop of its own and finishes with
+    :func:`softplus_sigmoid_given_exp` in another gets the same bits as
+    :func:`softplus_sigmoid`, with fewer live values in each loop.
+    """
+    return np.exp(-np.abs(x))
+
+
+def softplus_sigmoid_given_exp(x, e):
+    """:func:`softplus_sigmoid` of ``x`` given ``e = exp_minus_abs(x)``."""
+    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    e = np.asarray(e, dtype=x.dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = 1 / (1 + e)
+        return (np.maximum(x, 0) + np.log1p(e))[()], np.where(x >= 0, inv, e * inv)[()]
 
 
 _Cores = namedtuple(
@@ -777,19 +801,40 @@ def _ov_sigmoid(cores, rt):
     return impl
 
 
-@_float_overload(softplus_sigmoid)
-def _ov_softplus_sigmoid(cores, rt):
-    cexp, cl1 = cores.exp_nonpositive, cores.log1p_unit
+@_float_overload(exp_minus_abs)
+def _ov_exp_minus_abs(cores, rt):
+    cexp = cores.exp_nonpositive
+
+    def impl(x):
+        return cexp(-abs(rt(x)))
+
+    return impl
+
+
+@overload(softplus_sigmoid_given_exp, jit_options=_OVERLOAD_OPTIONS, inline="always")
+def _ov_softplus_sigmoid_given_exp(x, e):
+    cores, rt = _select(x)
+    if rt is None:
+        return None
+    cl1 = cores.log1p_unit
     zero = rt(0)
     one = rt(1)
 
-    def impl(x):
+    def impl(x, e):
         xd = rt(x)
-        e = cexp(-abs(xd))
+        ed = rt(e)
         a = xd if xd > zero else zero
-        u = one + e
+        u = one + ed
         inv = one / u
-        y = inv if xd >= zero else e * inv
-        return a + cl1(e, u, inv), y
+        y = inv if xd >= zero else ed * inv
+        return a + cl1(ed, u, inv), y
+
+    return impl
+
+
+@_float_overload(softplus_sigmoid)
+def _ov_softplus_sigmoid(cores, rt):
+    def impl(x):
+        return softplus_sigmoid_given_exp(x, exp_minus_abs(x))
 
     return impl

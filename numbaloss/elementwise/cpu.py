@@ -8,7 +8,10 @@ one element::
 ``a`` is the (first) prediction, ``b`` the target or second prediction, ``c`` and
 ``d`` further operands (weight, pos_weight, variance, target) or unused zeros.  ``run_block_range``
 is the one kernel that loops over elements for every loss: it fuses the loss, the
-gradient(s) times ``grad_output`` and the per-block partial sums in one pass.
+gradient(s) times ``grad_output`` and the per-block partial sums in one pass over
+memory.  The three heaviest points split off their exp or logs as prepasses (soft
+margin and BCE with logits: the exp; BCE: each log), which the kernel runs in
+loops of their own over each in-cache sub-block, with the same bits as ``point``.
 
 The point functions are usable from users' own ``@njit`` code, e.g.
 ``MSE.point(MSE(), x, y, UNIT, 0.0)`` (:data:`~numbaloss._core.kernels.UNIT`: no
@@ -21,8 +24,28 @@ from collections import namedtuple
 import numpy as np
 from numba.extending import overload
 
-from .._core.kernels import Unit, at, index, is_on, is_unit_type, like, option, point, weigh
-from .._core.vecmath import exp, log, log_nonnegative, log_unit_interval, softplus_sigmoid
+from .._core.kernels import (
+    Unit,
+    at,
+    first_prepass,
+    index,
+    is_on,
+    is_unit_type,
+    like,
+    n_prepasses,
+    option,
+    point_after_prepasses,
+    second_prepass,
+    weigh,
+)
+from .._core.vecmath import (
+    exp,
+    exp_minus_abs,
+    log,
+    log_nonnegative,
+    log_unit_interval,
+    softplus_sigmoid_given_exp,
+)
 from .._jit import OVERLOAD_OPTIONS, kernel_jit, math_jit
 
 #: Elements whose losses are summed in the loss's own dtype before the sum moves
@@ -42,11 +65,15 @@ def run_block_range(
     main loop then never writes memory it reads, so LLVM's runtime alias check
     always takes the vectorized path, also when ``grad_out`` is the input itself;
     and the loss sum is always formed by the same vectorized loop, so its bits do
-    not depend on how the caller's arrays overlap.
+    not depend on how the caller's arrays overlap.  A loss with prepasses (see
+    :mod:`numbaloss._core.kernels`) gets each prepass's loop over the sub-block
+    first; for the others those loops are compiled away.
     """
     loss_rows = np.empty(SUB_BLOCK, dtype=a.dtype)
     grad_rows_a = np.empty(SUB_BLOCK, dtype=a.dtype)
     grad_rows_b = np.empty(SUB_BLOCK, dtype=a.dtype)
+    first_rows = np.empty(SUB_BLOCK, dtype=a.dtype)
+    second_rows = np.empty(SUB_BLOCK, dtype=a.dtype)
     for blk in range(start, stop):
         lo = blk * block
         hi = min(lo + block, n)
@@ -54,10 +81,20 @@ def run_block_range(
         bad = 0
         for sub in range(lo, hi, SUB_BLOCK):
             m = min(SUB_BLOCK, hi - sub)
+            if n_prepasses(params) >= 1:
+                for j in range(m):
+                    i = index(sub + j)
+                    first_rows[j] = first_prepass(params, at(a, i), at(b, i), at(c, i), at(d, i))
+            if n_prepasses(params) >= 2:
+                for j in range(m):
+                    i = index(sub + j)
+                    second_rows[j] = second_prepass(params, at(a, i), at(b, i), at(c, i), at(d, i))
             part_bad = False
             for j in range(m):
                 i = index(sub + j)
-                loss, ga, gb, flag = point(params, at(a, i), at(b, i), at(c, i), at(d, i))
+                loss, ga, gb, flag = point_after_prepasses(
+                    params, at(a, i), at(b, i), at(c, i), at(d, i), first_rows[j], second_rows[j]
+                )
                 loss_rows[j] = loss
                 g = at(gout, i)
                 # (a row nobody copies out is not written: LLVM cannot drop the
@@ -158,50 +195,86 @@ class Huber(namedtuple("Huber", ["delta"])):
         return weigh(w, loss), weigh(w, g), _zero(x), False
 
 
+@math_jit
+def _exp_minus_abs_margin(p, x, y, c, d):
+    return exp_minus_abs(-y * x)
+
+
+@math_jit
+def _soft_margin_given_exp(p, x, y, c, d, e, unused):
+    loss, s = softplus_sigmoid_given_exp(-y * x, e)
+    return loss, -y * s, _zero(x), False
+
+
 class SoftMargin(namedtuple("SoftMargin", [])):
+    """log(1 + exp(-y x)); its exp is a prepass (see :mod:`numbaloss._core.kernels`)."""
+
+    prepasses = (_exp_minus_abs_margin,)
+    after_prepasses = staticmethod(_soft_margin_given_exp)
+
     @staticmethod
     @math_jit
     def point(p, x, y, c, d):
-        loss, s = softplus_sigmoid(-y * x)
-        return loss, -y * s, _zero(x), False
+        return _soft_margin_given_exp(p, x, y, c, d, _exp_minus_abs_margin(p, x, y, c, d), x)
 
 
 #: e**-100: below it, log(x) < -100 (where PyTorch clamps the logs of its BCE).
 _EXP_MINUS_100 = math.exp(-100.0)
 
 
+# Binary cross entropy's logarithms.  Both arguments are in [0, 1] wherever the loss
+# is defined: the kernel raises for x outside [0, 1], and a NaN x is passed on by
+# ``_bce_after_logs``.
+@math_jit
+def _bce_log_x(p, x, y, w, d):
+    return log_unit_interval(x)
+
+
+@math_jit
+def _bce_log_1mx(p, x, y, w, d):
+    return log_unit_interval(like(x, 1) - x)
+
+
+@math_jit
+def _bce_after_logs(p, x, y, w, d, log_x, log_1mx):
+    one = like(x, 1)
+    lo = like(x, -100)
+    one_minus_x = one - x
+    # -y/x + (1-y)/(1-x) with one division (PyTorch's form, without its clamp
+    # of the denominator at 1e-12).
+    g = (x - y) / (x * one_minus_x)
+    # PyTorch clamps both logs at -100, and the gradient then loses the term of
+    # the clamped log: x = 0 leaves (1-y)/1, x = 1 leaves -y/1.  The tests are on
+    # the arguments: log(x) < -100 for x < e**-100, and log(1 - x) < -100 only for
+    # 1 - x = 0 (the smallest positive 1 - x is 2**-24 in float32, 2**-53 in
+    # float64).  Both are false for a NaN x, whose gradient stays NaN.
+    if x < like(x, _EXP_MINUS_100):
+        log_x = lo
+        g = one - y
+    if one_minus_x == 0:
+        log_1mx = lo
+        g = -y
+    loss = -(y * log_x + (one - y) * log_1mx)
+    if x != x:  # NaN in, NaN out
+        loss = x
+    return weigh(w, loss), weigh(w, g), _zero(x), (x < 0) | (x > 1)
+
+
 class BCE(namedtuple("BCE", [])):
-    """Binary cross entropy on probabilities; ``c`` is the weight."""
+    """Binary cross entropy on probabilities; ``c`` is the weight.
+
+    Its two logarithms are prepasses (see :mod:`numbaloss._core.kernels`).
+    """
+
+    prepasses = (_bce_log_x, _bce_log_1mx)
+    after_prepasses = staticmethod(_bce_after_logs)
 
     @staticmethod
     @math_jit
     def point(p, x, y, w, d):
-        one = like(x, 1)
-        lo = like(x, -100)
-        one_minus_x = one - x
-        # Both arguments are in [0, 1] wherever the loss is defined: the kernel
-        # raises for x outside [0, 1], and a NaN x is passed on below.
-        log_x = log_unit_interval(x)
-        log_1mx = log_unit_interval(one_minus_x)
-        # -y/x + (1-y)/(1-x) with one division (PyTorch's form, without its clamp
-        # of the denominator at 1e-12).
-        g = (x - y) / (x * one_minus_x)
-        # PyTorch clamps both logs at -100, and the gradient then loses the term
-        # of the clamped log: x = 0 leaves (1-y)/1, x = 1 leaves -y/1.  The tests
-        # are on the arguments, beside the logs rather than after them:
-        # log(x) < -100 for x < e**-100, and log(1 - x) < -100 only for 1 - x = 0
-        # (the smallest positive 1 - x is 2**-24 in float32, 2**-53 in float64).
-        # Both are false for a NaN x, whose gradient stays NaN.
-        if x < like(x, _EXP_MINUS_100):
-            log_x = lo
-            g = one - y
-        if one_minus_x == 0:
-            log_1mx = lo
-            g = -y
-        loss = -(y * log_x + (one - y) * log_1mx)
-        if x != x:  # NaN in, NaN out
-            loss = x
-        return weigh(w, loss), weigh(w, g), _zero(x), (x < 0) | (x > 1)
+        return _bce_after_logs(
+            p, x, y, w, d, _bce_log_x(p, x, y, w, d), _bce_log_1mx(p, x, y, w, d)
+        )
 
 
 def _positive_class_weight(pw, y):
@@ -222,18 +295,35 @@ def _ov_positive_class_weight(pw, y):
     return impl
 
 
+@math_jit
+def _exp_minus_abs_logit(p, x, y, w, pw):
+    return exp_minus_abs(x)
+
+
+@math_jit
+def _bce_with_logits_given_exp(p, x, y, w, pw, e, unused):
+    one = like(x, 1)
+    lw = _positive_class_weight(pw, y)
+    sp, s = softplus_sigmoid_given_exp(-x, e)
+    loss = (one - y) * x + weigh(lw, sp)
+    g = (one - y) - weigh(lw, s)
+    return weigh(w, loss), weigh(w, g), _zero(x), False
+
+
 class BCEWithLogits(namedtuple("BCEWithLogits", [])):
-    """Binary cross entropy on logits; ``c`` is the weight, ``d`` the pos_weight."""
+    """Binary cross entropy on logits; ``c`` is the weight, ``d`` the pos_weight.
+
+    Its exp is a prepass (see :mod:`numbaloss._core.kernels`).
+    """
+
+    prepasses = (_exp_minus_abs_logit,)
+    after_prepasses = staticmethod(_bce_with_logits_given_exp)
 
     @staticmethod
     @math_jit
     def point(p, x, y, w, pw):
-        one = like(x, 1)
-        lw = _positive_class_weight(pw, y)
-        sp, s = softplus_sigmoid(-x)
-        loss = (one - y) * x + weigh(lw, sp)
-        g = (one - y) - weigh(lw, s)
-        return weigh(w, loss), weigh(w, g), _zero(x), False
+        e = _exp_minus_abs_logit(p, x, y, w, pw)
+        return _bce_with_logits_given_exp(p, x, y, w, pw, e, x)
 
 
 class PoissonNLL(namedtuple("PoissonNLL", ["log_input", "full", "eps"])):

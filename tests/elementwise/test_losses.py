@@ -2,8 +2,13 @@
 
 import numpy as np
 import pytest
+from numba import njit
 
 import numbaloss as nl
+from numbaloss._core.kernels import UNIT
+from numbaloss._jit import KERNEL_FASTMATH
+from numbaloss.elementwise import cpu
+from numbaloss.elementwise.cpu import SUB_BLOCK
 from numbaloss.testing.elementwise import CASES
 from tests.conftest import assert_close, layouts
 
@@ -365,3 +370,31 @@ def test_gaussian_var_shapes_and_gradients(torch, rng):
         else:
             assert gv.shape == np.shape(var)
             assert_close(gv, tv.grad.numpy(), np.float64)
+
+
+def _pointwise(point, params):
+    @njit(fastmath=set(KERNEL_FASTMATH), error_model="numpy")
+    def apply(x, y, w, pw, loss, grad):
+        for i in range(x.size):
+            loss[i], grad[i], _, _ = point(params, x[i], y[i], w, pw)
+
+    return apply
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "name, cls", [("binary_cross_entropy", cpu.BCE), ("soft_margin_loss", cpu.SoftMargin),
+                  ("binary_cross_entropy_with_logits", cpu.BCEWithLogits)],
+)
+def test_prepasses_give_the_bits_of_the_point_function(name, cls, dtype, rng):
+    """The kernel runs these losses' prepasses in loops of their own; the results
+    are those of their ``point`` on each element (both are compiled alike)."""
+    assert cls.prepasses
+    n = 3 * SUB_BLOCK + 5  # whole sub-blocks and a partial one
+    x, y = _inputs(CASES[name], rng, (n,), dtype)
+    x[:4] = [np.nan, 0.0, 1.0, 0.5] if name == "binary_cross_entropy" else [np.nan, 0, 90, -90]
+    loss, grad = getattr(nl, name)(x, y, reduction="none", return_grad=True)
+    expected_loss, expected_grad = np.empty_like(x), np.empty_like(x)
+    _pointwise(cls.point, cls())(x, y, UNIT, UNIT, expected_loss, expected_grad)
+    np.testing.assert_array_equal(loss, expected_loss)
+    np.testing.assert_array_equal(grad, expected_grad)
