@@ -509,6 +509,9 @@ def _register_cuda_math():
     def ov(func):
         return overload(func, target="cuda")
 
+    for func, typer in kernels.ARITHMETIC_OVERLOADS:
+        ov(func)(typer)
+
     @ov(kernels.point)
     def _point(params, a, b, c, d):
         func = getattr(getattr(params, "instance_class", None), "point", None)

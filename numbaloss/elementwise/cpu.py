@@ -22,10 +22,10 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba.extending import overload
 
 from .._core.kernels import (
     Unit,
+    arithmetic_overload,
     at,
     first_prepass,
     index,
@@ -46,7 +46,7 @@ from .._core.vecmath import (
     log_unit_interval,
     softplus_sigmoid_given_exp,
 )
-from .._jit import OVERLOAD_OPTIONS, kernel_jit, math_jit
+from .._jit import kernel_jit, math_jit
 
 #: Elements computed together through the kernel's in-cache rows, and whose
 #: losses are summed in the loss's own dtype before the sum moves to float64.
@@ -287,7 +287,7 @@ def _positive_class_weight(pw, y):
     return pw if isinstance(pw, Unit) else 1 + (pw - 1) * y
 
 
-@overload(_positive_class_weight, jit_options=OVERLOAD_OPTIONS, inline="always")
+@arithmetic_overload(_positive_class_weight)
 def _ov_positive_class_weight(pw, y):
     if is_unit_type(pw):
         return lambda pw, y: pw
