@@ -10,7 +10,9 @@ per-element function.  ``point(params, ...)`` dispatches on that class at compil
 time, so one kernel body serves every loss and stays cacheable on disk.
 
 ``index(lo + j)`` marks a computed array index as non-negative; see :func:`index`.
-``weigh(w, v)`` applies an optional weight; an absent one is :data:`UNIT`.
+``weigh(w, v)`` applies an optional weight; an absent one is :data:`UNIT`.  A loss
+may also split its point into *prepasses* that the kernel runs in loops of their
+own (:func:`n_prepasses`, :func:`point_after_prepasses`).
 """
 
 from collections import namedtuple
