@@ -151,7 +151,9 @@ def softmax_table(table, gbs):
         best = tp or t
         lines.append(
             f"| {label} | {_ms(t)} | {_ms(tp)} | {_ms(tt)} | {_ratio(tt, t)} | {_ratio(tt, tp)} "
-            f"| {best / floor:.2f}x |" if best else f"| {label} | – | – | {_ms(tt)} | – | – | – |"
+            f"| {best / floor:.2f}x |"
+            if best
+            else f"| {label} | – | – | {_ms(tt)} | – | – | – |"
         )
 
     shapes = sorted((key[0] for key in ce), key=lambda s: -np.prod([int(v) for v in s.split("x")]))
@@ -175,7 +177,9 @@ def main(argv=None):
     parser.add_argument("--file", type=pathlib.Path, help="an asv results file")
     parser.add_argument("--n", type=int, default=20_000_000)
     parser.add_argument(
-        "--stat", choices=("median", "min"), default="median",
+        "--stat",
+        choices=("median", "min"),
+        default="median",
         help="asv's median, or the fastest sample (a run with --record-samples)",
     )
     args = parser.parse_args(argv)
@@ -186,7 +190,9 @@ def main(argv=None):
         gbs = next(iter(table.get("bandwidth.Bandwidth.track_triad_gbs", {}).values()), None)
     if gbs is None:
         raise SystemExit("the results hold no bandwidth.Bandwidth.track_triad_gbs")
-    print(f"asv results: {path.name} (commit {data['commit_hash'][:8]}), {args.stat} of the samples\n")
+    print(
+        f"asv results: {path.name} (commit {data['commit_hash'][:8]}), {args.stat} of the samples\n"
+    )
     if any(k.startswith("elementwise.") for k in table):
         print(elementwise_table(table, args.n, gbs))
         print()

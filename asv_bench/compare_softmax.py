@@ -54,11 +54,14 @@ def softmax_case(torch, gen, n, c, focal, repeat):
         else:
             F.cross_entropy(xx, tt).backward()
 
-    return x.nbytes * 3, interleaved([
-        lambda: loss(x, t, return_grad=True),
-        lambda: loss(work, t, return_grad=True, grad_out=work),
-        torch_step,
-    ], repeat)
+    return x.nbytes * 3, interleaved(
+        [
+            lambda: loss(x, t, return_grad=True),
+            lambda: loss(work, t, return_grad=True, grad_out=work),
+            torch_step,
+        ],
+        repeat,
+    )
 
 
 def sigmoid_case(torch, gen, n, repeat):
@@ -76,12 +79,16 @@ def sigmoid_case(torch, gen, n, repeat):
         loss = (0.25 * yt + 0.75 * (1 - yt)) * (ce * ((1 - p_t) ** 2.0))
         loss.mean().backward()
 
-    return x.nbytes * 3, interleaved([
-        lambda: nl.sigmoid_focal_loss(x, y, reduction="mean", return_grad=True),
-        lambda: nl.sigmoid_focal_loss(work, y, reduction="mean", return_grad=True,
-                                      grad_out=work),
-        torch_step,
-    ], repeat)
+    return x.nbytes * 3, interleaved(
+        [
+            lambda: nl.sigmoid_focal_loss(x, y, reduction="mean", return_grad=True),
+            lambda: nl.sigmoid_focal_loss(
+                work, y, reduction="mean", return_grad=True, grad_out=work
+            ),
+            torch_step,
+        ],
+        repeat,
+    )
 
 
 def main():
@@ -91,24 +98,33 @@ def main():
     torch = torch_or_skip()
     gen = np.random.default_rng(0)
     bandwidth = measure_bandwidth()
-    print(f"threads: numbaloss {nl.get_num_threads()}, torch {torch.get_num_threads()}; "
-          f"triad {bandwidth:.1f} GB/s; median (min) of {args.repeat} interleaved runs, ms\n")
-    cases = [(f"cross_entropy {n}x{c}", softmax_case(torch, gen, n, c, False, args.repeat))
-             for n, c in [(65536, 1000), (1_000_000, 10), (2048, 32768)]]
-    cases.append(("focal_loss 65536x1000", softmax_case(torch, gen, 65536, 1000, True,
-                                                         args.repeat)))
+    print(
+        f"threads: numbaloss {nl.get_num_threads()}, torch {torch.get_num_threads()}; "
+        f"triad {bandwidth:.1f} GB/s; median (min) of {args.repeat} interleaved runs, ms\n"
+    )
+    cases = [
+        (f"cross_entropy {n}x{c}", softmax_case(torch, gen, n, c, False, args.repeat))
+        for n, c in [(65536, 1000), (1_000_000, 10), (2048, 32768)]
+    ]
+    cases.append(
+        ("focal_loss 65536x1000", softmax_case(torch, gen, 65536, 1000, True, args.repeat))
+    )
     cases.append(("sigmoid_focal_loss 2e7", sigmoid_case(torch, gen, 20_000_000, args.repeat)))
-    print("| float32 | numbaloss value+grad | in place | PyTorch fwd+bwd | speed-up "
-          "(median) | speed-up (min) | floor | best / floor |")
+    print(
+        "| float32 | numbaloss value+grad | in place | PyTorch fwd+bwd | speed-up "
+        "(median) | speed-up (min) | floor | best / floor |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, (nbytes, (new, inplace, ref)) in cases:
         floor = nbytes / (bandwidth * 1e9)
         best_med = min(new[0], inplace[0])
         best_min = min(new[1], inplace[1])
-        print(f"| {name} | {new[0] * 1e3:.1f} ({new[1] * 1e3:.1f}) "
-              f"| {inplace[0] * 1e3:.1f} ({inplace[1] * 1e3:.1f}) "
-              f"| {ref[0] * 1e3:.1f} ({ref[1] * 1e3:.1f}) | {ref[0] / best_med:.1f}x "
-              f"| {ref[1] / best_min:.1f}x | {floor * 1e3:.1f} | {best_min / floor:.2f}x |")
+        print(
+            f"| {name} | {new[0] * 1e3:.1f} ({new[1] * 1e3:.1f}) "
+            f"| {inplace[0] * 1e3:.1f} ({inplace[1] * 1e3:.1f}) "
+            f"| {ref[0] * 1e3:.1f} ({ref[1] * 1e3:.1f}) | {ref[0] / best_med:.1f}x "
+            f"| {ref[1] / best_min:.1f}x | {floor * 1e3:.1f} | {best_min / floor:.2f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -32,14 +32,20 @@ def _parser():
         description="Train an MLP on generated data with a numbaloss loss (cross_entropy by "
         "default; logistic regression if the softmax family is not installed).",
     )
-    d.add_argument("--loss", default=None,
-                   help="loss to train with (short name or function name, e.g. focal); "
-                        "default cross_entropy")
+    d.add_argument(
+        "--loss",
+        default=None,
+        help="loss to train with (short name or function name, e.g. focal); default cross_entropy",
+    )
     d.add_argument("--epochs", type=int, default=5)
     d.add_argument("--samples", type=_sizes, default=20_000)
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
-                   help="cuda: run the loss kernels on the GPU (needs numbaloss[cuda] and a GPU)")
+    d.add_argument(
+        "--device",
+        choices=["cpu", "cuda"],
+        default="cpu",
+        help="cuda: run the loss kernels on the GPU (needs numbaloss[cuda] and a GPU)",
+    )
     b = sub.add_parser(
         "bench",
         help="time losses beside PyTorch (CPU) and NumPy",
@@ -47,12 +53,21 @@ def _parser():
         "if installed) and the NumPy formula, for the losses and sizes given.",
     )
     b.add_argument("losses", nargs="*", help="losses to time (default: all installed)")
-    b.add_argument("--sizes", type=_sizes, nargs="+", default=[1_000_000],
-                   help="elements in the prediction (default 1e6)")
+    b.add_argument(
+        "--sizes",
+        type=_sizes,
+        nargs="+",
+        default=[1_000_000],
+        help="elements in the prediction (default 1e6)",
+    )
     b.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (median)")
     b.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    b.add_argument("--threads", type=int, default=None,
-                   help="threads for numbaloss and PyTorch (default: numbaloss's default)")
+    b.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for numbaloss and PyTorch (default: numbaloss's default)",
+    )
     b.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     b.add_argument("--markdown", action="store_true", help="print a Markdown table")
     return parser
@@ -78,7 +93,11 @@ def bench(args, out=sys.stdout, err=sys.stderr):
         numbaloss.set_num_threads(args.threads)
     bar = ProgressBar(len(names) * len(args.sizes), "timing (first calls compile)", out=err)
     timings = _bench.compare(
-        names, args.sizes, repeat=args.repeat, dtype=args.dtype, torch=not args.no_torch,
+        names,
+        args.sizes,
+        repeat=args.repeat,
+        dtype=args.dtype,
+        torch=not args.no_torch,
         progress=lambda label: bar.update(label=label),
     )
     bar.close("done")
@@ -98,8 +117,13 @@ def main(argv=None):
     if args.command == "demo":
         from ._demo import demo
 
-        return demo(loss=args.loss, epochs=args.epochs, samples=args.samples, seed=args.seed,
-                    device=args.device)
+        return demo(
+            loss=args.loss,
+            epochs=args.epochs,
+            samples=args.samples,
+            seed=args.seed,
+            device=args.device,
+        )
     return bench(args)
 
 

@@ -163,7 +163,11 @@ def _sigmoid_focal(name, n, dtype, rng):
 
 
 def _margin_family(name, n, dtype, rng):
-    if name in ("cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss"):
+    if name in (
+        "cosine_embedding_loss",
+        "triplet_margin_loss",
+        "triplet_margin_with_distance_loss",
+    ):
         rows = _rows(n, FEATURES)
         a = _normal(rng, (rows, FEATURES), dtype)
         b = _normal(rng, (rows, FEATURES), dtype)

@@ -135,8 +135,16 @@ def _loss_and_logit_grad(function, spec, options, logits, targets, device):
     return float(device.get(loss)), device.get(grad)
 
 
-def train_mlp(loss="cross_entropy", epochs=5, samples=20_000, hidden=64, lr=0.2, seed=0,
-              device="cpu", out=sys.stdout):
+def train_mlp(
+    loss="cross_entropy",
+    epochs=5,
+    samples=20_000,
+    hidden=64,
+    lr=0.2,
+    seed=0,
+    device="cpu",
+    out=sys.stdout,
+):
     """Train a one-hidden-layer MLP with ``loss``; returns the final test accuracy."""
     import numbaloss
 

@@ -42,7 +42,7 @@ KERNEL_FASTMATH = frozenset({"contract", "nsz", "reassoc"})
 _COMMON = {"nogil": True, "error_model": "numpy"}
 
 #: ``jit_options`` of every ``@overload`` in the package (the helpers' options).
-OVERLOAD_OPTIONS = {"fastmath": set(MATH_FASTMATH), **_COMMON}
+_OVERLOAD_OPTIONS = {"fastmath": set(MATH_FASTMATH), **_COMMON}
 
 
 def math_jit(func):
@@ -57,6 +57,29 @@ def math_jit(func):
     helpers inlined.
     """
     return njit(fastmath=set(MATH_FASTMATH), inline="always", **_COMMON)(func)
+
+
+def core_jit(func):
+    """Compile a precision-critical core that LLVM, not numba, inlines into callers.
+
+    The cores of :mod:`numbaloss._core.vecmath` (range reductions, compensated
+    steps, polynomials) keep ``contract`` and ``nsz`` alone: LLVM keeps fast-math
+    flags per instruction, so they keep them inside a kernel compiled with
+    ``reassoc``, which an IR-inlined helper (:func:`math_jit`) would not.
+    """
+    return njit(fastmath=set(MATH_FASTMATH), **_COMMON)(func)
+
+
+def jit_overload(func, *, inline=True):
+    """``@overload(func)`` with the helpers' options, for compile-time dispatch.
+
+    ``inline=True`` inlines the implementation at numba's IR level, as
+    :func:`math_jit` does for helpers; ``inline=False`` leaves it to LLVM (for
+    implementations too large to copy into every caller).
+    """
+    from numba.extending import overload
+
+    return overload(func, jit_options=_OVERLOAD_OPTIONS, inline="always" if inline else "never")
 
 
 @functools.cache

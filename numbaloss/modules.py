@@ -32,8 +32,13 @@ class Loss:
             setattr(self, key, value)
 
     def __call__(self, *arrays, return_grad=False, grad_output=None, grad_out=None):
-        return type(self)._function(*arrays, **self.options, return_grad=return_grad,
-                                    grad_output=grad_output, grad_out=grad_out)
+        return type(self)._function(
+            *arrays,
+            **self.options,
+            return_grad=return_grad,
+            grad_output=grad_output,
+            grad_out=grad_out,
+        )
 
     def __repr__(self):
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
@@ -87,12 +92,16 @@ def loss_class(name, function, options):
         params.append(inspect.Parameter(pname, kind, default=default))
     signature = inspect.Signature(params)
     doc = _class_doc(name, function.__name__, signature)
-    cls = type(name, (Loss,), {
-        "_function": staticmethod(function),
-        "_signature": signature,
-        "__doc__": doc,
-        "__module__": __name__,
-    })
+    cls = type(
+        name,
+        (Loss,),
+        {
+            "_function": staticmethod(function),
+            "_signature": signature,
+            "__doc__": doc,
+            "__module__": __name__,
+        },
+    )
 
     # Each class gets its own __init__ carrying its signature (setting it on the
     # shared Loss.__init__ would give every class the last class's options).
@@ -118,30 +127,54 @@ for _name, _func, _opts in [
     ("HuberLoss", F.huber_loss, [_R, ("delta", 1.0)]),
     ("SoftMarginLoss", F.soft_margin_loss, [_R]),
     ("BCELoss", F.binary_cross_entropy, [("weight", None), _R]),
-    ("BCEWithLogitsLoss", F.binary_cross_entropy_with_logits,
-     [("weight", None), _R, ("pos_weight", None)]),
-    ("PoissonNLLLoss", F.poisson_nll_loss,
-     [("log_input", True), ("full", False), ("eps", 1e-8), _R]),
+    (
+        "BCEWithLogitsLoss",
+        F.binary_cross_entropy_with_logits,
+        [("weight", None), _R, ("pos_weight", None)],
+    ),
+    (
+        "PoissonNLLLoss",
+        F.poisson_nll_loss,
+        [("log_input", True), ("full", False), ("eps", 1e-8), _R],
+    ),
     ("GaussianNLLLoss", F.gaussian_nll_loss, ["*", ("full", False), ("eps", 1e-6), _R]),
     ("KLDivLoss", F.kl_div, [_R, ("log_target", False)]),
     ("MarginRankingLoss", F.margin_ranking_loss, [("margin", 0.0), _R]),
     ("HingeEmbeddingLoss", F.hinge_embedding_loss, [("margin", 1.0), _R]),
-    ("CrossEntropyLoss", F.cross_entropy,
-     [("weight", None), ("ignore_index", -100), _R, ("label_smoothing", 0.0)]),
+    (
+        "CrossEntropyLoss",
+        F.cross_entropy,
+        [("weight", None), ("ignore_index", -100), _R, ("label_smoothing", 0.0)],
+    ),
     ("NLLLoss", F.nll_loss, [("weight", None), ("ignore_index", -100), _R]),
     ("FocalLoss", F.focal_loss, [("gamma", 2.0), ("weight", None), ("ignore_index", -100), _R]),
-    ("SigmoidFocalLoss", F.sigmoid_focal_loss,
-     [("alpha", 0.25), ("gamma", 2.0), ("reduction", "none")]),
+    (
+        "SigmoidFocalLoss",
+        F.sigmoid_focal_loss,
+        [("alpha", 0.25), ("gamma", 2.0), ("reduction", "none")],
+    ),
     ("ZeroOneLoss", F.zero_one_loss, [_R]),
     ("CTCLoss", F.ctc_loss, [("blank", 0), _R, ("zero_infinity", False)]),
     ("MultiMarginLoss", F.multi_margin_loss, [("p", 1), ("margin", 1.0), ("weight", None), _R]),
     ("MultiLabelMarginLoss", F.multilabel_margin_loss, [_R]),
     ("MultiLabelSoftMarginLoss", F.multilabel_soft_margin_loss, [("weight", None), _R]),
     ("CosineEmbeddingLoss", F.cosine_embedding_loss, [("margin", 0.0), _R]),
-    ("TripletMarginLoss", F.triplet_margin_loss,
-     [("margin", 1.0), ("p", 2.0), ("eps", 1e-6), ("swap", False), _R]),
-    ("TripletMarginWithDistanceLoss", F.triplet_margin_with_distance_loss,
-     ["*", ("distance_function", None), ("margin", 1.0), ("swap", False), _R,
-      ("distance_grad", None)]),
+    (
+        "TripletMarginLoss",
+        F.triplet_margin_loss,
+        [("margin", 1.0), ("p", 2.0), ("eps", 1e-6), ("swap", False), _R],
+    ),
+    (
+        "TripletMarginWithDistanceLoss",
+        F.triplet_margin_with_distance_loss,
+        [
+            "*",
+            ("distance_function", None),
+            ("margin", 1.0),
+            ("swap", False),
+            _R,
+            ("distance_grad", None),
+        ],
+    ),
 ]:
     loss_class(_name, _func, _opts)

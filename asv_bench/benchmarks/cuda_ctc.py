@@ -37,8 +37,12 @@ class NumbalossCUDA:
         self.cuda = cuda_or_skip()
         lp, tg, il, tl = _host_case(shape)
         self.func = numbaloss.ctc_loss
-        self.args = (self.cuda.to_device(lp), self.cuda.to_device(tg), self.cuda.to_device(il),
-                     self.cuda.to_device(tl))
+        self.args = (
+            self.cuda.to_device(lp),
+            self.cuda.to_device(tg),
+            self.cuda.to_device(il),
+            self.cuda.to_device(tl),
+        )
         self.func(*self.args, return_grad=True)  # compile
         self.cuda.synchronize()
 

@@ -53,8 +53,11 @@ class NumbalossCUDA:
         x, t = _host_logits(shape)
         self.x, self.t = self.cuda.to_device(x), self.cuda.to_device(t)
         self.work = self.cuda.to_device(x)
-        self.func = nl.cross_entropy if loss == "cross_entropy" else (
-            lambda *a, **k: nl.focal_loss(*a, gamma=GAMMA, **k))
+        self.func = (
+            nl.cross_entropy
+            if loss == "cross_entropy"
+            else (lambda *a, **k: nl.focal_loss(*a, gamma=GAMMA, **k))
+        )
         self.func(self.x, self.t, return_grad=True)  # compile
         self.func(self.x, self.t)
         self.func(self.work, self.t, return_grad=True, grad_out=self.work)

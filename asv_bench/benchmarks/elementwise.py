@@ -49,9 +49,7 @@ class Numbaloss:
         self.case.func(*self.arrays, **self.case.options, return_grad=True)
 
     def time_value_and_grad_into(self, name, n):
-        self.case.func(
-            *self.arrays, **self.case.options, return_grad=True, grad_out=self.grad_out
-        )
+        self.case.func(*self.arrays, **self.case.options, return_grad=True, grad_out=self.grad_out)
 
     def peakmem_value_and_grad(self, name, n):
         self.case.func(*self.arrays, **self.case.options, return_grad=True)

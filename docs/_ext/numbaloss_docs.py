@@ -25,55 +25,159 @@ import numpy as np
 CONTRACT = [
     ("elementwise", "l1_loss", "L1Loss", "torch.nn.functional.l1_loss", ""),
     ("elementwise", "mse_loss", "MSELoss", "torch.nn.functional.mse_loss", ""),
-    ("elementwise", "smooth_l1_loss", "SmoothL1Loss", "torch.nn.functional.smooth_l1_loss",
-     "``beta=0`` is exactly ``l1_loss``, with finite gradients."),
+    (
+        "elementwise",
+        "smooth_l1_loss",
+        "SmoothL1Loss",
+        "torch.nn.functional.smooth_l1_loss",
+        "``beta=0`` is exactly ``l1_loss``, with finite gradients.",
+    ),
     ("elementwise", "huber_loss", "HuberLoss", "torch.nn.functional.huber_loss", ""),
-    ("elementwise", "soft_margin_loss", "SoftMarginLoss", "torch.nn.functional.soft_margin_loss",
-     "Computed as a softplus: finite where PyTorch overflows to inf in float32."),
-    ("elementwise", "binary_cross_entropy", "BCELoss", "torch.nn.functional.binary_cross_entropy",
-     "Gradient is the true derivative of the clamped loss (PyTorch's differs where a log is "
-     "clamped at -100)."),
-    ("elementwise", "binary_cross_entropy_with_logits", "BCEWithLogitsLoss",
-     "torch.nn.functional.binary_cross_entropy_with_logits", ""),
-    ("elementwise", "poisson_nll_loss", "PoissonNLLLoss", "torch.nn.functional.poisson_nll_loss",
-     ""),
-    ("elementwise", "gaussian_nll_loss", "GaussianNLLLoss", "torch.nn.functional.gaussian_nll_loss",
-     "Gradients for both ``input`` and ``var``."),
-    ("elementwise", "kl_div", "KLDivLoss", "torch.nn.functional.kl_div",
-     "``reduction='batchmean'`` as in PyTorch; no deprecation warning for ``'mean'``."),
-    ("elementwise", "margin_ranking_loss", "MarginRankingLoss",
-     "torch.nn.functional.margin_ranking_loss", "Gradients for ``input1`` and ``input2``."),
-    ("elementwise", "hinge_embedding_loss", "HingeEmbeddingLoss",
-     "torch.nn.functional.hinge_embedding_loss", ""),
-    ("softmax", "cross_entropy", "CrossEntropyLoss", "torch.nn.functional.cross_entropy",
-     "Weighted ``'mean'`` divides by the summed weight of the non-ignored targets, as PyTorch."),
+    (
+        "elementwise",
+        "soft_margin_loss",
+        "SoftMarginLoss",
+        "torch.nn.functional.soft_margin_loss",
+        "Computed as a softplus: finite where PyTorch overflows to inf in float32.",
+    ),
+    (
+        "elementwise",
+        "binary_cross_entropy",
+        "BCELoss",
+        "torch.nn.functional.binary_cross_entropy",
+        "Gradient is the true derivative of the clamped loss (PyTorch's differs where a log is "
+        "clamped at -100).",
+    ),
+    (
+        "elementwise",
+        "binary_cross_entropy_with_logits",
+        "BCEWithLogitsLoss",
+        "torch.nn.functional.binary_cross_entropy_with_logits",
+        "",
+    ),
+    (
+        "elementwise",
+        "poisson_nll_loss",
+        "PoissonNLLLoss",
+        "torch.nn.functional.poisson_nll_loss",
+        "",
+    ),
+    (
+        "elementwise",
+        "gaussian_nll_loss",
+        "GaussianNLLLoss",
+        "torch.nn.functional.gaussian_nll_loss",
+        "Gradients for both ``input`` and ``var``.",
+    ),
+    (
+        "elementwise",
+        "kl_div",
+        "KLDivLoss",
+        "torch.nn.functional.kl_div",
+        "``reduction='batchmean'`` as in PyTorch; no deprecation warning for ``'mean'``.",
+    ),
+    (
+        "elementwise",
+        "margin_ranking_loss",
+        "MarginRankingLoss",
+        "torch.nn.functional.margin_ranking_loss",
+        "Gradients for ``input1`` and ``input2``.",
+    ),
+    (
+        "elementwise",
+        "hinge_embedding_loss",
+        "HingeEmbeddingLoss",
+        "torch.nn.functional.hinge_embedding_loss",
+        "",
+    ),
+    (
+        "softmax",
+        "cross_entropy",
+        "CrossEntropyLoss",
+        "torch.nn.functional.cross_entropy",
+        "Weighted ``'mean'`` divides by the summed weight of the non-ignored targets, as PyTorch.",
+    ),
     ("softmax", "nll_loss", "NLLLoss", "torch.nn.functional.nll_loss", ""),
     ("margin", "multi_margin_loss", "MultiMarginLoss", "torch.nn.functional.multi_margin_loss", ""),
-    ("margin", "multilabel_margin_loss", "MultiLabelMarginLoss",
-     "torch.nn.functional.multilabel_margin_loss", ""),
-    ("margin", "multilabel_soft_margin_loss", "MultiLabelSoftMarginLoss",
-     "torch.nn.functional.multilabel_soft_margin_loss", ""),
-    ("margin", "cosine_embedding_loss", "CosineEmbeddingLoss",
-     "torch.nn.functional.cosine_embedding_loss", "Gradients for ``input1`` and ``input2``."),
-    ("margin", "triplet_margin_loss", "TripletMarginLoss", "torch.nn.functional.triplet_margin_loss",
-     "Gradients for ``anchor``, ``positive`` and ``negative``."),
-    ("margin", "triplet_margin_with_distance_loss", "TripletMarginWithDistanceLoss",
-     "torch.nn.functional.triplet_margin_with_distance_loss",
-     "``distance_function`` must be usable from NumPy (see its page)."),
-    ("sequence", "ctc_loss", "CTCLoss", "torch.nn.functional.ctc_loss",
-     "Gradient with respect to ``log_probs`` itself; PyTorch returns the gradient with respect "
-     "to the logits under a log_softmax."),
-    ("beyond PyTorch", "focal_loss", "FocalLoss", "(none)",
-     "Softmax focal loss; ``gamma=0`` is exactly ``cross_entropy``."),
-    ("beyond PyTorch", "sigmoid_focal_loss", "SigmoidFocalLoss",
-     "torchvision.ops.sigmoid_focal_loss", "torchvision's semantics (``reduction='none'``)."),
-    ("beyond PyTorch", "zero_one_loss", "ZeroOneLoss", "(none)",
-     "No gradient: ``return_grad=True`` raises ``ValueError``."),
+    (
+        "margin",
+        "multilabel_margin_loss",
+        "MultiLabelMarginLoss",
+        "torch.nn.functional.multilabel_margin_loss",
+        "",
+    ),
+    (
+        "margin",
+        "multilabel_soft_margin_loss",
+        "MultiLabelSoftMarginLoss",
+        "torch.nn.functional.multilabel_soft_margin_loss",
+        "",
+    ),
+    (
+        "margin",
+        "cosine_embedding_loss",
+        "CosineEmbeddingLoss",
+        "torch.nn.functional.cosine_embedding_loss",
+        "Gradients for ``input1`` and ``input2``.",
+    ),
+    (
+        "margin",
+        "triplet_margin_loss",
+        "TripletMarginLoss",
+        "torch.nn.functional.triplet_margin_loss",
+        "Gradients for ``anchor``, ``positive`` and ``negative``.",
+    ),
+    (
+        "margin",
+        "triplet_margin_with_distance_loss",
+        "TripletMarginWithDistanceLoss",
+        "torch.nn.functional.triplet_margin_with_distance_loss",
+        "``distance_function`` must be usable from NumPy (see its page).",
+    ),
+    (
+        "sequence",
+        "ctc_loss",
+        "CTCLoss",
+        "torch.nn.functional.ctc_loss",
+        "Gradient with respect to ``log_probs`` itself; PyTorch returns the gradient with respect "
+        "to the logits under a log_softmax.",
+    ),
+    (
+        "beyond PyTorch",
+        "focal_loss",
+        "FocalLoss",
+        "(none)",
+        "Softmax focal loss; ``gamma=0`` is exactly ``cross_entropy``.",
+    ),
+    (
+        "beyond PyTorch",
+        "sigmoid_focal_loss",
+        "SigmoidFocalLoss",
+        "torchvision.ops.sigmoid_focal_loss",
+        "torchvision's semantics (``reduction='none'``).",
+    ),
+    (
+        "beyond PyTorch",
+        "zero_one_loss",
+        "ZeroOneLoss",
+        "(none)",
+        "No gradient: ``return_grad=True`` raises ``ValueError``.",
+    ),
     ("beyond PyTorch", "logsumexp", "", "torch.logsumexp", "SciPy's ``axis`` convention."),
-    ("beyond PyTorch", "log_softmax", "", "torch.nn.functional.log_softmax",
-     "SciPy's ``axis`` convention instead of ``dim``."),
-    ("beyond PyTorch", "softmax", "", "torch.nn.functional.softmax",
-     "SciPy's ``axis`` convention instead of ``dim``."),
+    (
+        "beyond PyTorch",
+        "log_softmax",
+        "",
+        "torch.nn.functional.log_softmax",
+        "SciPy's ``axis`` convention instead of ``dim``.",
+    ),
+    (
+        "beyond PyTorch",
+        "softmax",
+        "",
+        "torch.nn.functional.softmax",
+        "SciPy's ``axis`` convention instead of ``dim``.",
+    ),
 ]
 
 
@@ -128,8 +232,13 @@ def _curve(name):
         options["reduction"] = "sum"
     element = 0
     pred = arrays[swept]
-    if (len(arrays) > 1 and pred.ndim == 2 and arrays[1].ndim == 1
-            and arrays[1].dtype.kind in "iu" and len(arrays[1]) == len(pred)):
+    if (
+        len(arrays) > 1
+        and pred.ndim == 2
+        and arrays[1].ndim == 1
+        and arrays[1].dtype.kind in "iu"
+        and len(arrays[1]) == len(pred)
+    ):
         element = int(arrays[1][0])  # class-index losses: sweep the target class's score
     centre = float(pred.flat[element])
     xs = np.linspace(centre - 6.0, centre + 6.0, 241)
@@ -176,8 +285,7 @@ def _plot(name, path):
         axes[1].plot(xs[finite], grads[finite], color="C1")
         axes[1].set_title("derivative")
     else:
-        axes[1].text(0.5, 0.5, "no gradient", ha="center", va="center",
-                     transform=axes[1].transAxes)
+        axes[1].text(0.5, 0.5, "no gradient", ha="center", va="center", transform=axes[1].transAxes)
         axes[1].set_title("derivative")
     for ax in axes:
         ax.set_xlabel(label)
@@ -239,8 +347,11 @@ def _migration_table(installed):
         listed.add(name)
         if name in installed:
             ours = f":func:`numbaloss.{name}`"
-            cls_text = f":class:`numbaloss.{cls}`" if cls and hasattr(numbaloss, cls) else (
-                f"``{cls}``" if cls else "")
+            cls_text = (
+                f":class:`numbaloss.{cls}`"
+                if cls and hasattr(numbaloss, cls)
+                else (f"``{cls}``" if cls else "")
+            )
             status = "yes"
         else:
             ours = f"``numbaloss.{name}``"
@@ -249,8 +360,16 @@ def _migration_table(installed):
         rows.append((f"``{torch_name}``", ours, cls_text, family, status, note))
     for name in installed:
         if name not in listed:
-            rows.append(("(none)", f":func:`numbaloss.{name}`", "", _family(name), "yes",
-                         "numbaloss extension."))
+            rows.append(
+                (
+                    "(none)",
+                    f":func:`numbaloss.{name}`",
+                    "",
+                    _family(name),
+                    "yes",
+                    "numbaloss extension.",
+                )
+            )
     header = ("PyTorch", "numbaloss", "class", "family", "available", "notes")
     lines = [".. list-table::", "   :header-rows: 1", "   :widths: 22 22 16 10 10 20", ""]
     for row in (header, *rows):

@@ -1,6 +1,6 @@
 """The shared core of the CUDA back end: arrays, launches, reductions and device math.
 
-Imported only once a device array has reached a loss (see :mod:`.dispatch`), never at
+Imported only once a device array has reached a loss (see :mod:`.devices`), never at
 ``import numbaloss``.  Every family's ``cuda.py`` builds on the pieces here:
 
 * :class:`DeviceArgs` coerces a call's arguments: numba device arrays as they are,
@@ -21,7 +21,7 @@ Imported only once a device array has reached a loss (see :mod:`.dispatch`), nev
   order, broadcast axes, dtype conversion), :func:`sum_to_shape` sums a gradient back
   over broadcast axes, both without leaving the device.
 * Device math: the project's math helpers (:mod:`numbaloss._core.vecmath`) and the
-  compile-time ``point`` dispatch (:mod:`numbaloss._core.kernels`) get CUDA-target
+  compile-time ``point`` dispatch (:mod:`numbaloss._core.traits`) get CUDA-target
   implementations here, on libdevice's ``exp``/``log``/``log1p`` with the same stable
   softplus/sigmoid forms as on the CPU.  Point functions written once with
   :func:`~numbaloss._jit.math_jit` therefore compile unchanged into ``@cuda.jit``
@@ -38,7 +38,7 @@ How a family plugs in (the elementwise family is the model):
    return a plan (see :mod:`numbaloss.elementwise.plans`).  The CPU wrapper and the
    CUDA function both call them.
 2. ``numbaloss/<family>/cuda.py`` defines the same public names as the family's
-   ``losses.py`` (:func:`numbaloss._core.dispatch.on_device` looks them up by name),
+   ``losses.py`` (:func:`numbaloss._core.devices.on_device` looks them up by name),
    with the CPU signature (``elementwise.cuda._device_loss`` shows how).
 3. Kernels are ``@cuda.jit`` functions that call the family's CPU point or row
    functions (``math_jit``) where they can; :func:`launch_config` sizes grid-stride
@@ -58,8 +58,8 @@ import numpy as np
 from numba import cuda, float64, types
 from numba.core import config as numba_config
 
-from . import kernels, vecmath
-from .dispatch import is_device_array
+from . import traits, vecmath
+from .devices import is_device_array
 from .validation import as_array, compute_dtype
 
 #: True under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``).
@@ -173,8 +173,8 @@ def ratio(value, divisor):
     Either may be a scalar or a 1-element device array (e.g. a reduced loss's
     ``grad_output`` and the mean's divisor, still being computed on the device).
     """
-    d = float64(kernels.at(divisor, 0))
-    return float64(kernels.at(value, 0)) / d if d != 0.0 else math.nan
+    d = float64(traits.at(divisor, 0))
+    return float64(traits.at(value, 0)) / d if d != 0.0 else math.nan
 
 
 @cuda.jit
@@ -509,15 +509,11 @@ def _register_cuda_math():
     def ov(func):
         return overload(func, target="cuda")
 
-    for func, typer in kernels.ARITHMETIC_OVERLOADS:
+    for func, typer in traits.ARITHMETIC_OVERLOADS:
         ov(func)(typer)
 
-    @ov(kernels.point)
-    def _point(params, a, b, c, d):
-        func = getattr(getattr(params, "instance_class", None), "point", None)
-        if func is None:
-            return None
-        return lambda params, a, b, c, d: func(params, a, b, c, d)
+    for func, typer in traits.STATIC_DISPATCHES:
+        ov(func)(typer)
 
     def floating(x):
         if x == types.float32:

@@ -24,7 +24,7 @@ sigmoid     2.44 (< 3)     2.57 (< 3)
 What makes them fast inside the losses' loops, measured on an AMD EPYC (Zen 3):
 
 * The polynomials are written out as straight-line code, with the leading terms
-  by Horner's rule and the rest by Estrin's scheme (:func:`_horner`): a loop of
+  by Horner's rule and the rest by Estrin's scheme (:func:`polynomial`): a loop of
   ``log`` or ``exp`` is bound by the length of each element's chain of dependent
   operations, not by their number.
 * The constants are loop invariants (:func:`_invariant`), not constant-pool loads
@@ -68,16 +68,23 @@ from collections import namedtuple
 import numpy as np
 from llvmlite import ir
 from numba.core import types
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
-from .._jit import OVERLOAD_OPTIONS
+from .._jit import core_jit, jit_overload
 
 __all__ = [
-    "exp", "log", "log1p", "log_nonnegative", "log_unit_interval", "softplus", "log_sigmoid",
-    "sigmoid", "softplus_sigmoid", "exp_minus_abs", "softplus_sigmoid_given_exp",
+    "exp",
+    "log",
+    "log1p",
+    "log_nonnegative",
+    "log_unit_interval",
+    "softplus",
+    "log_sigmoid",
+    "sigmoid",
+    "softplus_sigmoid",
+    "exp_minus_abs",
+    "softplus_sigmoid_given_exp",
 ]
-
-_OVERLOAD_OPTIONS = OVERLOAD_OPTIONS
 
 
 # --- bit casts ------------------------------------------------------------------
@@ -174,7 +181,9 @@ def _invariant(typingctx, values):
         if not _HIDE_CONSTANTS:
             return packed
         for k in range(len(signature.args[0])):
-            packed = builder.insert_value(packed, _hide(builder, builder.extract_value(packed, k)), k)
+            packed = builder.insert_value(
+                packed, _hide(builder, builder.extract_value(packed, k)), k
+            )
         return packed
 
     return values(values), codegen
@@ -200,7 +209,7 @@ def _estrin_expr(names):
     return f"({_estrin_expr(names[:h])}) + r{h} * ({_estrin_expr(names[h:])})"
 
 
-def _horner(coefficients):
+def polynomial(coefficients):
     """``p(r) = c[0] + c[1] r + c[2] r**2 + ...`` as one straight-line expression.
 
     The expression is written out here, once per polynomial: a loop over a tuple of
@@ -216,7 +225,6 @@ def _horner(coefficients):
     tail's part of that chain from one fused multiply-add per coefficient to about
     two per doubling, for a few more multiplications.
     """
-    from numba import njit
 
     n = len(coefficients)
     names = {f"k{k}": value for k, value in enumerate(coefficients)}
@@ -236,7 +244,7 @@ def _horner(coefficients):
     lines.append(f"    return {expr}")
     source = "\n".join(lines) + "\n"
     exec(compile(source, f"<polynomial of degree {n - 1}>", "exec"), names)
-    return njit(**_OVERLOAD_OPTIONS)(names["horner"])
+    return core_jit(names["horner"])
 
 
 # --- float64 cores ----------------------------------------------------------------
@@ -255,18 +263,28 @@ _BIAS = 1023
 
 
 #: exp(r) on |r| <= ln2/2: the Taylor polynomial of degree 13.
-_exp64_poly = _horner(tuple(1.0 / math.factorial(k) for k in range(14)))
+_exp64_poly = polynomial(tuple(1.0 / math.factorial(k) for k in range(14)))
 #: The atanh series of log, 11 terms in s**2.
-_log64_poly = _horner(tuple(2.0 / (2 * i + 1) for i in range(1, 12)))
+_log64_poly = polynomial(tuple(2.0 / (2 * i + 1) for i in range(1, 12)))
 
 
-def _make_exp_core(poly):
+def make_exp_core(poly):
     """exp(x) for float64 x, with the polynomial ``poly`` on |r| <= ln2/2."""
 
     def exp_core(x):
         hi, lo, log2e, magic, magic_bits, ln2_hi, ln2_lo, bias, inf, zero = _invariant(
-            (_EXP_HI, _EXP_LO, _LOG2E, _ROUND_MAGIC, _ROUND_MAGIC_BITS, _LN2_HI, _LN2_LO,
-             _BIAS, np.inf, 0.0)
+            (
+                _EXP_HI,
+                _EXP_LO,
+                _LOG2E,
+                _ROUND_MAGIC,
+                _ROUND_MAGIC_BITS,
+                _LN2_HI,
+                _LN2_LO,
+                _BIAS,
+                np.inf,
+                0.0,
+            )
         )
         # Clamp so that the integer part stays in range; NaN is restored below.
         xc = x
@@ -300,9 +318,8 @@ def _make_exp_core(poly):
 def _with_special_values(finite_core, ftype):
     """``log`` from ``finite_core`` (a log of finite ``x >= 0``): zeros, negative
     numbers, inf and NaN as C99 has them."""
-    from numba import njit
 
-    finite = njit(**_OVERLOAD_OPTIONS)(finite_core)
+    finite = core_jit(finite_core)
     zero_, inf_, nan_ = ftype(0), ftype(np.inf), ftype(np.nan)
 
     def log_core(x):
@@ -321,8 +338,18 @@ def _with_special_values(finite_core, ftype):
     return log_core
 
 
-def _make_log_cores(bits_of, float_of, itype, ftype, mantissa_bits, bias, sqrt_half_bits, tiny,
-                    scale_exponent, from_reduced):
+def _make_log_cores(
+    bits_of,
+    float_of,
+    itype,
+    ftype,
+    mantissa_bits,
+    bias,
+    sqrt_half_bits,
+    tiny,
+    scale_exponent,
+    from_reduced,
+):
     """``(log_finite, log_unit_interval)``: cores of log for one float type.
 
     Both write ``x = 2**e * m`` with ``sqrt(1/2) <= m < sqrt(2)`` and return
@@ -343,9 +370,8 @@ def _make_log_cores(bits_of, float_of, itype, ftype, mantissa_bits, bias, sqrt_h
     finite and lower).  Negative, infinite and NaN arguments give meaningless finite
     values.
     """
-    from numba import njit
 
-    jit = njit(**_OVERLOAD_OPTIONS)
+    jit = core_jit
     one_ = ftype(1)
     scale_ = ftype(2.0**scale_exponent)
     fold_ = itype(int(np.array(1, ftype).view(itype)) - sqrt_half_bits)
@@ -386,9 +412,8 @@ def _make_log_cores(bits_of, float_of, itype, ftype, mantissa_bits, bias, sqrt_h
 
 def _make_log64_cores(poly):
     """:func:`_make_log_cores` for float64, with the atanh series ``poly`` in s**2."""
-    from numba import njit
 
-    @njit(**_OVERLOAD_OPTIONS)
+    @core_jit
     def from_reduced(f, ef):
         half, two, ln2_hi, ln2_lo = _invariant((0.5, 2.0, _LN2_HI, _LN2_LO))
         s = f / (two + f)
@@ -397,16 +422,26 @@ def _make_log64_cores(poly):
         hfsq = half * f * f
         return ef * ln2_hi - ((hfsq - (s * (hfsq + r) + ef * ln2_lo)) - f)
 
-    return _make_log_cores(_float64_bits, _bits_float64, np.int64, np.float64, 52, _BIAS,
-                           _SQRT_HALF_BITS, _TINY, 54, from_reduced)
+    return _make_log_cores(
+        _float64_bits,
+        _bits_float64,
+        np.int64,
+        np.float64,
+        52,
+        _BIAS,
+        _SQRT_HALF_BITS,
+        _TINY,
+        54,
+        from_reduced,
+    )
 
 
-def _make_log_core(poly):
+def make_log_core(poly):
     """log(x) for float64 x, with the atanh series ``poly`` in s**2."""
     return _with_special_values(_make_log64_cores(poly)[0], np.float64)
 
 
-_exp_f64 = _make_exp_core(_exp64_poly)
+_exp_f64 = make_exp_core(_exp64_poly)
 _log_finite_f64, _log_unit_interval_f64 = _make_log64_cores(_log64_poly)
 _log_f64 = _with_special_values(_log_finite_f64, np.float64)
 
@@ -430,7 +465,7 @@ _SHIFT_F = _I(23)
 
 
 #: exp(r) on |r| <= ln2/2: the Taylor polynomial of degree 7 (coefficients 1/k!).
-_exp32_poly = _horner(tuple(_F(1.0 / math.factorial(k)) for k in range(8)))
+_exp32_poly = polynomial(tuple(_F(1.0 / math.factorial(k)) for k in range(8)))
 
 
 def _exp32_core(x):
@@ -442,8 +477,16 @@ def _exp32_core(x):
     propagates through the arithmetic.
     """
     hi, lo, log2e, magic, magic_bits, ln2_hi, ln2_lo, bias = _invariant(
-        (_EXP_HI_F, _EXP_LO_F, _LOG2E_F, _ROUND_MAGIC_F, _ROUND_MAGIC_BITS_F, _LN2_HI_F,
-         _LN2_LO_F, _BIAS_F)
+        (
+            _EXP_HI_F,
+            _EXP_LO_F,
+            _LOG2E_F,
+            _ROUND_MAGIC_F,
+            _ROUND_MAGIC_BITS_F,
+            _LN2_HI_F,
+            _LN2_LO_F,
+            _BIAS_F,
+        )
     )
     xc = hi if x > hi else x
     xc = lo if xc < lo else xc
@@ -467,25 +510,31 @@ def _exp32_core(x):
 #: coefficient rounded to float32 before the next ones were refitted.  Its own
 #: error is 0.1 ulp; the float32 log is 0.85 ulp at most (every float32 in [0.5, 2]).
 _LOG32_COEFFICIENTS = (
-    0.3333333134651184, -0.2500081956386566, 0.2000124305486679, -0.1662341058254242,
-    0.14201539754867554, -0.13159550726413727, 0.12762485444545746, -0.07636940479278564,
+    0.3333333134651184,
+    -0.2500081956386566,
+    0.2000124305486679,
+    -0.1662341058254242,
+    0.14201539754867554,
+    -0.13159550726413727,
+    0.12762485444545746,
+    -0.07636940479278564,
 )
-_log32_poly = _horner(tuple(_F(c) for c in _LOG32_COEFFICIENTS))
+_log32_poly = polynomial(tuple(_F(c) for c in _LOG32_COEFFICIENTS))
 
 
 def _make_log32_cores(poly):
     """:func:`_make_log_cores` for float32, with the polynomial ``poly`` (no division)."""
-    from numba import njit
 
-    @njit(**_OVERLOAD_OPTIONS)
+    @core_jit
     def from_reduced(f, ef):
         h, ln2_hi, ln2_lo = _invariant((_F(0.5), _LN2_HI_F, _LN2_LO_F))
         z = f * f
         y = f * z * poly(f) + (ef * ln2_lo - h * z)
         return (f + y) + ef * ln2_hi
 
-    return _make_log_cores(_float32_bits, _bits_float32, _I, _F, 23, 127, _SQRT_HALF_BITS_F,
-                           _TINY_F, 23, from_reduced)
+    return _make_log_cores(
+        _float32_bits, _bits_float32, _I, _F, 23, 127, _SQRT_HALF_BITS_F, _TINY_F, 23, from_reduced
+    )
 
 
 _exp_f32 = _exp32_core
@@ -509,9 +558,24 @@ def _make_log1p_core(log_core, ftype):
     return log1p_core
 
 
-def _make_softplus_cores(ftype, log_poly, bias, shift, to_bits, from_bits, exp_lo, log2e,
-                         magic, magic_bits, exp_poly, ln2_hi, ln2_lo, sqrt2, pivot,
-                         log1p_unit_poly=None):
+def _make_softplus_cores(
+    ftype,
+    log_poly,
+    bias,
+    shift,
+    to_bits,
+    from_bits,
+    exp_lo,
+    log2e,
+    magic,
+    magic_bits,
+    exp_poly,
+    ln2_hi,
+    ln2_lo,
+    sqrt2,
+    pivot,
+    log1p_unit_poly=None,
+):
     """Cores for the softplus family, whose arguments are known to be small.
 
     ``exp_nonpositive(x)`` is ``exp(x)`` for ``x <= 0`` (or NaN): no overflow, so
@@ -574,20 +638,53 @@ def _make_softplus_cores(ftype, log_poly, bias, shift, to_bits, from_bits, exp_l
 #: log1p(e) / e is analytic well beyond the interval, so the coefficients stay
 #: below 1 in magnitude).
 _LOG1P_UNIT32_COEFFICIENTS = (
-    0.8109302200080785 - 1.0, -0.2885271121890547, 0.13260900350473545, -0.06768760825330396,
-    0.03663548125581865, -0.020571598401218458, 0.011576096723060654,
-    -0.006742963305291125, 0.005253457796432248, -0.003256378488569595,
+    0.8109302200080785 - 1.0,
+    -0.2885271121890547,
+    0.13260900350473545,
+    -0.06768760825330396,
+    0.03663548125581865,
+    -0.020571598401218458,
+    0.011576096723060654,
+    -0.006742963305291125,
+    0.005253457796432248,
+    -0.003256378488569595,
 )
-_log1p_unit32_poly = _horner(tuple(_F(c) for c in _LOG1P_UNIT32_COEFFICIENTS))
+_log1p_unit32_poly = polynomial(tuple(_F(c) for c in _LOG1P_UNIT32_COEFFICIENTS))
 
 _softplus_f32 = _make_softplus_cores(
-    _F, None, _BIAS_F, _SHIFT_F, _float32_bits, _bits_float32, _EXP_LO_F, _LOG2E_F,
-    _ROUND_MAGIC_F, _ROUND_MAGIC_BITS_F, _exp32_poly, _LN2_HI_F, _LN2_LO_F, _SQRT2_F, _I(64),
+    _F,
+    None,
+    _BIAS_F,
+    _SHIFT_F,
+    _float32_bits,
+    _bits_float32,
+    _EXP_LO_F,
+    _LOG2E_F,
+    _ROUND_MAGIC_F,
+    _ROUND_MAGIC_BITS_F,
+    _exp32_poly,
+    _LN2_HI_F,
+    _LN2_LO_F,
+    _SQRT2_F,
+    _I(64),
     _log1p_unit32_poly,
 )
 _softplus_f64 = _make_softplus_cores(
-    np.float64, _log64_poly, 1023, 52, _float64_bits, _bits_float64, _EXP_LO, _LOG2E,
-    _ROUND_MAGIC, _ROUND_MAGIC_BITS, _exp64_poly, _LN2_HI, _LN2_LO, _SQRT2, 512,
+    np.float64,
+    _log64_poly,
+    1023,
+    52,
+    _float64_bits,
+    _bits_float64,
+    _EXP_LO,
+    _LOG2E,
+    _ROUND_MAGIC,
+    _ROUND_MAGIC_BITS,
+    _exp64_poly,
+    _LN2_HI,
+    _LN2_LO,
+    _SQRT2,
+    512,
 )
 
 
@@ -679,25 +776,48 @@ def softplus_sigmoid_given_exp(x, e):
 
 _Cores = namedtuple(
     "_Cores",
-    ["exp", "log", "log1p", "exp_nonpositive", "log1p_unit", "log_nonnegative",
-     "log_unit_interval"],
+    [
+        "exp",
+        "log",
+        "log1p",
+        "exp_nonpositive",
+        "log1p_unit",
+        "log_nonnegative",
+        "log_unit_interval",
+    ],
 )
 
 
 def _register():
-    from numba import njit
 
-    jit = njit(**_OVERLOAD_OPTIONS)
+    jit = core_jit
     cores = {}
     for name, (e, lg, lg_finite, lg_unit, (e_np, l1_unit), ftype) in {
-        "f32": (_exp_f32, _log_f32, _log_finite_f32, _log_unit_interval_f32, _softplus_f32,
-                np.float32),
-        "f64": (_exp_f64, _log_f64, _log_finite_f64, _log_unit_interval_f64, _softplus_f64,
-                np.float64),
+        "f32": (
+            _exp_f32,
+            _log_f32,
+            _log_finite_f32,
+            _log_unit_interval_f32,
+            _softplus_f32,
+            np.float32,
+        ),
+        "f64": (
+            _exp_f64,
+            _log_f64,
+            _log_finite_f64,
+            _log_unit_interval_f64,
+            _softplus_f64,
+            np.float64,
+        ),
     }.items():
         lj = jit(lg)
         cores[name] = _Cores(
-            jit(e), lj, jit(_make_log1p_core(lj, ftype)), jit(e_np), jit(l1_unit), jit(lg_finite),
+            jit(e),
+            lj,
+            jit(_make_log1p_core(lj, ftype)),
+            jit(e_np),
+            jit(l1_unit),
+            jit(lg_finite),
             jit(lg_unit),
         )
     return cores
@@ -722,7 +842,7 @@ def _float_overload(func):
     """
 
     def register(build):
-        @overload(func, jit_options=_OVERLOAD_OPTIONS, inline="always")
+        @jit_overload(func)
         def _overload(x):
             cores, rt = _select(x)
             return None if rt is None else build(cores, rt)
@@ -811,7 +931,7 @@ def _ov_exp_minus_abs(cores, rt):
     return impl
 
 
-@overload(softplus_sigmoid_given_exp, jit_options=_OVERLOAD_OPTIONS, inline="always")
+@jit_overload(softplus_sigmoid_given_exp)
 def _ov_softplus_sigmoid_given_exp(x, e):
     cores, rt = _select(x)
     if rt is None:

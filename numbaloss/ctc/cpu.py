@@ -71,24 +71,18 @@ range per thread); nothing is sized by the longest sample times the batch.
 import math
 
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import types
 
-from .._core.vecmath import _horner, _make_exp_core, _make_log_core, exp, log, log1p
-from .._jit import OVERLOAD_OPTIONS, kernel_jit
-
-_OPTIONS = OVERLOAD_OPTIONS
-
+from .._core.vecmath import exp, log, log1p, make_exp_core, make_log_core, polynomial
+from .._jit import core_jit, jit_overload, kernel_jit
 
 #: exp and log in float64 arithmetic with the short polynomials of float32
 #: accuracy (Taylor degree 7, 6 atanh terms: relative error about 1e-8).  Built
 #: like vecmath's own cores (plain ``njit``, which LLVM inlines): numba's IR
 #: inliner (``math_jit``) mixes up closures made by one factory, and these share
 #: their factory with vecmath's float64 cores.
-_exp_short = njit(**_OPTIONS)(
-    _make_exp_core(_horner(tuple(1.0 / math.factorial(k) for k in range(8)))))
-_log_short = njit(**_OPTIONS)(
-    _make_log_core(_horner(tuple(2.0 / (2 * i + 1) for i in range(1, 7)))))
+_exp_short = core_jit(make_exp_core(polynomial(tuple(1.0 / math.factorial(k) for k in range(8)))))
+_log_short = core_jit(make_log_core(polynomial(tuple(2.0 / (2 * i + 1) for i in range(1, 7)))))
 
 
 def recursion_exp(precision, x):
@@ -109,7 +103,7 @@ def recursion_log(precision, x):
     return np.log(x)
 
 
-@overload(recursion_exp, jit_options=_OPTIONS, inline="always")
+@jit_overload(recursion_exp)
 def _ov_recursion_exp(precision, x):
     if precision == types.float32:
         return lambda precision, x: _exp_short(x)
@@ -118,7 +112,7 @@ def _ov_recursion_exp(precision, x):
     return None
 
 
-@overload(recursion_log, jit_options=_OPTIONS, inline="always")
+@jit_overload(recursion_log)
 def _ov_recursion_log(precision, x):
     if precision == types.float32:
         return lambda precision, x: _log_short(x)
@@ -177,8 +171,9 @@ def _transition(src, dst, skip, post, lo, hi, scratch, precision):
     grows with ``T``) rarely reaches the underflow range within a block.
     """
     for start in range(lo, hi, _SHIFT_BLOCK):
-        _transition_block(src, dst, skip, post, start, min(start + _SHIFT_BLOCK, hi), scratch,
-                          precision)
+        _transition_block(
+            src, dst, skip, post, start, min(start + _SHIFT_BLOCK, hi), scratch, precision
+        )
 
 
 @kernel_jit
@@ -195,12 +190,12 @@ def _transition_block(src, dst, skip, post, lo, hi, scratch, precision):
     All inputs -inf gives -inf (``log(0)``); NaN propagates.
     """
     n = hi - lo
-    window = src[lo - 2:hi]
+    window = src[lo - 2 : hi]
     m = _maximum(window)
     if not m > -np.inf:
         # Every input is -inf (or the maximum is NaN): no shift is needed.
         m = 0.0 if m == -np.inf else m
-    p = scratch[:n + 2]
+    p = scratch[: n + 2]
     lost = False
     for j in range(n + 2):
         v = window[j]
@@ -214,7 +209,7 @@ def _transition_block(src, dst, skip, post, lo, hi, scratch, precision):
     # numba's wraparound of negative indices, which would turn every load into
     # a gather and cost a factor of 3.
     p_here = p[2:]
-    p_before = p[1:n + 1]
+    p_before = p[1 : n + 1]
     skip_here = skip[lo:hi]
     post_here = post[lo:hi]
     out = dst[lo:hi]
@@ -233,8 +228,8 @@ def _transition_exact(src, dst, skip, post, lo, hi):
     gives -inf (the shift is then 0, never inf - inf); NaN gives NaN.
     """
     here = src[lo:hi]
-    before = src[lo - 1:hi - 1]
-    two_before = src[lo - 2:hi - 2]
+    before = src[lo - 1 : hi - 1]
+    two_before = src[lo - 2 : hi - 2]
     skip_here = skip[lo:hi]
     post_here = post[lo:hi]
     out = dst[lo:hi]
@@ -300,9 +295,9 @@ def _row_log_sum_exp(x, t, n, precision):
 @kernel_jit
 def _occupancy(alpha_row, beta_reversed, loss, width, lo, hi, out, precision):
     """``out[PAD + s] = exp(alpha_t(s) + beta_t(s) + loss)`` for ``lo <= s < hi``."""
-    alpha_band = alpha_row[PAD + lo:PAD + hi]
-    beta_band = beta_reversed[PAD + width - hi:PAD + width - lo]
-    out_band = out[PAD + lo:PAD + hi]
+    alpha_band = alpha_row[PAD + lo : PAD + hi]
+    beta_band = beta_reversed[PAD + width - hi : PAD + width - lo]
+    out_band = out[PAD + lo : PAD + hi]
     last = hi - lo - 1
     for j in range(hi - lo):
         # Unsigned: not a negative index, so no wraparound select (see _transition).
@@ -316,8 +311,23 @@ def _fill_row(grad, t, n, value):
 
 
 @kernel_jit
-def _write_gradient_row(grad, x, t, n, ext, occupancy, lo, hi, acc, label_grad, blank, lse,
-                        from_logits, scale, precision):
+def _write_gradient_row(
+    grad,
+    x,
+    t,
+    n,
+    ext,
+    occupancy,
+    lo,
+    hi,
+    acc,
+    label_grad,
+    blank,
+    lse,
+    from_logits,
+    scale,
+    precision,
+):
     """Gradient row ``t`` of sample ``n`` from the occupancies of the extended labels.
 
     ``occupancy[PAD + s]`` belongs to ``ext[PAD + s]``; only the band
@@ -343,10 +353,12 @@ def _write_gradient_row(grad, x, t, n, ext, occupancy, lo, hi, acc, label_grad, 
         shift = lse[t]
         for i in range(first_label, last, 2):
             c = ext[i]
-            label_grad[i] = scale * (recursion_exp(precision, np.float64(x[t, n, c]) - shift)
-                                     - acc[c])
-        blank_grad = scale * (recursion_exp(precision, np.float64(x[t, n, blank]) - shift)
-                              - blank_total)
+            label_grad[i] = scale * (
+                recursion_exp(precision, np.float64(x[t, n, c]) - shift) - acc[c]
+            )
+        blank_grad = scale * (
+            recursion_exp(precision, np.float64(x[t, n, blank]) - shift) - blank_total
+        )
         for c in range(grad.shape[2]):
             grad[t, n, c] = scale * recursion_exp(precision, np.float64(x[t, n, c]) - shift)
         for i in range(first_label, last, 2):
@@ -374,9 +386,24 @@ def _labels_ok(labels, offset, n_labels, n_classes, blank):
 
 
 @kernel_jit
-def run_sample_range(x, precision, labels, offsets, input_lengths, target_lengths, blank,
-                     from_logits, zero_infinity, grad_scale, losses, grad, status, bad_labels,
-                     start, stop):
+def run_sample_range(
+    x,
+    precision,
+    labels,
+    offsets,
+    input_lengths,
+    target_lengths,
+    blank,
+    from_logits,
+    zero_infinity,
+    grad_scale,
+    losses,
+    grad,
+    status,
+    bad_labels,
+    start,
+    stop,
+):
     """CTC loss (and gradient rows) of samples ``start..stop``.
 
     ``x`` is ``(T, N, C)``: log-probabilities, or unnormalized activations when
@@ -424,7 +451,7 @@ def run_sample_range(x, precision, labels, offsets, input_lengths, target_length
         emit = np.empty(size, dtype=np.float64)
         scratch = np.empty(_SHIFT_BLOCK + 2, dtype=np.float64)
         rows = length if need_grad else 2
-        alpha = alpha_buffer[:rows * size].reshape((rows, size))
+        alpha = alpha_buffer[: rows * size].reshape((rows, size))
         alpha[:] = -np.inf
         if length > 0:
             _gather_emissions(x, 0, n, ext, lse, from_logits, emit)
@@ -437,8 +464,7 @@ def run_sample_range(x, precision, labels, offsets, input_lengths, target_length
             _gather_emissions(x, t, n, ext, lse, from_logits, emit)
             row = t if need_grad else t % 2
             prev = t - 1 if need_grad else (t - 1) % 2
-            _transition(alpha[prev], alpha[row], skip, emit, PAD + lo, PAD + hi, scratch,
-                        precision)
+            _transition(alpha[prev], alpha[row], skip, emit, PAD + lo, PAD + hi, scratch, precision)
 
         if length > 0:
             last = alpha[length - 1 if need_grad else (length - 1) % 2]
@@ -481,12 +507,35 @@ def run_sample_range(x, precision, labels, offsets, input_lengths, target_length
             # the gradient may be written into x itself (grad_out=input).
             _gather_emissions(x, t, n, ext_rev, lse, from_logits, emit)
             _occupancy(alpha[t], beta, loss, width, lo, hi, occupancy, precision)
-            _write_gradient_row(grad, x, t, n, ext, occupancy, lo, hi, acc, label_grad, blank,
-                                lse, from_logits, scale, precision)
+            _write_gradient_row(
+                grad,
+                x,
+                t,
+                n,
+                ext,
+                occupancy,
+                lo,
+                hi,
+                acc,
+                label_grad,
+                blank,
+                lse,
+                from_logits,
+                scale,
+                precision,
+            )
             if t > 0:
                 for i in range(size):
                     with_emit[i] = beta[i] + emit[i]
                 lo_prev = max(0, width - 2 * (length - t + 1))
                 hi_prev = min(width, 2 * t)
-                _transition(with_emit, beta, skip_rev, zeros, PAD + width - hi_prev,
-                            PAD + width - lo_prev, scratch, precision)
+                _transition(
+                    with_emit,
+                    beta,
+                    skip_rev,
+                    zeros,
+                    PAD + width - hi_prev,
+                    PAD + width - lo_prev,
+                    scratch,
+                    precision,
+                )

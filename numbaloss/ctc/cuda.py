@@ -1,6 +1,6 @@
 """CUDA kernels of the CTC loss: the functions of :mod:`.losses` on device arrays.
 
-Reached through :func:`numbaloss._core.dispatch.on_device` when an argument is a
+Reached through :func:`numbaloss._core.devices.on_device` when an argument is a
 CUDA device array.  ``log_probs``/``logits`` must be on the device; ``targets`` and
 the lengths may be on the host or the device.  They are small and are validated on
 the host by the same :mod:`.plans` as on the CPU, so the messages are identical; a device ``targets`` or
@@ -31,7 +31,7 @@ import numpy as np
 from numba import cuda, float64
 
 from .._core import cuda_support as cs
-from .._core import kernels
+from .._core import traits
 from .._core.driver import unpack_grad_out
 from . import losses, plans
 
@@ -85,8 +85,24 @@ def row_lse_kernel(x, lse):
 
 
 @cuda.jit
-def ctc_kernel(x, lse, labels, offsets, input_lengths, target_lengths, blank, from_logits,
-               zero_infinity, weights, gmul, alpha, beta, losses_out, terms, grad):
+def ctc_kernel(
+    x,
+    lse,
+    labels,
+    offsets,
+    input_lengths,
+    target_lengths,
+    blank,
+    from_logits,
+    zero_infinity,
+    weights,
+    gmul,
+    alpha,
+    beta,
+    losses_out,
+    terms,
+    grad,
+):
     """Loss (and gradient) of each sample: one block per sample, threads along ``s``.
 
     ``weights[n]`` is the reduction's weight of sample ``n`` (1, or ``1 / (N max(L,
@@ -116,8 +132,7 @@ def ctc_kernel(x, lse, labels, offsets, input_lengths, target_lengths, blank, fr
                     b = alpha[n, t - 1, s - 1] if s >= 1 else -math.inf
                     c = -math.inf
                     if s >= 3 and s % 2 == 1:
-                        if _label(labels, offset, blank, s) != _label(labels, offset, blank,
-                                                                      s - 2):
+                        if _label(labels, offset, blank, s) != _label(labels, offset, blank, s - 2):
                             c = alpha[n, t - 1, s - 2]
                     alpha[n, t, s] = e + _lse3(a, b, c)
             cuda.syncthreads()
@@ -145,11 +160,13 @@ def ctc_kernel(x, lse, labels, offsets, input_lengths, target_lengths, blank, fr
                     beta[n, t, s] = 0.0 if s >= width - 2 else -math.inf
                 else:
                     a = beta[n, t + 1, s] + _emit(
-                        x, lse, t + 1, n, _label(labels, offset, blank, s), from_logits)
+                        x, lse, t + 1, n, _label(labels, offset, blank, s), from_logits
+                    )
                     b = -math.inf
                     if s + 1 < width:
                         b = beta[n, t + 1, s + 1] + _emit(
-                            x, lse, t + 1, n, _label(labels, offset, blank, s + 1), from_logits)
+                            x, lse, t + 1, n, _label(labels, offset, blank, s + 1), from_logits
+                        )
                     c = -math.inf
                     if s + 2 < width and (s + 2) % 2 == 1:
                         l2 = _label(labels, offset, blank, s + 2)
@@ -157,7 +174,7 @@ def ctc_kernel(x, lse, labels, offsets, input_lengths, target_lengths, blank, fr
                             c = beta[n, t + 1, s + 2] + _emit(x, lse, t + 1, n, l2, from_logits)
                     beta[n, t, s] = _lse3(a, b, c)
             cuda.syncthreads()
-        scale = weights[n] * float64(kernels.at(gmul, n))
+        scale = weights[n] * float64(traits.at(gmul, n))
         for t in range(n_frames):
             for c in range(tid, n_classes, step):
                 if t >= length:
@@ -183,11 +200,33 @@ def cast_losses_kernel(src, out):
         out[i] = src[i]
 
 
-def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero_infinity,
-         return_grad, grad_output, grad_out, from_logits):
+def _ctc(
+    x,
+    pred,
+    targets,
+    input_lengths,
+    target_lengths,
+    blank,
+    reduction,
+    zero_infinity,
+    return_grad,
+    grad_output,
+    grad_out,
+    from_logits,
+):
     args = cs.DeviceArgs()
-    plan = plans.ctc(args, x, pred, targets, input_lengths, target_lengths, blank, reduction,
-                     zero_infinity, return_grad)
+    plan = plans.ctc(
+        args,
+        x,
+        pred,
+        targets,
+        input_lengths,
+        target_lengths,
+        blank,
+        reduction,
+        zero_infinity,
+        return_grad,
+    )
     x = plan.x
     reduction, zero_infinity, return_grad = plan.reduction, plan.zero_infinity, plan.return_grad
     unbatched, blank = plan.unbatched, plan.blank
@@ -197,7 +236,7 @@ def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero
     x3 = x.reshape(n_frames, 1, n_classes) if unbatched else x
     # The labels' values, on the host copy (the CPU checks them in its kernel).
     for i in range(n_samples):
-        row = labels[offsets[i]:offsets[i] + tl[i]]
+        row = labels[offsets[i] : offsets[i] + tl[i]]
         bad = np.flatnonzero((row < 0) | (row >= n_classes) | (row == blank))
         if bad.size:
             raise ValueError(plans.bad_label_message(row[bad[0]], i, blank, n_classes))
@@ -225,7 +264,8 @@ def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero
                 else:
                     raise ValueError(
                         f"grad_output of shape {tuple(g.shape)} cannot be broadcast to the "
-                        f"shape {loss_shape} of the loss")
+                        f"shape {loss_shape} of the loss"
+                    )
             else:
                 gmul = args.scalar_or_device(grad_output, "grad_output")
                 if not isinstance(gmul, float):
@@ -236,7 +276,8 @@ def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero
             if tuple(out.shape) != tuple(x.shape) or np.dtype(out.dtype) != dtype:
                 raise ValueError(
                     f"grad_out must have the shape {tuple(x.shape)} and dtype {dtype} of the "
-                    f"gradient, got shape {tuple(out.shape)} and dtype {out.dtype}")
+                    f"gradient, got shape {tuple(out.shape)} and dtype {out.dtype}"
+                )
             grad = out
         else:
             grad = cuda.device_array(x.shape, dtype=dtype)
@@ -251,8 +292,9 @@ def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero
     width = 2 * int(tl.max(initial=0)) + 1
     rows = max(n_frames, 1)
     alpha = cuda.device_array((n_samples, rows, width), dtype=np.float64)
-    beta = cuda.device_array((n_samples, rows, width) if return_grad else (0, 1, 1),
-                             dtype=np.float64)
+    beta = cuda.device_array(
+        (n_samples, rows, width) if return_grad else (0, 1, 1), dtype=np.float64
+    )
     lse = cuda.device_array((n_frames, n_samples) if from_logits else (1, 1), dtype=np.float64)
     if from_logits and n_frames * n_samples:
         blocks, threads = cs.launch_config(n_frames * n_samples)
@@ -263,9 +305,23 @@ def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero
     blocks = max(1, min(n_samples, max_blocks))
     if n_samples:
         ctc_kernel[blocks, threads](
-            x3, lse, cuda.to_device(labels), cuda.to_device(offsets), cuda.to_device(il),
-            cuda.to_device(tl), blank, from_logits, zero_infinity, cuda.to_device(weights), gmul,
-            alpha, beta, losses64, terms, grad3)
+            x3,
+            lse,
+            cuda.to_device(labels),
+            cuda.to_device(offsets),
+            cuda.to_device(il),
+            cuda.to_device(tl),
+            blank,
+            from_logits,
+            zero_infinity,
+            cuda.to_device(weights),
+            gmul,
+            alpha,
+            beta,
+            losses64,
+            terms,
+            grad3,
+        )
 
     if reduction == "none":
         result = cuda.device_array(n_samples, dtype=dtype)
@@ -303,10 +359,33 @@ def _device_loss(name, from_logits, pred):
     cpu_func = inspect.unwrap(getattr(losses, name))
 
     @functools.wraps(cpu_func)
-    def loss(x, targets, input_lengths, target_lengths, blank=0, reduction="mean",
-             zero_infinity=False, *, return_grad=False, grad_output=None, grad_out=None):
-        return _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction,
-                    zero_infinity, return_grad, grad_output, grad_out, from_logits)
+    def loss(
+        x,
+        targets,
+        input_lengths,
+        target_lengths,
+        blank=0,
+        reduction="mean",
+        zero_infinity=False,
+        *,
+        return_grad=False,
+        grad_output=None,
+        grad_out=None,
+    ):
+        return _ctc(
+            x,
+            pred,
+            targets,
+            input_lengths,
+            target_lengths,
+            blank,
+            reduction,
+            zero_infinity,
+            return_grad,
+            grad_output,
+            grad_out,
+            from_logits,
+        )
 
     loss.__signature__ = inspect.signature(cpu_func)
     return loss
@@ -326,5 +405,24 @@ def ptx_signatures():
         i1 = i64[::1]
         yield row_lse_kernel, (x, f64[:, ::1])
         for grad in (types.none, x):
-            yield ctc_kernel, (x, f64[:, ::1], i1, i1, i1, i1, i64, b1, b1, f64[::1], f64[::1],
-                               f64[:, :, ::1], f64[:, :, ::1], f64[::1], f64[::1], grad)
+            yield (
+                ctc_kernel,
+                (
+                    x,
+                    f64[:, ::1],
+                    i1,
+                    i1,
+                    i1,
+                    i1,
+                    i64,
+                    b1,
+                    b1,
+                    f64[::1],
+                    f64[::1],
+                    f64[:, :, ::1],
+                    f64[:, :, ::1],
+                    f64[::1],
+                    f64[::1],
+                    grad,
+                ),
+            )

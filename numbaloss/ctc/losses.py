@@ -3,7 +3,7 @@
 import numpy as np
 
 from .._core import parallel
-from .._core.dispatch import on_device
+from .._core.devices import on_device
 from .._core.driver import (
     GradTarget,
     Operands,
@@ -93,10 +93,32 @@ def _grad_scale(reduction, grad_output, loss_shape, n_samples, target_lengths):
     return g / (n_samples * np.maximum(target_lengths, 1).astype(np.float64))
 
 
-def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero_infinity,
-         return_grad, grad_output, grad_out, from_logits):
-    plan = plans.ctc(HOST, x, pred, targets, input_lengths, target_lengths, blank,
-                     reduction, zero_infinity, return_grad)
+def _ctc(
+    x,
+    pred,
+    targets,
+    input_lengths,
+    target_lengths,
+    blank,
+    reduction,
+    zero_infinity,
+    return_grad,
+    grad_output,
+    grad_out,
+    from_logits,
+):
+    plan = plans.ctc(
+        HOST,
+        x,
+        pred,
+        targets,
+        input_lengths,
+        target_lengths,
+        blank,
+        reduction,
+        zero_infinity,
+        return_grad,
+    )
     x = plan.x
     reduction, zero_infinity, return_grad = plan.reduction, plan.zero_infinity, plan.return_grad
     unbatched, blank = plan.unbatched, plan.blank
@@ -123,9 +145,25 @@ def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero
     bad_labels = np.zeros(n_samples, dtype=np.int64)
     width = 2 * int(tl.max(initial=0)) + 1
     work = n_frames * (width + (n_classes if return_grad or from_logits else 0))
-    parallel.run_ranges(cpu.run_sample_range, n_samples, work, x3, x3.dtype.type(0), labels,
-                        offsets, il, tl, blank, from_logits, zero_infinity, scale, losses, grad,
-                        status, bad_labels)
+    parallel.run_ranges(
+        cpu.run_sample_range,
+        n_samples,
+        work,
+        x3,
+        x3.dtype.type(0),
+        labels,
+        offsets,
+        il,
+        tl,
+        blank,
+        from_logits,
+        zero_infinity,
+        scale,
+        losses,
+        grad,
+        status,
+        bad_labels,
+    )
     bad = np.flatnonzero(status != cpu.OK)
     if bad.size:
         i = bad[0]
@@ -147,119 +185,164 @@ def _ctc(x, pred, targets, input_lengths, target_lengths, blank, reduction, zero
 
 @on_device("ctc")
 @_fill_doc("log_probs")
-def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
-             zero_infinity=False, *, return_grad=False, grad_output=None, grad_out=None):
+def ctc_loss(
+    log_probs,
+    targets,
+    input_lengths,
+    target_lengths,
+    blank=0,
+    reduction="mean",
+    zero_infinity=False,
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Connectionist Temporal Classification loss.
 
-    The negative log-likelihood of the target sequence under all alignments
-    of the input frames to it (labels with blanks between and around them,
-    each label or blank repeated over consecutive frames; a label repeated in
-    the target needs a blank between its two alignments):
+        The negative log-likelihood of the target sequence under all alignments
+        of the input frames to it (labels with blanks between and around them,
+        each label or blank repeated over consecutive frames; a label repeated in
+        the target needs a blank between its two alignments):
 
-    .. math::
+        .. math::
 
-        \mathrm{loss}_n = -\log \sum_{\pi \in \mathcal{B}^{-1}(l_n)}
-        \prod_{t < T_n} \exp(x_{t, n, \pi_t})
+            \mathrm{loss}_n = -\log \sum_{\pi \in \mathcal{B}^{-1}(l_n)}
+            \prod_{t < T_n} \exp(x_{t, n, \pi_t})
 
-    computed in log space with the alpha (forward) and beta (backward)
-    recursions, summed in float64 for every input dtype (for float32 input the
-    exponentials and logarithms of each step are evaluated to float32
-    accuracy; the loss stays within about 1e-8 relative of the float64 result
-    even at T = 3000), with no cap on ``T`` or the target length.  Memory: the
-    ``T_n x (2 L_n + 1)`` float64 alpha table of one sample per thread with
-    ``return_grad=True``, two of its rows without.  A target with no
-    alignment (too few frames for its labels and the blanks its repeats need)
-    has loss ``inf``.
+        computed in log space with the alpha (forward) and beta (backward)
+        recursions, summed in float64 for every input dtype (for float32 input the
+        exponentials and logarithms of each step are evaluated to float32
+        accuracy; the loss stays within about 1e-8 relative of the float64 result
+        even at T = 3000), with no cap on ``T`` or the target length.  Memory: the
+        ``T_n x (2 L_n + 1)`` float64 alpha table of one sample per thread with
+        ``return_grad=True``, two of its rows without.  A target with no
+        alignment (too few frames for its labels and the blanks its repeats need)
+        has loss ``inf``.
 
-    Gradient: the true derivative of the loss with respect to ``log_probs``,
-    minus the posterior occupancy of class ``c`` at frame ``t``:
+        Gradient: the true derivative of the loss with respect to ``log_probs``,
+        minus the posterior occupancy of class ``c`` at frame ``t``:
 
-    .. math::
+        .. math::
 
-        \frac{\partial\,\mathrm{loss}_n}{\partial x_{t,n,c}} =
-        -\sum_{s:\, l'_s = c} \exp\bigl(\alpha_t(s) + \beta_t(s) + \mathrm{loss}_n\bigr)
+            \frac{\partial\,\mathrm{loss}_n}{\partial x_{t,n,c}} =
+            -\sum_{s:\, l'_s = c} \exp\bigl(\alpha_t(s) + \beta_t(s) + \mathrm{loss}_n\bigr)
 
-    (0 for frames ``t >= input_lengths[n]``; NaN for the frames of a sample
-    whose loss is ``inf``, as PyTorch gives, or 0 under ``zero_infinity``).
+        (0 for frames ``t >= input_lengths[n]``; NaN for the frames of a sample
+        whose loss is ``inf``, as PyTorch gives, or 0 under ``zero_infinity``).
 
-    Differences from PyTorch: PyTorch's ``ctc_loss`` returns, as the gradient
-    "with respect to log_probs", ``G * (exp(log_probs) - occupancy)`` (``G`` the
-    sample's upstream gradient), which is the gradient with respect to the
-    logits under a log_softmax.  numbaloss returns the derivative that the
-    function has (a finite-difference check confirms it); pushed through a
-    log_softmax, ``grad - exp(log_probs) * grad.sum(-1, keepdims=True)``, it
-    equals PyTorch's when ``log_probs`` is normalized.  For logits, use
-    :func:`ctc_loss_from_logits`, which does that inside.  PyTorch does not
-    check the labels (a label equal to ``blank`` or outside ``[0, C)`` gives
-    an undefined result); numbaloss raises ``ValueError``.  An empty batch
-    gives 0 (``'sum'``), NaN (``'mean'``) or an empty array (``'none'``) where
-    PyTorch raises.
+        Differences from PyTorch: PyTorch's ``ctc_loss`` returns, as the gradient
+        "with respect to log_probs", ``G * (exp(log_probs) - occupancy)`` (``G`` the
+        sample's upstream gradient), which is the gradient with respect to the
+        logits under a log_softmax.  numbaloss returns the derivative that the
+        function has (a finite-difference check confirms it); pushed through a
+        log_softmax, ``grad - exp(log_probs) * grad.sum(-1, keepdims=True)``, it
+        equals PyTorch's when ``log_probs`` is normalized.  For logits, use
+        :func:`ctc_loss_from_logits`, which does that inside.  PyTorch does not
+        check the labels (a label equal to ``blank`` or outside ``[0, C)`` gives
+        an undefined result); numbaloss raises ``ValueError``.  An empty batch
+        gives 0 (``'sum'``), NaN (``'mean'``) or an empty array (``'none'``) where
+        PyTorch raises.
 
-    Parameters
-    ----------
-    log_probs : array_like
-        ``(T, N, C)`` or unbatched ``(T, C)``: log-probabilities of the ``C``
-        classes at each frame (normally a log_softmax output; not checked).
-        Read in place when C-contiguous in the compute dtype, else copied once.
-{common_doc}
+        Parameters
+        ----------
+        log_probs : array_like
+            ``(T, N, C)`` or unbatched ``(T, C)``: log-probabilities of the ``C``
+            classes at each frame (normally a log_softmax output; not checked).
+            Read in place when C-contiguous in the compute dtype, else copied once.
+    {common_doc}
 
-    See Also
-    --------
-    ctc_loss_from_logits : the same loss of ``log_softmax(logits)``, with the
-        gradient with respect to the logits.
+        See Also
+        --------
+        ctc_loss_from_logits : the same loss of ``log_softmax(logits)``, with the
+            gradient with respect to the logits.
 
-    Examples
-    --------
-    >>> import numpy as np, numbaloss as nl
-    >>> log_probs = np.log(np.full((3, 2), 0.5))   # T=3 frames, C=2 classes
-    >>> loss, grad = nl.ctc_loss(log_probs, [1], 3, 1, reduction="sum", return_grad=True)
-    >>> round(float(loss), 6)   # -log(6 paths * 0.5**3)
-    0.287682
-    >>> grad.round(4).tolist()
-    [[-0.5, -0.5], [-0.3333, -0.6667], [-0.5, -0.5]]
+        Examples
+        --------
+        >>> import numpy as np, numbaloss as nl
+        >>> log_probs = np.log(np.full((3, 2), 0.5))   # T=3 frames, C=2 classes
+        >>> loss, grad = nl.ctc_loss(log_probs, [1], 3, 1, reduction="sum", return_grad=True)
+        >>> round(float(loss), 6)   # -log(6 paths * 0.5**3)
+        0.287682
+        >>> grad.round(4).tolist()
+        [[-0.5, -0.5], [-0.3333, -0.6667], [-0.5, -0.5]]
     """
-    return _ctc(log_probs, "log_probs", targets, input_lengths, target_lengths, blank,
-                reduction, zero_infinity, return_grad, grad_output, grad_out, from_logits=False)
+    return _ctc(
+        log_probs,
+        "log_probs",
+        targets,
+        input_lengths,
+        target_lengths,
+        blank,
+        reduction,
+        zero_infinity,
+        return_grad,
+        grad_output,
+        grad_out,
+        from_logits=False,
+    )
 
 
 @on_device("ctc")
 @_fill_doc("logits")
-def ctc_loss_from_logits(logits, targets, input_lengths, target_lengths, blank=0,
-                         reduction="mean", zero_infinity=False, *, return_grad=False,
-                         grad_output=None, grad_out=None):
+def ctc_loss_from_logits(
+    logits,
+    targets,
+    input_lengths,
+    target_lengths,
+    blank=0,
+    reduction="mean",
+    zero_infinity=False,
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""CTC loss of unnormalized activations, with the log_softmax fused in.
 
-    ``ctc_loss_from_logits(z, ...)`` equals ``ctc_loss(log_softmax(z, axis=-1),
-    ...)``; the log_softmax over the classes is applied inside the kernel (as
-    warp-ctc does), so no ``(T, N, C)`` array of log-probabilities is made,
-    and the gradient is with respect to the logits:
+        ``ctc_loss_from_logits(z, ...)`` equals ``ctc_loss(log_softmax(z, axis=-1),
+        ...)``; the log_softmax over the classes is applied inside the kernel (as
+        warp-ctc does), so no ``(T, N, C)`` array of log-probabilities is made,
+        and the gradient is with respect to the logits:
 
-    .. math::
+        .. math::
 
-        \frac{\partial\,\mathrm{loss}_n}{\partial z_{t,n,c}} =
-        \operatorname{softmax}(z_{t,n})_c -
-        \sum_{s:\, l'_s = c} \exp\bigl(\alpha_t(s) + \beta_t(s) + \mathrm{loss}_n\bigr)
+            \frac{\partial\,\mathrm{loss}_n}{\partial z_{t,n,c}} =
+            \operatorname{softmax}(z_{t,n})_c -
+            \sum_{s:\, l'_s = c} \exp\bigl(\alpha_t(s) + \beta_t(s) + \mathrm{loss}_n\bigr)
 
-    for ``t < input_lengths[n]`` and 0 after.  This is what PyTorch's
-    ``ctc_loss(log_softmax(z), ...)`` gives through autograd (see
-    :func:`ctc_loss` for the formula of the loss and its options).
+        for ``t < input_lengths[n]`` and 0 after.  This is what PyTorch's
+        ``ctc_loss(log_softmax(z), ...)`` gives through autograd (see
+        :func:`ctc_loss` for the formula of the loss and its options).
 
-    Parameters
-    ----------
-    logits : array_like
-        ``(T, N, C)`` or unbatched ``(T, C)`` unnormalized activations.
-{common_doc}
+        Parameters
+        ----------
+        logits : array_like
+            ``(T, N, C)`` or unbatched ``(T, C)`` unnormalized activations.
+    {common_doc}
 
-    Examples
-    --------
-    >>> import numpy as np, numbaloss as nl
-    >>> logits = np.zeros((3, 2))   # uniform over C=2 classes
-    >>> loss, grad = nl.ctc_loss_from_logits(logits, [1], 3, 1, reduction="sum",
-    ...                                      return_grad=True)
-    >>> round(float(loss), 6)
-    0.287682
-    >>> grad.round(4).tolist()
-    [[0.0, 0.0], [0.1667, -0.1667], [0.0, 0.0]]
+        Examples
+        --------
+        >>> import numpy as np, numbaloss as nl
+        >>> logits = np.zeros((3, 2))   # uniform over C=2 classes
+        >>> loss, grad = nl.ctc_loss_from_logits(logits, [1], 3, 1, reduction="sum",
+        ...                                      return_grad=True)
+        >>> round(float(loss), 6)
+        0.287682
+        >>> grad.round(4).tolist()
+        [[0.0, 0.0], [0.1667, -0.1667], [0.0, 0.0]]
     """
-    return _ctc(logits, "logits", targets, input_lengths, target_lengths, blank, reduction,
-                zero_infinity, return_grad, grad_output, grad_out, from_logits=True)
+    return _ctc(
+        logits,
+        "logits",
+        targets,
+        input_lengths,
+        target_lengths,
+        blank,
+        reduction,
+        zero_infinity,
+        return_grad,
+        grad_output,
+        grad_out,
+        from_logits=True,
+    )

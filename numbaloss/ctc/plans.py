@@ -103,9 +103,7 @@ def _labels(targets, target_lengths, n_samples):
         offsets = np.zeros(n_samples, dtype=np.int64)
         np.cumsum(target_lengths[:-1], out=offsets[1:])
     else:
-        raise ValueError(
-            f"targets must be padded (N, S) or concatenated 1-D, got shape {tg.shape}"
-        )
+        raise ValueError(f"targets must be padded (N, S) or concatenated 1-D, got shape {tg.shape}")
     return np.ascontiguousarray(tg, dtype=np.int64).reshape(-1), offsets
 
 
@@ -115,8 +113,18 @@ def bad_label_message(label, sample, blank, n_classes):
     return f"targets: label {label} of sample {sample} is {what}"
 
 
-def ctc(args, x, pred, targets, input_lengths, target_lengths, blank, reduction,
-        zero_infinity, return_grad):
+def ctc(
+    args,
+    x,
+    pred,
+    targets,
+    input_lengths,
+    target_lengths,
+    blank,
+    reduction,
+    zero_infinity,
+    return_grad,
+):
     """Validate one call of ``ctc_loss``/``ctc_loss_from_logits`` (``pred`` names ``x``)."""
     x = args.array(x, pred)
     shape = tuple(x.shape)
@@ -131,10 +139,12 @@ def ctc(args, x, pred, targets, input_lengths, target_lengths, blank, reduction,
     blank = check_index(blank, "blank")
     if not 0 <= blank < n_classes:
         raise ValueError(f"blank must be in [0, C) = [0, {n_classes}), got {blank}")
-    il = _lengths(_host(args, input_lengths, "input_lengths"), "input_lengths", n_samples,
-                  unbatched)
-    tl = _lengths(_host(args, target_lengths, "target_lengths"), "target_lengths", n_samples,
-                  unbatched)
+    il = _lengths(
+        _host(args, input_lengths, "input_lengths"), "input_lengths", n_samples, unbatched
+    )
+    tl = _lengths(
+        _host(args, target_lengths, "target_lengths"), "target_lengths", n_samples, unbatched
+    )
     too_long = np.flatnonzero(il > n_frames)
     if too_long.size:
         i = too_long[0]
@@ -142,5 +152,18 @@ def ctc(args, x, pred, targets, input_lengths, target_lengths, blank, reduction,
             f"input_lengths must be at most T = {n_frames}, got {il[i]} for sample {i}"
         )
     labels, offsets = _labels(_host(args, targets, "targets"), tl, n_samples)
-    return Plan(x, reduction, zero_infinity, return_grad, unbatched, n_frames, n_samples,
-                n_classes, blank, il, tl, labels, offsets)
+    return Plan(
+        x,
+        reduction,
+        zero_infinity,
+        return_grad,
+        unbatched,
+        n_frames,
+        n_samples,
+        n_classes,
+        blank,
+        il,
+        tl,
+        labels,
+        offsets,
+    )

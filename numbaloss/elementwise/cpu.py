@@ -14,7 +14,7 @@ margin and BCE with logits: the exp; BCE: each log), which the kernel runs in
 loops of their own over each in-cache sub-block, with the same bits as ``point``.
 
 The point functions are usable from users' own ``@njit`` code, e.g.
-``MSE.point(MSE(), x, y, UNIT, 0.0)`` (:data:`~numbaloss._core.kernels.UNIT`: no
+``MSE.point(MSE(), x, y, UNIT, 0.0)`` (:data:`~numbaloss._core.traits.UNIT`: no
 weight; a number there weighs the loss and its gradient).
 """
 
@@ -23,7 +23,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .._core.kernels import (
+from .._core.traits import (
     Unit,
     arithmetic_overload,
     at,
@@ -70,7 +70,7 @@ def run_block_range(
     always takes the vectorized path, also when ``grad_out`` is the input itself;
     and the loss sum is always formed by the same vectorized loop, so its bits do
     not depend on how the caller's arrays overlap.  A loss with prepasses (see
-    :mod:`numbaloss._core.kernels`) gets each prepass's loop over the sub-block
+    :mod:`numbaloss._core.traits`) gets each prepass's loop over the sub-block
     first; for the others those loops are compiled away.
     """
     loss_rows = np.empty(SUB_BLOCK, dtype=a.dtype)
@@ -211,7 +211,7 @@ def _soft_margin_given_exp(p, x, y, c, d, e, unused):
 
 
 class SoftMargin(namedtuple("SoftMargin", [])):
-    """log(1 + exp(-y x)); its exp is a prepass (see :mod:`numbaloss._core.kernels`)."""
+    """log(1 + exp(-y x)); its exp is a prepass (see :mod:`numbaloss._core.traits`)."""
 
     prepasses = (_exp_minus_abs_margin,)
     after_prepasses = staticmethod(_soft_margin_given_exp)
@@ -267,7 +267,7 @@ def _bce_after_logs(p, x, y, w, d, log_x, log_1mx):
 class BCE(namedtuple("BCE", [])):
     """Binary cross entropy on probabilities; ``c`` is the weight.
 
-    Its two logarithms are prepasses (see :mod:`numbaloss._core.kernels`).
+    Its two logarithms are prepasses (see :mod:`numbaloss._core.traits`).
     """
 
     prepasses = (_bce_log_x, _bce_log_1mx)
@@ -317,7 +317,7 @@ def _bce_with_logits_given_exp(p, x, y, w, pw, e, unused):
 class BCEWithLogits(namedtuple("BCEWithLogits", [])):
     """Binary cross entropy on logits; ``c`` is the weight, ``d`` the pos_weight.
 
-    Its exp is a prepass (see :mod:`numbaloss._core.kernels`).
+    Its exp is a prepass (see :mod:`numbaloss._core.traits`).
     """
 
     prepasses = (_exp_minus_abs_logit,)

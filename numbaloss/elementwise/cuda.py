@@ -1,6 +1,6 @@
 """CUDA kernels of the elementwise losses: the functions of :mod:`.losses` on device arrays.
 
-Reached through :func:`numbaloss._core.dispatch.on_device` when an argument is a
+Reached through :func:`numbaloss._core.devices.on_device` when an argument is a
 CUDA device array (numba, CuPy, PyTorch).  Each public function has the signature
 of its CPU twin and validates its arguments with the same :mod:`.plans`; the
 per-element math is the CPU's point functions of :mod:`.cpu`, compiled for the GPU
@@ -24,7 +24,7 @@ from numba import cuda, float64
 
 from .._core import cuda_support as cs
 from .._core.driver import unpack_grad_out
-from .._core.kernels import UNIT, at, like, point
+from .._core.traits import UNIT, at, like, point
 from .._core.validation import as_array, check_broadcastable
 from . import losses, plans
 
@@ -258,6 +258,7 @@ def _device_loss(name):
 from . import __all__  # noqa: E402
 
 globals().update({_name: _device_loss(_name) for _name in __all__})
+
 
 def ptx_signatures():
     """``(kernel, argument types)`` of representative launches, for the offline PTX check.

@@ -4,14 +4,14 @@ Every function takes array_like arguments and returns NumPy results (see the
 package docs for the common keywords ``reduction``, ``return_grad``,
 ``grad_output`` and ``grad_out``).  The arguments are validated by :mod:`.plans`,
 which the CUDA versions in :mod:`.cuda` share; device-array arguments are routed
-there by :func:`~numbaloss._core.dispatch.on_device`.
+there by :func:`~numbaloss._core.devices.on_device`.
 """
 
 import numpy as np
 
-from .._core.dispatch import on_device
+from .._core.devices import on_device
 from .._core.driver import Operands, run_elementwise, unpack_grad_out
-from .._core.kernels import UNIT
+from .._core.traits import UNIT
 from .._core.validation import HOST
 from . import cpu, plans
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.kernels import UNIT
+from .._core.traits import UNIT
 from .._core.validation import (
     check_bool,
     check_real_scalar,
@@ -28,7 +28,7 @@ class Plan:
     """One elementwise call, validated.
 
     ``operands`` fill the kernel slots ``a, b, c, d`` in order: arrays (of the
-    input's shape or broadcastable to it) or :data:`~numbaloss._core.kernels.UNIT` (an
+    input's shape or broadcastable to it) or :data:`~numbaloss._core.traits.UNIT` (an
     absent weight, which the kernels skip at compile time); the
     remaining slots are zeros.  ``dtype_from`` are the arrays that set the result
     dtype.  ``reduction`` is ``'none'``, ``'mean'`` or ``'sum'`` (``'batchmean'``

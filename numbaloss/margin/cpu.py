@@ -15,24 +15,21 @@ loss 0 and a zero gradient, and ``bad[0]`` is set; the wrapper raises afterwards
 Distances of the triplet losses are *metrics*: ``namedtuple`` parameter classes whose
 compiled static methods ``measure(metric, x, y) -> (distance, s1, s2, s3)`` and
 ``partial(metric, s1, s2, s3, xk, yk) -> (dd/dxk, dd/dyk)`` are chosen at compile time
-by :func:`measure` and :func:`partial` (as :func:`numbaloss._core.kernels.point` does).
+by :func:`measure` and :func:`partial` (as :func:`numbaloss._core.traits.point` does).
 """
 
 import math
 from collections import namedtuple
 
 import numpy as np
-from numba.extending import overload
 
-from .._core.kernels import like
+from .._core.traits import like
 from .._core.vecmath import exp, log1p
-from .._jit import OVERLOAD_OPTIONS, kernel_jit, math_jit, user_function_kernel_jit
+from .._jit import jit_overload, kernel_jit, math_jit, user_function_kernel_jit
 
 #: PyTorch's ``EPSILON`` in ``cosine_embedding_loss``, added to both squared norms: a C
 #: ``float`` 1e-12, i.e. 1e-12 rounded to float32 (measured against PyTorch on zero vectors).
 COSINE_EMBEDDING_EPS = float(np.float32(1e-12))
-
-_OPTIONS = OVERLOAD_OPTIONS
 
 
 # --- multi_margin_loss ---------------------------------------------------------------------
@@ -293,7 +290,7 @@ def _method(metric, name):
     return getattr(getattr(metric, "instance_class", None), name, None)
 
 
-@overload(measure, jit_options=_OPTIONS, inline="always")
+@jit_overload(measure)
 def _ov_measure(metric, x, y):
     func = _method(metric, "measure")
     if func is None:
@@ -305,7 +302,7 @@ def _ov_measure(metric, x, y):
     return impl
 
 
-@overload(partial, jit_options=_OPTIONS, inline="always")
+@jit_overload(partial)
 def _ov_partial(metric, s1, s2, s3, xk, yk):
     func = _method(metric, "partial")
     if func is None:
@@ -559,15 +556,14 @@ def triplet_rows(
 
 # A user's @njit distance is a new type for every function object, so kernels that take
 # one are compiled in memory only (caching them on disk would add an entry per process).
-custom_jit = user_function_kernel_jit
 
 
-@custom_jit
+@user_function_kernel_jit
 def no_distance_grad(x, y, gx, gy):
     """Stands in for ``distance_grad`` when only the value is wanted (never called then)."""
 
 
-@custom_jit
+@user_function_kernel_jit
 def triplet_custom_rows(
     distance,
     distance_grad,

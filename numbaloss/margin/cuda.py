@@ -1,6 +1,6 @@
 """CUDA kernels of the margin losses: the functions of :mod:`.losses` on device arrays.
 
-Reached through :func:`numbaloss._core.dispatch.on_device` when an argument is a
+Reached through :func:`numbaloss._core.devices.on_device` when an argument is a
 CUDA device array (numba, CuPy, PyTorch).  Each public function has the signature
 and docs of its CPU twin and validates its arguments with the same :mod:`.plans`.
 
@@ -42,7 +42,7 @@ from numba import cuda, float64
 
 from .._core import cuda_support as cs
 from .._core.driver import unpack_grad_out
-from .._core.kernels import at, like
+from .._core.traits import at, like
 from .._core.validation import as_array, check_bool
 from . import cpu, losses, plans
 

@@ -12,7 +12,7 @@ import numpy as np
 from numba.core.registry import CPUDispatcher
 
 from .._core import parallel
-from .._core.dispatch import on_device
+from .._core.devices import on_device
 from .._core.driver import (
     GradTarget,
     Operands,

@@ -49,11 +49,11 @@ from collections import namedtuple
 import numpy as np
 from llvmlite import ir
 from numba.core import types
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
-from .._core.kernels import at, index
+from .._core.traits import at, index
 from .._core.vecmath import exp, log, log1p
-from .._jit import OVERLOAD_OPTIONS, kernel_jit, math_jit
+from .._jit import jit_overload, kernel_jit, math_jit
 
 #: Up to this many classes the row-tile kernel (vectorized across rows) is used.
 SMALL_C = 32
@@ -206,7 +206,7 @@ def row_terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
     return type(params).terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b)
 
 
-@overload(row_terms, jit_options=OVERLOAD_OPTIONS)
+@jit_overload(row_terms, inline=False)
 def _ov_row_terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
     terms = getattr(getattr(params, "instance_class", None), "terms", None)
     if terms is None:
@@ -241,8 +241,9 @@ def log_sum(e_t, s_rest):
 
 
 @kernel_jit
-def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_rows,
-               partials, start, stop):
+def index_rows(
+    params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_rows, partials, start, stop
+):
     """Cross entropy / focal loss over row blocks ``start..stop``, along each row.
 
     Per row: the maximum (a pass over the row in memory), then ``exp(x_c - m)``
@@ -286,8 +287,18 @@ def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_r
                 s_rest += row[c]
             log_s = log_sum(e_t, s_rest)
             part0, part1, big_a, big_b, big_d = row_terms(
-                params, n_classes, log_s, (m - x_t) + log_s, e_t, s_rest, sd, weight[t], w_sum,
-                at(ga, r), at(gb, r))
+                params,
+                n_classes,
+                log_s,
+                (m - x_t) + log_s,
+                e_t,
+                s_rest,
+                sd,
+                weight[t],
+                w_sum,
+                at(ga, r),
+                at(gb, r),
+            )
             if grad is not None:
                 scale = big_a / (e_t + s_rest)
                 if smoothing:
@@ -306,8 +317,9 @@ def index_rows(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_r
 
 
 @kernel_jit
-def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_rows,
-                partials, start, stop):
+def index_tiles(
+    params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_rows, partials, start, stop
+):
     """Like :func:`index_rows` for few classes: tiles of rows, vectorized across rows.
 
     The target class of each row of a tile is kept as a float (-1 when ignored):
@@ -373,8 +385,18 @@ def index_tiles(params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_
                 keep = cls[j] >= 0
                 log_s = log_sum(e_t[j], s_rest[j])
                 part0, part1, a_, b_, d_ = row_terms(
-                    params, n_classes, log_s, (m[j] - x_t[j]) + log_s, e_t[j], s_rest[j], sd[j],
-                    w_t[j], w_sum, at(ga, r), at(gb, r))
+                    params,
+                    n_classes,
+                    log_s,
+                    (m[j] - x_t[j]) + log_s,
+                    e_t[j],
+                    s_rest[j],
+                    sd[j],
+                    w_t[j],
+                    w_sum,
+                    at(ga, r),
+                    at(gb, r),
+                )
                 part0s[j] = part0 if keep else zero
                 part1s[j] = part1 if keep else zero
                 scale[j] = a_ / (e_t[j] + s_rest[j]) if keep else zero
@@ -417,8 +439,7 @@ def prob_loss(dot, big_s, s):
 
 
 @kernel_jit
-def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partials,
-              start, stop):
+def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partials, start, stop):
     """Cross entropy with class-probability targets ``prob`` (rows, C).
 
     With ``q_c = (1 - eps) prob_c + eps / C`` the row loss is
@@ -467,8 +488,9 @@ def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partia
 
 
 @kernel_jit
-def nll_rows(x, target, weight, ignore_index, ga, loss_out, grad, block_rows, partials,
-             start, stop):
+def nll_rows(
+    x, target, weight, ignore_index, ga, loss_out, grad, block_rows, partials, start, stop
+):
     """``-w_t x_t`` per row of log-probabilities; the gradient row is ``-w_t`` at ``t``."""
     n_rows, n_classes = x.shape
     for blk in range(start, stop):

@@ -1,6 +1,6 @@
 """CUDA kernels of the softmax family: the functions of :mod:`.losses` on device arrays.
 
-Reached through :func:`numbaloss._core.dispatch.on_device` when an argument is a
+Reached through :func:`numbaloss._core.devices.on_device` when an argument is a
 CUDA device array (numba, CuPy, PyTorch).  Each public function has the signature
 and docs of its CPU twin and validates its arguments with the same :mod:`.plans`.
 
@@ -56,7 +56,7 @@ from numba import cuda, float64
 
 from .._core import cuda_support as cs
 from .._core.cuda_support import MAX_THREADS
-from .._core.kernels import at, like
+from .._core.traits import at, like
 from .._core.validation import as_array, check_broadcastable, native
 from .._core.vecmath import exp, log
 from ..elementwise.cuda import _run as run_elementwise
@@ -196,8 +196,26 @@ def target_kernel(target, weight, ignore_index, n_classes, weight_sums, first_ba
 
 
 @cuda.jit
-def index_kernel(params, x, xs, target, weight, w_sum, gout, gmul, gdiv, lshape, n_classes,
-                 rows, group, zero, loss_out, grad, gs, partials):
+def index_kernel(
+    params,
+    x,
+    xs,
+    target,
+    weight,
+    w_sum,
+    gout,
+    gmul,
+    gdiv,
+    lshape,
+    n_classes,
+    rows,
+    group,
+    zero,
+    loss_out,
+    grad,
+    gs,
+    partials,
+):
     """Cross entropy / focal loss with class indices: loss and gradient, a thread group per row.
 
     ``x`` and ``grad`` are flat views of arrays of the input's shape with element
@@ -244,15 +262,24 @@ def index_kernel(params, x, xs, target, weight, w_sum, gout, gmul, gdiv, lshape,
             a = like(zero, scale * float64(at(gout, r)))
             log_s = log_sum(e_t, s_rest)
             part0, part1, big_a, big_b, big_d = row_terms(
-                params, n_classes, log_s, (m - x_t) + log_s, e_t, s_rest, sd,
-                like(zero, at(weight, t)), wsum, a, a)
+                params,
+                n_classes,
+                log_s,
+                (m - x_t) + log_s,
+                e_t,
+                s_rest,
+                sd,
+                like(zero, at(weight, t)),
+                wsum,
+                a,
+                a,
+            )
             if grad is not None:
                 factor = big_a / (e_t + s_rest)
                 for c in range(lane, n_classes, group):
                     wc = like(zero, at(weight, c))
                     if c == t:
-                        grad[gbase + c * cg] = target_grad(e_t, s_rest, big_a, big_b,
-                                                           big_d * wc)
+                        grad[gbase + c * cg] = target_grad(e_t, s_rest, big_a, big_b, big_d * wc)
                     else:
                         e = exp(like(zero, x[base + c * cx]) - m)
                         grad[gbase + c * cg] = e * factor - big_d * wc
@@ -273,8 +300,25 @@ def index_kernel(params, x, xs, target, weight, w_sum, gout, gmul, gdiv, lshape,
 
 
 @cuda.jit
-def nll_kernel(x, xs, target, weight, ignore_index, gout, gmul, gdiv, lshape, n_classes,
-               rows, group, zero, loss_out, grad, gs, partials):
+def nll_kernel(
+    x,
+    xs,
+    target,
+    weight,
+    ignore_index,
+    gout,
+    gmul,
+    gdiv,
+    lshape,
+    n_classes,
+    rows,
+    group,
+    zero,
+    loss_out,
+    grad,
+    gs,
+    partials,
+):
     """``-w_t x_t`` per row of log-probabilities; the gradient row is ``-w_t`` at ``t``.
 
     Layout as in :func:`index_kernel`.  ``x_t`` is read before the group writes the
@@ -312,8 +356,26 @@ def nll_kernel(x, xs, target, weight, ignore_index, gout, gmul, gdiv, lshape, n_
 
 
 @cuda.jit
-def prob_kernel(x, xs, prob, ps, weight, smoothing, gout, gmul, gdiv, lshape, n_classes,
-                rows, group, zero, loss_out, grad, gs, partials):
+def prob_kernel(
+    x,
+    xs,
+    prob,
+    ps,
+    weight,
+    smoothing,
+    gout,
+    gmul,
+    gdiv,
+    lshape,
+    n_classes,
+    rows,
+    group,
+    zero,
+    loss_out,
+    grad,
+    gs,
+    partials,
+):
     """Cross entropy with class probabilities ``prob`` (the input's shape, strides ``ps``).
 
     With ``q_c = (1 - eps) prob_c + eps / C``: loss ``sum_c w_c q_c (m - x_c) + S log s``
@@ -343,8 +405,9 @@ def prob_kernel(x, xs, prob, ps, weight, smoothing, gout, gmul, gdiv, lshape, n_
         if inside:
             for c in range(lane, n_classes, group):
                 xc = like(zero, x[base + c * cx])
-                wq = prob_weight(like(zero, at(weight, c)), like(zero, prob[pbase + c * cp]),
-                                 keep, spread)
+                wq = prob_weight(
+                    like(zero, at(weight, c)), like(zero, prob[pbase + c * cp]), keep, spread
+                )
                 big_s += wq
                 dot += wq * (m - xc)
                 s += exp(xc - m)
@@ -358,8 +421,9 @@ def prob_kernel(x, xs, prob, ps, weight, smoothing, gout, gmul, gdiv, lshape, n_
                 factor = a * big_s / s
                 for c in range(lane, n_classes, group):
                     xc = like(zero, x[base + c * cx])
-                    wq = prob_weight(like(zero, at(weight, c)),
-                                     like(zero, prob[pbase + c * cp]), keep, spread)
+                    wq = prob_weight(
+                        like(zero, at(weight, c)), like(zero, prob[pbase + c * cp]), keep, spread
+                    )
                     grad[gbase + c * cg] = exp(xc - m) * factor - a * wq
             if lane == 0:
                 if loss_out is not None:
@@ -597,16 +661,16 @@ def _class_loss(plan, args, return_grad, grad_output, grad_out):
         gflat, gs = _flat(grad.array), _row_strides(grad.array)
     blocks, threads, group = _row_launch(rows, n_classes)
     partials = cuda.device_array(blocks, dtype=np.float64)
-    common = (gout, gmul, gdiv, lshape, n_classes, rows, group, zero, loss_out, gflat, gs,
-              partials)
+    common = (gout, gmul, gdiv, lshape, n_classes, rows, group, zero, loss_out, gflat, gs, partials)
     if plan.kind == "index":
         index_kernel[blocks, threads](plan.params, _flat(x), xs, target, weight, w_sum, *common)
     elif plan.kind == "nll":
         nll_kernel[blocks, threads](_flat(x), xs, target, weight, plan.ignore_index, *common)
     else:
         prob = plan.target
-        prob_kernel[blocks, threads](_flat(x), xs, _flat(prob), _row_strides(prob), weight,
-                                     plan.label_smoothing, *common)
+        prob_kernel[blocks, threads](
+            _flat(x), xs, _flat(prob), _row_strides(prob), weight, plan.label_smoothing, *common
+        )
     if loss_out is not None:
         loss = cs.cast(loss_out, dtype).reshape(tuple(plan.loss_shape))
     else:
@@ -626,8 +690,9 @@ def _zero_one(plan, args):
     blocks, threads = cs.launch_config(rows)
     partials = cuda.device_array(blocks, dtype=np.float64)
     target = cs.gather(t, (rows,), False, t.dtype)
-    zero_one_kernel[blocks, threads](_flat(x), s0, s1, n_classes, plan.scores, target, rows,
-                                     loss_out, partials)
+    zero_one_kernel[blocks, threads](
+        _flat(x), s0, s1, n_classes, plan.scores, target, rows, loss_out, partials
+    )
     if loss_out is not None:
         return args.wrap(cs.cast(loss_out, dtype))
     divisor = float(rows) if plan.reduction == "mean" else 1.0
@@ -721,8 +786,9 @@ def sigmoid_focal_loss(*arrays, return_grad=False, grad_output=None, grad_out=No
 
 
 @_signed("zero_one_loss")
-def zero_one_loss(input, target, reduction="mean", *, return_grad=False, grad_output=None,
-                  grad_out=None):
+def zero_one_loss(
+    input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
+):
     args = cs.DeviceArgs()
     return _zero_one(plans.zero_one_loss(args, input, target, reduction, return_grad), args)
 
@@ -775,8 +841,20 @@ def ptx_signatures():
             lshape = types.UniTuple(i64, ndim)
             strides = types.UniTuple(i64, ndim + 1)
             unreduced = (arr, f64, f64, lshape, i64, i64, i64, dt, arr, arr, strides, f64[::1])
-            reduced = (dt, f64[::1], f64[::1], lshape, i64, i64, i64, dt, types.none, arr,
-                       strides, f64[::1])
+            reduced = (
+                dt,
+                f64[::1],
+                f64[::1],
+                lshape,
+                i64,
+                i64,
+                i64,
+                dt,
+                types.none,
+                arr,
+                strides,
+                f64[::1],
+            )
             for p in params:
                 kind = typeof.typeof(p)
                 yield index_kernel, (kind, arr, strides, i64[::1], arr, f64, *unreduced)
@@ -787,13 +865,49 @@ def ptx_signatures():
             yield prob_kernel, (arr, strides, arr, strides, dt, f64, *reduced)
         for p in (cpu.SigmoidFocal(0.25, 1.5), cpu.SigmoidFocalSquare(0.25)):
             kind = typeof.typeof(p)
-            yield elementwise_kernel, (kind, arr, arr, dt, dt, arr, f64, f64, arr, arr,
-                                       types.none, i64, f64[::1], f64[::1])
-            yield elementwise_kernel, (kind, arr, arr, dt, dt, dt, f64[::1], f64[::1], types.none,
-                                       arr, types.none, i64, f64[::1], f64[::1])
+            yield (
+                elementwise_kernel,
+                (
+                    kind,
+                    arr,
+                    arr,
+                    dt,
+                    dt,
+                    arr,
+                    f64,
+                    f64,
+                    arr,
+                    arr,
+                    types.none,
+                    i64,
+                    f64[::1],
+                    f64[::1],
+                ),
+            )
+            yield (
+                elementwise_kernel,
+                (
+                    kind,
+                    arr,
+                    arr,
+                    dt,
+                    dt,
+                    dt,
+                    f64[::1],
+                    f64[::1],
+                    types.none,
+                    arr,
+                    types.none,
+                    i64,
+                    f64[::1],
+                    f64[::1],
+                ),
+            )
         yield target_kernel, (i64[::1], arr, i64, i64, f64[::1], f64[::1])
         yield target_kernel, (i64[::1], dt, i64, i64, f64[::1], f64[::1])
         yield primitive_kernel, (arr, i64, i64, i64, i64, dt, arr)
         yield zero_one_kernel, (arr, i64, i64, i64, types.boolean, i64[::1], i64, arr, f64[::1])
-        yield zero_one_kernel, (i64[::1], i64, i64, i64, types.boolean, i64[::1], i64, types.none,
-                                f64[::1])
+        yield (
+            zero_one_kernel,
+            (i64[::1], i64, i64, i64, types.boolean, i64[::1], i64, types.none, f64[::1]),
+        )

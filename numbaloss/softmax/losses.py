@@ -11,7 +11,7 @@ CUDA back end (:mod:`.cuda`, taken for device arrays) shares.
 import numpy as np
 
 from .._core import parallel
-from .._core.dispatch import on_device
+from .._core.devices import on_device
 from .._core.driver import (
     Operands,
     _check_grad_out,
@@ -53,7 +53,8 @@ _GRAD_DOC = """
 def _doc(pred):
     def deco(func):
         func.__doc__ = func.__doc__.replace(
-            "{grad_doc}", _GRAD_DOC.format(pred=pred).strip("\n") + "\n")
+            "{grad_doc}", _GRAD_DOC.format(pred=pred).strip("\n") + "\n"
+        )
         return func
 
     return deco
@@ -153,8 +154,16 @@ def _run_rows(kernel, logits, args, n_partials, reduction, return_grad, grad_out
     buffer = out = None
     if return_grad:
         buffer, out = logits.grad_buffer(grad_out, readers)
-    parallel.run_ranges(kernel, nblocks, block_rows * max(logits.n_classes, 1), *args,
-                        loss_rows, buffer, block_rows, partials)
+    parallel.run_ranges(
+        kernel,
+        nblocks,
+        block_rows * max(logits.n_classes, 1),
+        *args,
+        loss_rows,
+        buffer,
+        block_rows,
+        partials,
+    )
     totals = partials.sum(axis=0)
     grad = logits.finish_grad(buffer, out) if return_grad else None
     return totals, loss_rows, grad
@@ -170,8 +179,7 @@ def _divide(total, divisor):
         return np.float64(total) / np.float64(divisor)
 
 
-def _index_loss(params, logits, target, weight, reduction, return_grad, grad_output,
-                grad_out):
+def _index_loss(params, logits, target, weight, reduction, return_grad, grad_output, grad_out):
     """Cross entropy or focal loss with class-index targets (one fused pass)."""
     t = _class_targets(target)
     w = _class_weight(weight, logits)
@@ -189,16 +197,18 @@ def _index_loss(params, logits, target, weight, reduction, return_grad, grad_out
     kernel = cpu.index_tiles if logits.n_classes <= cpu.SMALL_C else cpu.index_rows
     w_sum = float(np.sum(w, dtype=np.float64))
     args = (params, logits.matrix, t, w, w_sum, g, g)
-    totals, loss_rows, grad = _run_rows(kernel, logits, args, 2, reduction, return_grad,
-                                        grad_out, [logits.matrix])
+    totals, loss_rows, grad = _run_rows(
+        kernel, logits, args, 2, reduction, return_grad, grad_out, [logits.matrix]
+    )
     value = totals[0] + totals[1]
     if reduction == "mean":
         value = _divide(totals[0], w_total) + _divide(totals[1], w_total)
     return _result(logits, reduction, value, loss_rows, grad, return_grad)
 
 
-def _prob_loss(logits, target, weight, label_smoothing, reduction, return_grad, grad_output,
-               grad_out):
+def _prob_loss(
+    logits, target, weight, label_smoothing, reduction, return_grad, grad_output, grad_out
+):
     """Cross entropy with class-probability targets."""
     prob = logits.as_rows(target, logits.cdtype)
     w = _class_weight(weight, logits)
@@ -208,8 +218,9 @@ def _prob_loss(logits, target, weight, label_smoothing, reduction, return_grad, 
     elif reduction == "sum":
         g = logits.cdtype.type(g)
     args = (logits.matrix, prob, w, label_smoothing, g)
-    totals, loss_rows, grad = _run_rows(cpu.prob_rows, logits, args, 1, reduction, return_grad,
-                                        grad_out, [logits.matrix, prob])
+    totals, loss_rows, grad = _run_rows(
+        cpu.prob_rows, logits, args, 1, reduction, return_grad, grad_out, [logits.matrix, prob]
+    )
     value = _divide(totals[0], logits.rows) if reduction == "mean" else totals[0]
     return _result(logits, reduction, value, loss_rows, grad, return_grad)
 
@@ -219,60 +230,71 @@ def _prob_loss(logits, target, weight, label_smoothing, reduction, return_grad, 
 
 @on_device("softmax")
 @_doc("input")
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0, *, return_grad=False, grad_output=None, grad_out=None):
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    ignore_index=-100,
+    reduction="mean",
+    label_smoothing=0.0,
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Cross entropy between softmax(``input``) and class indices or class probabilities.
 
-    With class indices :math:`t_i`, weights :math:`w` and smoothing :math:`\varepsilon`:
+        With class indices :math:`t_i`, weights :math:`w` and smoothing :math:`\varepsilon`:
 
-    .. math:: \ell_i = (1 - \varepsilon)\, w_{t_i} (\mathrm{lse}(x_i) - x_{i t_i})
-              + \frac{\varepsilon}{C} \sum_c w_c (\mathrm{lse}(x_i) - x_{ic})
+        .. math:: \ell_i = (1 - \varepsilon)\, w_{t_i} (\mathrm{lse}(x_i) - x_{i t_i})
+                  + \frac{\varepsilon}{C} \sum_c w_c (\mathrm{lse}(x_i) - x_{ic})
 
-    (0 where :math:`t_i` is ``ignore_index``).  ``'mean'`` divides the sum by
-    :math:`\sum_{i \text{ not ignored}} w_{t_i}` (PyTorch's weighted mean; both terms,
-    as in PyTorch 2.13), which is NaN when every target is ignored.  The gradient is
+        (0 where :math:`t_i` is ``ignore_index``).  ``'mean'`` divides the sum by
+        :math:`\sum_{i \text{ not ignored}} w_{t_i}` (PyTorch's weighted mean; both terms,
+        as in PyTorch 2.13), which is NaN when every target is ignored.  The gradient is
 
-    .. math:: \partial \ell_i / \partial x_{ic} = p_{ic} \bigl((1-\varepsilon) w_{t_i}
-              + \tfrac{\varepsilon}{C} \textstyle\sum_k w_k\bigr)
-              - (1-\varepsilon) w_{t_i} [c = t_i] - \tfrac{\varepsilon}{C} w_c,
+        .. math:: \partial \ell_i / \partial x_{ic} = p_{ic} \bigl((1-\varepsilon) w_{t_i}
+                  + \tfrac{\varepsilon}{C} \textstyle\sum_k w_k\bigr)
+                  - (1-\varepsilon) w_{t_i} [c = t_i] - \tfrac{\varepsilon}{C} w_c,
 
-    with :math:`p_i = \operatorname{softmax}(x_i)`, and 0 for ignored rows.  With
-    class probabilities :math:`y` (same shape as ``input``, floating) and
-    :math:`q = (1-\varepsilon) y + \varepsilon / C`:
-    :math:`\ell_i = \sum_c w_c q_{ic} (\mathrm{lse}(x_i) - x_{ic})`, gradient
-    :math:`p_{ic} \sum_k w_k q_{ik} - w_c q_{ic}`; ``'mean'`` divides by the
-    number of rows, and ``ignore_index`` does not apply (as in PyTorch).
+        with :math:`p_i = \operatorname{softmax}(x_i)`, and 0 for ignored rows.  With
+        class probabilities :math:`y` (same shape as ``input``, floating) and
+        :math:`q = (1-\varepsilon) y + \varepsilon / C`:
+        :math:`\ell_i = \sum_c w_c q_{ic} (\mathrm{lse}(x_i) - x_{ic})`, gradient
+        :math:`p_{ic} \sum_k w_k q_{ik} - w_c q_{ic}`; ``'mean'`` divides by the
+        number of rows, and ``ignore_index`` does not apply (as in PyTorch).
 
-    Differences from PyTorch: class indices may be any integer dtype; an index out
-    of range raises ``ValueError`` before anything is written (also into an
-    in-place ``grad_out``); ``-log p_t`` is evaluated as ``log1p`` of the other
-    classes' share, so confident rows keep their tiny loss instead of rounding to 0.
+        Differences from PyTorch: class indices may be any integer dtype; an index out
+        of range raises ``ValueError`` before anything is written (also into an
+        in-place ``grad_out``); ``-log p_t`` is evaluated as ``log1p`` of the other
+        classes' share, so confident rows keep their tiny loss instead of rounding to 0.
 
-    Parameters
-    ----------
-    input : array_like
-        Logits of shape ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
-    target : array_like
-        Class indices of shape ``()``, ``(N)`` or ``(N, d1, ..., dk)`` (integers),
-        or class probabilities of the input's shape (floating).
-    weight : array_like, optional
-        One weight per class, shape ``(C)``.
-    ignore_index : int, optional
-        Class-index target value that contributes nothing (and is not counted by
-        ``'mean'``).
-    reduction : {'mean', 'sum', 'none'}, optional
-    label_smoothing : float, optional
-        In [0, 1]; mixes the target with the uniform distribution.
-{grad_doc}
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> loss, grad = nl.cross_entropy([[2.0, 0.0, 0.0]], [0], return_grad=True)
-    >>> round(float(loss), 6), grad.round(4).tolist()
-    (0.239545, [[-0.213, 0.1065, 0.1065]])
+        Parameters
+        ----------
+        input : array_like
+            Logits of shape ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
+        target : array_like
+            Class indices of shape ``()``, ``(N)`` or ``(N, d1, ..., dk)`` (integers),
+            or class probabilities of the input's shape (floating).
+        weight : array_like, optional
+            One weight per class, shape ``(C)``.
+        ignore_index : int, optional
+            Class-index target value that contributes nothing (and is not counted by
+            ``'mean'``).
+        reduction : {'mean', 'sum', 'none'}, optional
+        label_smoothing : float, optional
+            In [0, 1]; mixes the target with the uniform distribution.
+    {grad_doc}
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> loss, grad = nl.cross_entropy([[2.0, 0.0, 0.0]], [0], return_grad=True)
+        >>> round(float(loss), 6), grad.round(4).tolist()
+        (0.239545, [[-0.213, 0.1065, 0.1065]])
     """
-    plan = plans.cross_entropy(HOST, input, target, weight, ignore_index, reduction,
-                               label_smoothing)
+    plan = plans.cross_entropy(
+        HOST, input, target, weight, ignore_index, reduction, label_smoothing
+    )
     return _class_loss(plan, return_grad, grad_output, grad_out)
 
 
@@ -280,55 +302,81 @@ def _class_loss(plan, return_grad, grad_output, grad_out):
     """Run a validated :class:`~.plans.ClassPlan` on the CPU."""
     logits = _Logits(plan.x)
     if plan.kind == "prob":
-        return _prob_loss(logits, plan.target, plan.weight, plan.label_smoothing,
-                          plan.reduction, return_grad, grad_output, grad_out)
+        return _prob_loss(
+            logits,
+            plan.target,
+            plan.weight,
+            plan.label_smoothing,
+            plan.reduction,
+            return_grad,
+            grad_output,
+            grad_out,
+        )
     if plan.kind == "nll":
         return _nll_loss(logits, plan, return_grad, grad_output, grad_out)
-    return _index_loss(plan.params, logits, plan.target, plan.weight, plan.reduction,
-                       return_grad, grad_output, grad_out)
+    return _index_loss(
+        plan.params,
+        logits,
+        plan.target,
+        plan.weight,
+        plan.reduction,
+        return_grad,
+        grad_output,
+        grad_out,
+    )
 
 
 @on_device("softmax")
 @_doc("input")
-def focal_loss(input, target, gamma=2.0, weight=None, ignore_index=-100, reduction="mean", *,
-               return_grad=False, grad_output=None, grad_out=None):
+def focal_loss(
+    input,
+    target,
+    gamma=2.0,
+    weight=None,
+    ignore_index=-100,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Softmax (multi-class) focal loss.
 
-    .. math:: \ell_i = -w_{t_i} (1 - p_{i t_i})^{\gamma} \log p_{i t_i}, \qquad
-              p_i = \operatorname{softmax}(x_i)
+        .. math:: \ell_i = -w_{t_i} (1 - p_{i t_i})^{\gamma} \log p_{i t_i}, \qquad
+                  p_i = \operatorname{softmax}(x_i)
 
-    (0 where :math:`t_i` is ``ignore_index``); ``'mean'`` divides by the summed
-    weight of the targets that are not ignored, as :func:`cross_entropy` does.
-    ``(1 - p_t)^\gamma`` is computed in log space from the log-sum-exp, with
-    :math:`1 - p_t` summed from the other classes, so confident logits and
-    :math:`0 < \gamma < 1` give finite values and gradients.  The gradient is
+        (0 where :math:`t_i` is ``ignore_index``); ``'mean'`` divides by the summed
+        weight of the targets that are not ignored, as :func:`cross_entropy` does.
+        ``(1 - p_t)^\gamma`` is computed in log space from the log-sum-exp, with
+        :math:`1 - p_t` summed from the other classes, so confident logits and
+        :math:`0 < \gamma < 1` give finite values and gradients.  The gradient is
 
-    .. math:: \partial \ell_i / \partial x_{ic} = F_i (p_{ic} - [c = t_i]), \quad
-              F_i = w_{t_i} \bigl((1-p_t)^{\gamma}
-              - \gamma p_t (1-p_t)^{\gamma-1} \log p_t\bigr).
+        .. math:: \partial \ell_i / \partial x_{ic} = F_i (p_{ic} - [c = t_i]), \quad
+                  F_i = w_{t_i} \bigl((1-p_t)^{\gamma}
+                  - \gamma p_t (1-p_t)^{\gamma-1} \log p_t\bigr).
 
-    ``gamma=0`` runs :func:`cross_entropy` itself, so the two agree exactly.
-    PyTorch has no focal loss; it equals the composite
-    ``nll_loss((1 - p)**gamma * log_softmax(x), t, weight, ...)``.
+        ``gamma=0`` runs :func:`cross_entropy` itself, so the two agree exactly.
+        PyTorch has no focal loss; it equals the composite
+        ``nll_loss((1 - p)**gamma * log_softmax(x), t, weight, ...)``.
 
-    Parameters
-    ----------
-    input : array_like
-        Logits of shape ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
-    target : array_like
-        Class indices (integers) of shape ``()``, ``(N)`` or ``(N, d1, ..., dk)``.
-    gamma : float, optional
-        Focusing parameter, non-negative.
-    weight : array_like, optional
-        One weight per class (the focal loss paper's alpha), shape ``(C)``.
-    ignore_index : int, optional
-    reduction : {'mean', 'sum', 'none'}, optional
-{grad_doc}
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> round(float(nl.focal_loss([[2.0, 0.0, 0.0]], [0])), 6)
-    0.010869
+        Parameters
+        ----------
+        input : array_like
+            Logits of shape ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
+        target : array_like
+            Class indices (integers) of shape ``()``, ``(N)`` or ``(N, d1, ..., dk)``.
+        gamma : float, optional
+            Focusing parameter, non-negative.
+        weight : array_like, optional
+            One weight per class (the focal loss paper's alpha), shape ``(C)``.
+        ignore_index : int, optional
+        reduction : {'mean', 'sum', 'none'}, optional
+    {grad_doc}
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> round(float(nl.focal_loss([[2.0, 0.0, 0.0]], [0])), 6)
+        0.010869
     """
     plan = plans.focal_loss(HOST, input, target, gamma, weight, ignore_index, reduction)
     return _class_loss(plan, return_grad, grad_output, grad_out)
@@ -336,33 +384,42 @@ def focal_loss(input, target, gamma=2.0, weight=None, ignore_index=-100, reducti
 
 @on_device("softmax")
 @_doc("input")
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean", *,
-             return_grad=False, grad_output=None, grad_out=None):
+def nll_loss(
+    input,
+    target,
+    weight=None,
+    ignore_index=-100,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""Negative log likelihood of class indices under log-probabilities ``input``.
 
-    .. math:: \ell_i = -w_{t_i} x_{i t_i}, \qquad
-              \partial \ell_i / \partial x_{ic} = -w_{t_i} [c = t_i]
+        .. math:: \ell_i = -w_{t_i} x_{i t_i}, \qquad
+                  \partial \ell_i / \partial x_{ic} = -w_{t_i} [c = t_i]
 
-    (0 where :math:`t_i` is ``ignore_index``); ``'mean'`` divides by the summed
-    weight of the targets that are not ignored (NaN when all are ignored), as
-    PyTorch does.  Class indices may be any integer dtype.
+        (0 where :math:`t_i` is ``ignore_index``); ``'mean'`` divides by the summed
+        weight of the targets that are not ignored (NaN when all are ignored), as
+        PyTorch does.  Class indices may be any integer dtype.
 
-    Parameters
-    ----------
-    input : array_like
-        Log-probabilities of shape ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
-    target : array_like
-        Class indices (integers) of shape ``()``, ``(N)`` or ``(N, d1, ..., dk)``.
-    weight : array_like, optional
-        One weight per class, shape ``(C)``.
-    ignore_index : int, optional
-    reduction : {'mean', 'sum', 'none'}, optional
-{grad_doc}
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> float(nl.nll_loss([[-0.5, -1.0], [-2.0, -0.1]], [0, 1]))
-    0.3
+        Parameters
+        ----------
+        input : array_like
+            Log-probabilities of shape ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
+        target : array_like
+            Class indices (integers) of shape ``()``, ``(N)`` or ``(N, d1, ..., dk)``.
+        weight : array_like, optional
+            One weight per class, shape ``(C)``.
+        ignore_index : int, optional
+        reduction : {'mean', 'sum', 'none'}, optional
+    {grad_doc}
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> float(nl.nll_loss([[-0.5, -1.0], [-2.0, -0.1]], [0, 1]))
+        0.3
     """
     plan = plans.nll_loss(HOST, input, target, weight, ignore_index, reduction)
     return _class_loss(plan, return_grad, grad_output, grad_out)
@@ -385,63 +442,82 @@ def _nll_loss(logits, plan, return_grad, grad_output, grad_out):
     elif reduction == "sum":
         g = logits.cdtype.type(g)
     args = (logits.matrix, t, w, ignore_index, g)
-    totals, loss_rows, grad = _run_rows(cpu.nll_rows, logits, args, 1, reduction, return_grad,
-                                        grad_out, [logits.matrix])
+    totals, loss_rows, grad = _run_rows(
+        cpu.nll_rows, logits, args, 1, reduction, return_grad, grad_out, [logits.matrix]
+    )
     value = _divide(totals[0], w_total) if reduction == "mean" else totals[0]
     return _result(logits, reduction, value, loss_rows, grad, return_grad)
 
 
 @on_device("softmax")
 @_doc("inputs")
-def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction="none", *,
-                       return_grad=False, grad_output=None, grad_out=None):
+def sigmoid_focal_loss(
+    inputs,
+    targets,
+    alpha=0.25,
+    gamma=2.0,
+    reduction="none",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
     r"""torchvision's sigmoid focal loss (RetinaNet), elementwise on logits.
 
-    .. math:: \ell = \alpha_t \, \mathrm{ce}(x, y) \, q^{\gamma}, \quad
-              q = \sigma(x)(1 - y) + \sigma(-x) y, \quad
-              \alpha_t = \alpha y + (1 - \alpha)(1 - y)
+        .. math:: \ell = \alpha_t \, \mathrm{ce}(x, y) \, q^{\gamma}, \quad
+                  q = \sigma(x)(1 - y) + \sigma(-x) y, \quad
+                  \alpha_t = \alpha y + (1 - \alpha)(1 - y)
 
-    with :math:`\mathrm{ce}` the binary cross entropy with logits, and
-    :math:`\alpha_t = 1` when ``alpha < 0``.  The gradient is
+        with :math:`\mathrm{ce}` the binary cross entropy with logits, and
+        :math:`\alpha_t = 1` when ``alpha < 0``.  The gradient is
 
-    .. math:: \partial \ell / \partial x = \alpha_t \bigl[(\sigma(x) - y) q^{\gamma}
-              + \gamma\, \mathrm{ce}\, (1 - 2y)\, q^{\gamma - 1} \sigma(x) \sigma(-x)\bigr].
+        .. math:: \partial \ell / \partial x = \alpha_t \bigl[(\sigma(x) - y) q^{\gamma}
+                  + \gamma\, \mathrm{ce}\, (1 - 2y)\, q^{\gamma - 1} \sigma(x) \sigma(-x)\bigr].
 
-    The logs of the sigmoids are formed without overflow and, for targets 0 and 1,
-    :math:`q^{\gamma-1}\sigma(x)\sigma(-x)` is simplified exactly, so logits in the
-    thousands give finite values and gradients (torchvision's formula in float32
-    gives NaN gradients there for ``gamma < 1``).
+        The logs of the sigmoids are formed without overflow and, for targets 0 and 1,
+        :math:`q^{\gamma-1}\sigma(x)\sigma(-x)` is simplified exactly, so logits in the
+        thousands give finite values and gradients (torchvision's formula in float32
+        gives NaN gradients there for ``gamma < 1``).
 
-    Parameters
-    ----------
-    inputs : array_like
-        Logits, any shape.
-    targets : array_like
-        Binary (or soft) labels of the same shape.
-    alpha : float, optional
-        Weight of the positive class in (0, 1); negative disables the weighting.
-    gamma : float, optional
-        Focusing parameter, non-negative.
-    reduction : {'none', 'mean', 'sum'}, optional
-        Default ``'none'``, as in torchvision.
-{grad_doc}
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> nl.sigmoid_focal_loss([2.0, -1.0], [1.0, 0.0]).round(6).tolist()
-    [0.000451, 0.016994]
+        Parameters
+        ----------
+        inputs : array_like
+            Logits, any shape.
+        targets : array_like
+            Binary (or soft) labels of the same shape.
+        alpha : float, optional
+            Weight of the positive class in (0, 1); negative disables the weighting.
+        gamma : float, optional
+            Focusing parameter, non-negative.
+        reduction : {'none', 'mean', 'sum'}, optional
+            Default ``'none'``, as in torchvision.
+    {grad_doc}
+        Examples
+        --------
+        >>> import numbaloss as nl
+        >>> nl.sigmoid_focal_loss([2.0, -1.0], [1.0, 0.0]).round(6).tolist()
+        [0.000451, 0.016994]
     """
     plan = plans.sigmoid_focal_loss(HOST, inputs, targets, alpha, gamma, reduction)
     params, x, y = plan.params, *plan.operands
     ops = Operands(x, [x, y])
-    return run_elementwise(run_block_range, params, ops, [ops.flat(x), ops.flat(y)],
-                           reduction=reduction, return_grad=return_grad,
-                           grad_output=grad_output, grad_out=grad_out, grad_names=["inputs"])
+    return run_elementwise(
+        run_block_range,
+        params,
+        ops,
+        [ops.flat(x), ops.flat(y)],
+        reduction=reduction,
+        return_grad=return_grad,
+        grad_output=grad_output,
+        grad_out=grad_out,
+        grad_names=["inputs"],
+    )
 
 
 @on_device("softmax")
-def zero_one_loss(input, target, reduction="mean", *, return_grad=False, grad_output=None,
-                  grad_out=None):
+def zero_one_loss(
+    input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
+):
     r"""Fraction (or number) of misclassified samples.
 
     .. math:: \ell_i = [\hat y_i \ne t_i], \qquad
@@ -500,8 +576,8 @@ def _primitive_rows(x, axis, name):
     dtype = result_dtype(arr)
     axes, dest = plans.primitive_axes(arr.ndim, axis)
     moved = np.moveaxis(native(arr, compute_dtype(dtype)), axes, dest)
-    width = int(np.prod(moved.shape[moved.ndim - len(axes):], dtype=np.int64))
-    rows = int(np.prod(moved.shape[:moved.ndim - len(axes)], dtype=np.int64))
+    width = int(np.prod(moved.shape[moved.ndim - len(axes) :], dtype=np.int64))
+    rows = int(np.prod(moved.shape[: moved.ndim - len(axes)], dtype=np.int64))
     matrix = np.ascontiguousarray(moved).reshape(rows, width)
     return matrix, moved.shape, axes, dest, dtype
 
@@ -545,7 +621,7 @@ def logsumexp(a, axis=None, *, keepdims=False):
     1000.6931471805599
     """
     out, moved_shape, axes, dest, dtype = _run_primitive(cpu.LOGSUMEXP, a, axis, "a")
-    kept = moved_shape[:len(moved_shape) - len(axes)]
+    kept = moved_shape[: len(moved_shape) - len(axes)]
     result = out.reshape(kept)
     if keepdims:
         result = np.expand_dims(result, axes)

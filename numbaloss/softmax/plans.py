@@ -93,12 +93,24 @@ def _index_plan(args, params, x, target, weight, reduction):
     n_classes, loss_shape, rows = class_axis(x)
     t = class_targets(args, target, x, loss_shape)
     w = class_weight(args, weight, n_classes)
-    return ClassPlan("index", x, t, w, reduction, n_classes, loss_shape, rows, params,
-                     params.ignore_index, params.smoothing)
+    return ClassPlan(
+        "index",
+        x,
+        t,
+        w,
+        reduction,
+        n_classes,
+        loss_shape,
+        rows,
+        params,
+        params.ignore_index,
+        params.smoothing,
+    )
 
 
-def cross_entropy(args, input, target, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0):
+def cross_entropy(
+    args, input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0
+):
     check_reduction(reduction)
     ignore_index = check_index(ignore_index, "ignore_index")
     label_smoothing = check_real_scalar(label_smoothing, "label_smoothing")
@@ -114,14 +126,25 @@ def cross_entropy(args, input, target, weight=None, ignore_index=-100, reduction
                 f"got {tuple(t.shape)}"
             )
         w = class_weight(args, weight, n_classes)
-        return ClassPlan("prob", x, t, w, reduction, n_classes, loss_shape, rows,
-                         None, ignore_index, label_smoothing)
-    return _index_plan(args, cpu.CrossEntropy(ignore_index, label_smoothing), x, t, weight,
-                       reduction)
+        return ClassPlan(
+            "prob",
+            x,
+            t,
+            w,
+            reduction,
+            n_classes,
+            loss_shape,
+            rows,
+            None,
+            ignore_index,
+            label_smoothing,
+        )
+    return _index_plan(
+        args, cpu.CrossEntropy(ignore_index, label_smoothing), x, t, weight, reduction
+    )
 
 
-def focal_loss(args, input, target, gamma=2.0, weight=None, ignore_index=-100,
-               reduction="mean"):
+def focal_loss(args, input, target, gamma=2.0, weight=None, ignore_index=-100, reduction="mean"):
     gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
     if gamma == 0:
         return cross_entropy(args, input, target, weight, ignore_index, reduction, 0.0)
@@ -166,16 +189,20 @@ class ZeroOnePlan:
 
 def zero_one_loss(args, input, target, reduction="mean", return_grad=False):
     if return_grad:
-        raise ValueError("zero_one_loss is piecewise constant and has no gradient; "
-                         "return_grad=True is not supported")
+        raise ValueError(
+            "zero_one_loss is piecewise constant and has no gradient; "
+            "return_grad=True is not supported"
+        )
     check_reduction(reduction)
     x = args.array(input, "input")
     t = args.array(target, "target")
     if x.ndim not in (1, 2):
         raise ValueError(f"input must be scores (N, C) or labels (N); got shape {tuple(x.shape)}")
     if tuple(t.shape) != tuple(x.shape[:1]):
-        raise ValueError(f"target must have shape ({x.shape[0]},) for input of shape "
-                         f"{tuple(x.shape)}; got {tuple(t.shape)}")
+        raise ValueError(
+            f"target must have shape ({x.shape[0]},) for input of shape "
+            f"{tuple(x.shape)}; got {tuple(t.shape)}"
+        )
     if x.ndim == 2 and x.shape[1] == 0 and x.shape[0] > 0:
         raise ValueError("input scores have no classes (shape (N, 0))")
     return ZeroOnePlan(x, t, reduction, x.ndim == 2)

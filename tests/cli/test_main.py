@@ -12,7 +12,9 @@ from numbaloss.__main__ import _parser, bench
 def test_demo_trains_and_prints_a_final_line(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "numbaloss", "demo", "--epochs", "2", "--samples", "4000"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     final = out.strip().splitlines()[-1]
     assert final.startswith("done: test accuracy")

@@ -47,8 +47,14 @@ def _parse(stdout):
 def test_processes_compiling_at_once_share_a_correct_cache(tmp_path):
     cache = tmp_path / "cache"
     procs = [
-        subprocess.Popen([sys.executable, "-c", CHILD], env=_env(cache), cwd=tmp_path,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD],
+            env=_env(cache),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(3)
     ]
     outputs = [p.communicate(timeout=300) for p in procs]
@@ -57,8 +63,14 @@ def test_processes_compiling_at_once_share_a_correct_cache(tmp_path):
     value, grad = _expected()
     results = [_parse(out) for out, _ in outputs]
     # a later process is served from what the three wrote
-    late = subprocess.run([sys.executable, "-c", CHILD], env=_env(cache), cwd=tmp_path,
-                          capture_output=True, text=True, check=True)
+    late = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        env=_env(cache),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     results.append(_parse(late.stdout))
     for got_value, got_grad in results:
         assert got_value == value
@@ -72,27 +84,47 @@ def _edit_and_rerun(tmp_path, module, old, new):
     Returns the parsed outputs of the two runs, which share one cache directory.
     """
     package = tmp_path / "pkg"
-    shutil.copytree(ROOT / "numbaloss", package / "numbaloss",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "numbaloss", package / "numbaloss", ignore=shutil.ignore_patterns("__pycache__")
+    )
     env = _env(tmp_path / "cache", package)
-    runs = [subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=tmp_path,
-                           capture_output=True, text=True, check=True)]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", CHILD],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    ]
     path = package / "numbaloss" / module
     source = path.read_text()
     assert source.count(old) == 1
     path.write_text(source.replace(old, new))
     stat = path.stat()
     os.utime(path, (stat.st_atime, stat.st_mtime + 10))  # as an upgrade leaves it
-    runs.append(subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=tmp_path,
-                               capture_output=True, text=True, check=True))
+    runs.append(
+        subprocess.run(
+            [sys.executable, "-c", CHILD],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    )
     return [_parse(run.stdout) for run in runs]
 
 
 def test_editing_a_kernel_source_invalidates_its_cache(tmp_path):
     """numba keys the cache index on the source file's mtime and size: an upgrade recompiles."""
     (first, _), (second, second_grad) = _edit_and_rerun(
-        tmp_path, "elementwise/cpu.py", "return weigh(w, abs(diff)), weigh(w, sign(diff))",
-        "return 2 * weigh(w, abs(diff)), 2 * weigh(w, sign(diff))")
+        tmp_path,
+        "elementwise/cpu.py",
+        "return weigh(w, abs(diff)), weigh(w, sign(diff))",
+        "return 2 * weigh(w, abs(diff)), 2 * weigh(w, sign(diff))",
+    )
     value, grad = _expected()
     assert first == value
     assert second == 2 * value
@@ -102,8 +134,11 @@ def test_editing_a_kernel_source_invalidates_its_cache(tmp_path):
 def test_editing_an_inlined_helper_module_invalidates_the_kernels(tmp_path):
     """Kernels inline helpers from other modules; the cache key covers the whole package."""
     (first, _), (second, _) = _edit_and_rerun(
-        tmp_path, "_core/kernels.py", "return lambda x, i: x[i]\n",
-        "return lambda x, i: x[i] + x[i]\n")
+        tmp_path,
+        "_core/traits.py",
+        "return lambda x, i: x[i]\n",
+        "return lambda x, i: x[i] + x[i]\n",
+    )
     value, _ = _expected()
     assert first == value
     assert second == 2 * value  # every operand read twice over

@@ -171,9 +171,7 @@ def test_a_stalled_thread_takes_fewer_chunks(restore_threads):
     # The thread that stalls on its first chunk leaves the rest to the other one.
     nl.set_num_threads(2)
     seen = []
-    parallel.run_ranges(
-        _recording_kernel(seen, delay_first=0.3), 1000, parallel.MIN_PARALLEL_WORK
-    )
+    parallel.run_ranges(_recording_kernel(seen, delay_first=0.3), 1000, parallel.MIN_PARALLEL_WORK)
     per_thread = {}
     for _, _, ident in seen:
         per_thread[ident] = per_thread.get(ident, 0) + 1
@@ -185,9 +183,7 @@ def test_an_error_in_one_chunk_is_raised_after_all_threads_stop(restore_threads)
     nl.set_num_threads(2)
     seen = []
     with pytest.raises(ZeroDivisionError, match="chunk"):
-        parallel.run_ranges(
-            _recording_kernel(seen, fail_at=999), 1000, parallel.MIN_PARALLEL_WORK
-        )
+        parallel.run_ranges(_recording_kernel(seen, fail_at=999), 1000, parallel.MIN_PARALLEL_WORK)
     # nothing still runs once the call has returned
     count = len(seen)
     threading.Event().wait(0.05)

@@ -20,10 +20,22 @@ FUNCS = {
 #: log_sigmoid 1.52, sigmoid 2.44; float64 exp 0.88, log 0.76, log1p 1.06,
 #: softplus 1.89, log_sigmoid 1.85, sigmoid 2.57.
 BOUNDS = {
-    np.float32: {"exp": 1.0, "log": 1.0, "log1p": 2.0, "softplus": 2.0, "log_sigmoid": 2.0,
-                 "sigmoid": 3.0},
-    np.float64: {"exp": 1.5, "log": 1.5, "log1p": 1.5, "softplus": 3.0, "log_sigmoid": 3.0,
-                 "sigmoid": 3.0},
+    np.float32: {
+        "exp": 1.0,
+        "log": 1.0,
+        "log1p": 2.0,
+        "softplus": 2.0,
+        "log_sigmoid": 2.0,
+        "sigmoid": 3.0,
+    },
+    np.float64: {
+        "exp": 1.5,
+        "log": 1.5,
+        "log1p": 1.5,
+        "softplus": 3.0,
+        "log_sigmoid": 3.0,
+        "sigmoid": 3.0,
+    },
 }
 
 
@@ -205,11 +217,13 @@ def test_log_unit_interval_is_log_on_the_unit_interval(dtype):
     log_unit_interval = _kernel(vecmath.log_unit_interval)
     rng = np.random.default_rng(3)
     info = np.finfo(dtype)
-    x = np.concatenate([
-        rng.uniform(0, 1, 100000),
-        np.exp(rng.uniform(np.log(info.smallest_subnormal), 0, 100000).astype(np.float64)),
-        [info.smallest_subnormal, info.tiny, 0.5, 1.0, np.nextafter(dtype(1), dtype(0))],
-    ]).astype(dtype)
+    x = np.concatenate(
+        [
+            rng.uniform(0, 1, 100000),
+            np.exp(rng.uniform(np.log(info.smallest_subnormal), 0, 100000).astype(np.float64)),
+            [info.smallest_subnormal, info.tiny, 0.5, 1.0, np.nextafter(dtype(1), dtype(0))],
+        ]
+    ).astype(dtype)
     actual = np.empty_like(x)
     log_unit_interval(x, actual)
     # the same arithmetic as log (subnormal arguments scaled the other way round)

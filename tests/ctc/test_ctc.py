@@ -42,14 +42,19 @@ def concatenated(targets, target_lengths):
     return np.concatenate([targets[n, :k] for n, k in enumerate(target_lengths)])
 
 
-def torch_ctc(torch, x, targets, input_lengths, target_lengths, grad_output, *, from_logits=False,
-              **options):
+def torch_ctc(
+    torch, x, targets, input_lengths, target_lengths, grad_output, *, from_logits=False, **options
+):
     """PyTorch's loss and the autograd gradient w.r.t. ``x`` (log_probs, or logits)."""
     xt = torch.tensor(x, requires_grad=True)
     lp = torch.log_softmax(xt, -1) if from_logits else xt
     loss = torch.nn.functional.ctc_loss(
-        lp, torch.tensor(targets), torch.tensor(input_lengths), torch.tensor(target_lengths),
-        **options)
+        lp,
+        torch.tensor(targets),
+        torch.tensor(input_lengths),
+        torch.tensor(target_lengths),
+        **options,
+    )
     (loss * torch.tensor(grad_output, dtype=loss.dtype)).sum().backward()
     return loss.detach().numpy(), xt.grad.numpy()
 
@@ -97,10 +102,12 @@ def test_from_logits_matches_torch_autograd(torch, rng, dtype, reduction):
     logits = (rng.standard_normal((T, N, C)) * 3).astype(dtype)
     _, targets, il, tl, _ = make_batch(rng, T=T, N=N, C=C, S=3)
     g = rng.uniform(0.5, 2.0, N) if reduction == "none" else np.float64(0.7)
-    loss, grad = nl.ctc_loss_from_logits(logits, targets, il, tl, reduction=reduction,
-                                         return_grad=True, grad_output=g)
-    ref_loss, ref_grad = torch_ctc(torch, logits, targets, il, tl, g, from_logits=True,
-                                   reduction=reduction)
+    loss, grad = nl.ctc_loss_from_logits(
+        logits, targets, il, tl, reduction=reduction, return_grad=True, grad_output=g
+    )
+    ref_loss, ref_grad = torch_ctc(
+        torch, logits, targets, il, tl, g, from_logits=True, reduction=reduction
+    )
     assert loss.dtype == dtype and grad.dtype == dtype
     assert_close(loss, ref_loss, dtype, scale=10)
     assert_close(grad, ref_grad, dtype, scale=10)
@@ -112,8 +119,9 @@ def test_from_logits_matches_torch_autograd(torch, rng, dtype, reduction):
 def test_unbatched_matches_torch(torch, rng, reduction):
     lp, targets, _, _, _ = make_batch(rng, N=1)
     lp2, target = lp[:, 0], targets[0, :3]
-    loss, grad = nl.ctc_loss(lp2, target, lp2.shape[0], 3, reduction=reduction,
-                             return_grad=True, grad_output=0.5)
+    loss, grad = nl.ctc_loss(
+        lp2, target, lp2.shape[0], 3, reduction=reduction, return_grad=True, grad_output=0.5
+    )
     ref_loss, ref_grad = torch_ctc(torch, lp2, target, lp2.shape[0], 3, 0.5, reduction=reduction)
     assert grad.shape == lp2.shape
     if reduction == "none":
@@ -121,8 +129,9 @@ def test_unbatched_matches_torch(torch, rng, reduction):
     assert_close(loss, ref_loss, np.float64)
     assert_close(through_log_softmax(grad, lp2), ref_grad, np.float64)
     # Lengths as 1-element sequences, targets padded (1, S).
-    assert_close(nl.ctc_loss(lp2, targets[:1], [lp2.shape[0]], (3,), reduction=reduction), loss,
-                 np.float64)
+    assert_close(
+        nl.ctc_loss(lp2, targets[:1], [lp2.shape[0]], (3,), reduction=reduction), loss, np.float64
+    )
     with pytest.raises(ValueError, match="sum"):
         nl.ctc_loss(lp2, targets[0], lp2.shape[0], 3)
 
@@ -223,8 +232,9 @@ def test_long_sequence_matches_float64_reference(rng):
     assert_close(loss, ref_losses[0], np.float64, scale=100)
     assert_close(grad, ref_grad, np.float64, scale=100, atol=1e-10)
     # float32 input: alpha and beta still run in float64.
-    loss32, grad32 = nl.ctc_loss(lp.astype(np.float32), labels[None], [T], [S], reduction="sum",
-                                 return_grad=True)
+    loss32, grad32 = nl.ctc_loss(
+        lp.astype(np.float32), labels[None], [T], [S], reduction="sum", return_grad=True
+    )
     assert_close(loss32, ref_losses[0], np.float32, rtol=1e-6)
     assert_close(grad32, ref_grad, np.float32, atol=2e-5, rtol=1e-4)
 
@@ -236,8 +246,9 @@ def test_several_thousand_labels(rng):
     assert_close(loss, ctc_value(lp[:, 0], labels), np.float64, scale=100)
     # With the gradient (the whole alpha table of the sample): each frame holds one unit
     # of occupancy, so the rows sum to -1.
-    loss, grad = nl.ctc_loss(lp[:4200], labels[None, :3500], [4200], [3500], reduction="sum",
-                             return_grad=True)
+    loss, grad = nl.ctc_loss(
+        lp[:4200], labels[None, :3500], [4200], [3500], reduction="sum", return_grad=True
+    )
     assert_close(loss, ctc_value(lp[:4200, 0], labels[:3500]), np.float64, scale=100)
     np.testing.assert_allclose(grad[:, 0].sum(axis=-1), -1.0, rtol=1e-9)
 
@@ -299,8 +310,9 @@ def test_empty_batch():
     loss, grad = nl.ctc_loss(lp, targets, [], [], reduction="none", return_grad=True)
     assert loss.shape == (0,) and grad.shape == lp.shape
     # No frames at all: an empty target has loss 0, any other inf.
-    loss, grad = nl.ctc_loss_from_logits(np.zeros((0, 2, 3)), [[1], [2]], 0, [0, 1],
-                                         reduction="none", return_grad=True)
+    loss, grad = nl.ctc_loss_from_logits(
+        np.zeros((0, 2, 3)), [[1], [2]], 0, [0, 1], reduction="none", return_grad=True
+    )
     np.testing.assert_array_equal(loss, [0.0, np.inf])
     assert grad.shape == (0, 2, 3)
 
@@ -317,8 +329,9 @@ def test_ctc_loss_class(rng):
     lp, targets, il, tl, _ = make_batch(rng, blank=1)
     module = nl.CTCLoss(blank=1, reduction="sum", zero_infinity=True)
     loss, grad = module(lp, targets, il, tl, return_grad=True)
-    ref_loss, ref_grad = nl.ctc_loss(lp, targets, il, tl, blank=1, reduction="sum",
-                                     zero_infinity=True, return_grad=True)
+    ref_loss, ref_grad = nl.ctc_loss(
+        lp, targets, il, tl, blank=1, reduction="sum", zero_infinity=True, return_grad=True
+    )
     assert loss == ref_loss and np.array_equal(grad, ref_grad)
     assert "CTCLoss(blank=1" in repr(module)
 
@@ -350,13 +363,19 @@ def test_bad_input(rng, func):
         (dict(target_lengths=[1, -2, 1]), "target_lengths must be non-negative, got -2"),
         (dict(input_lengths=[T + 1, T, T]), f"at most T = {T}, got {T + 1}"),
         (dict(target_lengths=[4, 1, 1]), "at most the padded targets' length S = 3, got 4"),
-        (dict(targets=np.array([[1, 2, 0], [1, 2, 3], [1, 1, 1]]), target_lengths=[3, 1, 1]),
-         "label 0 of sample 0 is equal to blank"),
-        (dict(targets=np.array([[1, 2, 3], [5, 2, 3], [1, 1, 1]])),
-         r"label 5 of sample 1 is outside \[0, C\) = \[0, 5\)"),
+        (
+            dict(targets=np.array([[1, 2, 0], [1, 2, 3], [1, 1, 1]]), target_lengths=[3, 1, 1]),
+            "label 0 of sample 0 is equal to blank",
+        ),
+        (
+            dict(targets=np.array([[1, 2, 3], [5, 2, 3], [1, 1, 1]])),
+            r"label 5 of sample 1 is outside \[0, C\) = \[0, 5\)",
+        ),
         (dict(targets=np.array([[1, 2, 3], [1, 2, 3], [-1, 1, 1]])), "label -1 of sample 2"),
-        (dict(targets=np.array([1, 2, 3]), target_lengths=[1, 1, 2]),
-         "sum\\(target_lengths\\) = 4 entries, got 3"),
+        (
+            dict(targets=np.array([1, 2, 3]), target_lengths=[1, 1, 2]),
+            "sum\\(target_lengths\\) = 4 entries, got 3",
+        ),
         (dict(blank=5), r"blank must be in \[0, C\) = \[0, 5\), got 5"),
         (dict(blank=-1), "blank must be in"),
         (dict(input_lengths=[T, T]), r"input_lengths must be a scalar or shape \(3,\)"),
@@ -368,8 +387,14 @@ def test_bad_input(rng, func):
     for change, message in bad:
         args = {**base, **change}
         with pytest.raises(ValueError, match=message):
-            func(lp, args.pop("targets"), args.pop("input_lengths"), args.pop("target_lengths"),
-                 **args, return_grad=True)
+            func(
+                lp,
+                args.pop("targets"),
+                args.pop("input_lengths"),
+                args.pop("target_lengths"),
+                **args,
+                return_grad=True,
+            )
     with pytest.raises(ValueError, match=r"\(T, N, C\) or unbatched \(T, C\)"):
         func(lp[0, 0], targets, il, tl)
     with pytest.raises(TypeError, match="targets must hold integers"):
@@ -399,7 +424,7 @@ def test_transition_fast_path_agrees_with_exact_path(rng):
     for spread in [0.1, 10.0, 700.0, 5000.0]:
         src = -rng.exponential(spread, size)
         src[rng.random(size) < 0.1] = -np.inf
-        src[:cpu.PAD] = -np.inf
+        src[: cpu.PAD] = -np.inf
         exact = np.full(size, np.nan)
         cpu._transition_exact(src, exact, skip, post, cpu.PAD, size)
         for precision in (np.float64(0), np.float32(0)):
@@ -414,22 +439,25 @@ def test_grad_output_forms(rng):
     lp, targets, il, tl, _ = make_batch(rng)
     n = lp.shape[1]
     _, unit = nl.ctc_loss(lp, targets, il, tl, reduction="none", return_grad=True)
-    _, scaled = nl.ctc_loss(lp, targets, il, tl, reduction="none", return_grad=True,
-                            grad_output=2.5)
+    _, scaled = nl.ctc_loss(
+        lp, targets, il, tl, reduction="none", return_grad=True, grad_output=2.5
+    )
     assert_close(scaled, 2.5 * unit, np.float64)
     g = np.arange(1.0, n + 1)
-    _, per_sample = nl.ctc_loss(lp, targets, il, tl, reduction="none", return_grad=True,
-                                grad_output=g)
+    _, per_sample = nl.ctc_loss(
+        lp, targets, il, tl, reduction="none", return_grad=True, grad_output=g
+    )
     assert_close(per_sample, unit * g[:, None], np.float64)
-    _, summed = nl.ctc_loss(lp, targets, il, tl, reduction="sum", return_grad=True,
-                            grad_output=np.array(-0.5))
+    _, summed = nl.ctc_loss(
+        lp, targets, il, tl, reduction="sum", return_grad=True, grad_output=np.array(-0.5)
+    )
     assert_close(summed, -0.5 * unit, np.float64)
     with pytest.raises(ValueError, match="grad_output"):
-        nl.ctc_loss(lp, targets, il, tl, reduction="none", return_grad=True,
-                    grad_output=np.ones(n + 1))
+        nl.ctc_loss(
+            lp, targets, il, tl, reduction="none", return_grad=True, grad_output=np.ones(n + 1)
+        )
     with pytest.raises(ValueError, match="grad_output"):
-        nl.ctc_loss(lp, targets, il, tl, reduction="mean", return_grad=True,
-                    grad_output=np.ones(2))
+        nl.ctc_loss(lp, targets, il, tl, reduction="mean", return_grad=True, grad_output=np.ones(2))
 
 
 def test_concurrent_calls_from_python_threads(rng):
@@ -438,7 +466,8 @@ def test_concurrent_calls_from_python_threads(rng):
     lp, targets, il, tl, _ = make_batch(rng, T=60, N=8, C=10, S=12)
     expected = nl.ctc_loss(lp, targets, il, tl, return_grad=True)
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda _: nl.ctc_loss(lp, targets, il, tl, return_grad=True),
-                                range(8)))
+        results = list(
+            pool.map(lambda _: nl.ctc_loss(lp, targets, il, tl, return_grad=True), range(8))
+        )
     for loss, grad in results:
         assert loss == expected[0] and np.array_equal(grad, expected[1])

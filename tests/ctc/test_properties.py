@@ -19,8 +19,13 @@ def ctc_problems(draw):
     others = [c for c in range(n_classes) if c != blank]
     width = draw(st.integers(0, 5))
     # Few distinct labels, so that repeats (adjacent or not) are common.
-    labels = draw(st.lists(st.lists(st.sampled_from(others[:2]), min_size=width, max_size=width),
-                           min_size=n_samples, max_size=n_samples))
+    labels = draw(
+        st.lists(
+            st.lists(st.sampled_from(others[:2]), min_size=width, max_size=width),
+            min_size=n_samples,
+            max_size=n_samples,
+        )
+    )
     targets = np.array(labels, dtype=np.int64).reshape(n_samples, width)
     target_lengths = np.array([draw(st.integers(0, width)) for _ in range(n_samples)])
     input_lengths = np.array([draw(st.integers(0, n_frames)) for _ in range(n_samples)])
@@ -45,7 +50,7 @@ def _check_against_reference(loss, grad, ref_loss, ref_grad, input_lengths):
     assert_close(grad[:, finite], ref_grad[:, finite], np.float64, scale=100, atol=1e-12)
     for n in np.flatnonzero(~finite):
         assert np.isnan(grad[: input_lengths[n], n]).all()
-        assert (grad[input_lengths[n]:, n] == 0).all()
+        assert (grad[input_lengths[n] :, n] == 0).all()
 
 
 @settings(max_examples=25, deadline=None)
@@ -53,11 +58,20 @@ def _check_against_reference(loss, grad, ref_loss, ref_grad, input_lengths):
 def test_ctc_loss_matches_reference(problem):
     log_probs, targets, il, tl, blank, _ = problem
     ref_loss, ref_grad = ctc_batch(log_probs, _labels(targets, tl), il, blank)
-    loss, grad = nl.ctc_loss(log_probs, targets, il, tl, blank=blank, reduction="none",
-                             return_grad=True)
+    loss, grad = nl.ctc_loss(
+        log_probs, targets, il, tl, blank=blank, reduction="none", return_grad=True
+    )
     _check_against_reference(loss, grad, ref_loss, ref_grad, il)
-    zeroed, zgrad = nl.ctc_loss(log_probs, targets, il, tl, blank=blank, reduction="none",
-                                zero_infinity=True, return_grad=True)
+    zeroed, zgrad = nl.ctc_loss(
+        log_probs,
+        targets,
+        il,
+        tl,
+        blank=blank,
+        reduction="none",
+        zero_infinity=True,
+        return_grad=True,
+    )
     np.testing.assert_array_equal(zeroed, np.where(np.isfinite(ref_loss), loss, 0.0))
     assert not np.isnan(zgrad).any()
 
@@ -71,6 +85,7 @@ def test_from_logits_matches_reference(problem):
     pushed = through_log_softmax(ref_grad, log_probs)
     for n, length in enumerate(il):
         pushed[length:, n] = 0.0
-    loss, grad = nl.ctc_loss_from_logits(logits, targets, il, tl, blank=blank,
-                                         reduction="none", return_grad=True)
+    loss, grad = nl.ctc_loss_from_logits(
+        logits, targets, il, tl, blank=blank, reduction="none", return_grad=True
+    )
     _check_against_reference(loss, grad, ref_loss, pushed, il)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import numbaloss as nl
-from numbaloss._core.dispatch import is_device_array
+from numbaloss._core.devices import is_device_array
 
 T, N, C, S = 5, 3, 4, 2
 
@@ -37,10 +37,16 @@ FUNCS = [
 
 
 @pytest.mark.parametrize("name, normalize", FUNCS)
-@pytest.mark.parametrize("dtype, reduction", [
-    (np.float32, "mean"), (np.float64, "sum"), (np.float64, "none"), (np.float32, "none"),
-    (np.float64, "mean"),
-])
+@pytest.mark.parametrize(
+    "dtype, reduction",
+    [
+        (np.float32, "mean"),
+        (np.float64, "sum"),
+        (np.float64, "none"),
+        (np.float32, "none"),
+        (np.float64, "mean"),
+    ],
+)
 def test_matches_cpu(cuda, name, normalize, dtype, reduction):
     z, tg, il, tl = _case(dtype)
     # blank 0 used as a label in sample 2: use blank=0 and labels != 0
@@ -48,8 +54,9 @@ def test_matches_cpu(cuda, name, normalize, dtype, reduction):
     x = _log_softmax(z).astype(dtype) if normalize else z
     f = getattr(nl, name)
     loss, grad = f(x, tg, il, tl, reduction=reduction, return_grad=True)
-    dloss, dgrad = f(cuda.to_device(x), cuda.to_device(tg), il, tl, reduction=reduction,
-                     return_grad=True)
+    dloss, dgrad = f(
+        cuda.to_device(x), cuda.to_device(tg), il, tl, reduction=reduction, return_grad=True
+    )
     assert is_device_array(dloss) and is_device_array(dgrad)
     assert dloss.shape == np.shape(loss)
     _close(dloss, loss, dtype)
@@ -66,21 +73,42 @@ def test_concatenated_blank_grad_output_zero_infinity(cuda):
     tl = np.array([2, 2, 1])
     g = np.array([0.5, 2.0, -1.0])
     for zi in (False, True):
-        loss, grad = nl.ctc_loss(x, flat, il, tl, blank=0, reduction="none", zero_infinity=zi,
-                                 return_grad=True, grad_output=g)
-        dloss, dgrad = nl.ctc_loss(cuda.to_device(x), cuda.to_device(flat), il, tl,
-                                   reduction="none", zero_infinity=zi, return_grad=True,
-                                   grad_output=cuda.to_device(g))
+        loss, grad = nl.ctc_loss(
+            x,
+            flat,
+            il,
+            tl,
+            blank=0,
+            reduction="none",
+            zero_infinity=zi,
+            return_grad=True,
+            grad_output=g,
+        )
+        dloss, dgrad = nl.ctc_loss(
+            cuda.to_device(x),
+            cuda.to_device(flat),
+            il,
+            tl,
+            reduction="none",
+            zero_infinity=zi,
+            return_grad=True,
+            grad_output=cuda.to_device(g),
+        )
         _close(dloss, loss, np.float64)
         _close(dgrad, grad, np.float64)
     # blank other than 0, empty target, reduced grad_output on the device
     tg2 = np.array([[0, 1], [2, 2], [1, 0]])
     tl2 = np.array([2, 0, 1])
-    loss, grad = nl.ctc_loss_from_logits(z, tg2, 5, tl2, blank=3, return_grad=True,
-                                         grad_output=1.5)
-    dloss, dgrad = nl.ctc_loss_from_logits(cuda.to_device(z), cuda.to_device(tg2), 5, tl2,
-                                           blank=3, return_grad=True,
-                                           grad_output=cuda.to_device(np.array([1.5])))
+    loss, grad = nl.ctc_loss_from_logits(z, tg2, 5, tl2, blank=3, return_grad=True, grad_output=1.5)
+    dloss, dgrad = nl.ctc_loss_from_logits(
+        cuda.to_device(z),
+        cuda.to_device(tg2),
+        5,
+        tl2,
+        blank=3,
+        return_grad=True,
+        grad_output=cuda.to_device(np.array([1.5])),
+    )
     _close(dloss, loss, np.float64)
     _close(dgrad, grad, np.float64)
 
@@ -91,8 +119,9 @@ def test_unbatched_strided_grad_out_in_place(cuda):
     # unbatched
     x1 = _log_softmax(z[:, 0])
     loss, grad = nl.ctc_loss(x1, tg[0], 5, 2, reduction="sum", return_grad=True)
-    dloss, dgrad = nl.ctc_loss(cuda.to_device(x1), cuda.to_device(tg[0]), 5, 2,
-                               reduction="sum", return_grad=True)
+    dloss, dgrad = nl.ctc_loss(
+        cuda.to_device(x1), cuda.to_device(tg[0]), 5, 2, reduction="sum", return_grad=True
+    )
     assert dloss.shape == ()
     _close(dloss, loss, np.float64)
     _close(dgrad, grad, np.float64)
@@ -108,10 +137,20 @@ def test_unbatched_strided_grad_out_in_place(cuda):
 def test_empty_batch(cuda):
     x = np.zeros((3, 0, 4))
     for red in ("mean", "sum", "none"):
-        loss = nl.ctc_loss(x, np.zeros((0, 2), np.int64), np.zeros(0, np.int64),
-                           np.zeros(0, np.int64), reduction=red)
-        d = nl.ctc_loss(cuda.to_device(x), np.zeros((0, 2), np.int64), np.zeros(0, np.int64),
-                        np.zeros(0, np.int64), reduction=red)
+        loss = nl.ctc_loss(
+            x,
+            np.zeros((0, 2), np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            reduction=red,
+        )
+        d = nl.ctc_loss(
+            cuda.to_device(x),
+            np.zeros((0, 2), np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            reduction=red,
+        )
         np.testing.assert_array_equal(d.copy_to_host(), loss)
 
 
@@ -140,8 +179,9 @@ def test_float16_host_grad_output_in_place_log_probs(cuda):
     g = np.array([1.0, -0.5, 2.0])
     loss, grad = nl.ctc_loss(x, tg, il, tl, reduction="none", return_grad=True, grad_output=g)
     dx = cuda.to_device(x)
-    dloss, dgrad = nl.ctc_loss(dx, tg, il, tl, reduction="none", return_grad=True,
-                               grad_output=g, grad_out=dx)
+    dloss, dgrad = nl.ctc_loss(
+        dx, tg, il, tl, reduction="none", return_grad=True, grad_output=g, grad_out=dx
+    )
     got_loss, got_grad = dloss.copy_to_host(), dx.copy_to_host()
     assert got_loss.dtype == np.float16 and got_grad.dtype == np.float16
     np.testing.assert_allclose(got_loss, loss, rtol=1e-3)

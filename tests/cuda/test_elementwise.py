@@ -13,7 +13,7 @@ import pytest
 
 import numbaloss as nl
 from numbaloss._core import cuda_support
-from numbaloss._core.dispatch import is_device_array
+from numbaloss._core.devices import is_device_array
 from numbaloss.testing.elementwise import CASES
 from tests.conftest import assert_close
 

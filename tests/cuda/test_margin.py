@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import numbaloss as nl
-from numbaloss._core.dispatch import is_device_array
+from numbaloss._core.devices import is_device_array
 from tests.conftest import assert_close
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import numbaloss as nl
-from numbaloss._core.dispatch import is_device_array
+from numbaloss._core.devices import is_device_array
 from tests.conftest import assert_close
 
 
@@ -41,8 +41,13 @@ CE_CASES = [
     (np.float32, "mean", (5, 7), (), {}),
     (np.float64, "none", (5, 7), (1,), {"weight": "host"}),
     (np.float32, "sum", (2, 5, 3), (0, 4), {"weight": "device", "label_smoothing": 0.2}),
-    (np.float64, "mean", (2, 5, 3), (2,), {"weight": "host", "label_smoothing": 0.1,
-                                           "ignore_index": -100}),
+    (
+        np.float64,
+        "mean",
+        (2, 5, 3),
+        (2,),
+        {"weight": "host", "label_smoothing": 0.1, "ignore_index": -100},
+    ),
     (np.float64, "none", (7,), (), {"label_smoothing": 0.3}),
     (np.float64, "sum", (7, 3), (2,), {"weight": "host", "label_smoothing": 0.1}),  # 2 rows/block
     (np.float32, "mean", (4, 13), (3,), {"weight": "device"}),  # C > threads: strided classes
@@ -70,10 +75,17 @@ def _run_case(cuda, rng, func, case, make_target, **extra):
     opts = {**_options(cuda, rng, options, n_classes, dtype), **extra}
     gout = rng.standard_normal(loss_shape).astype(dtype) if reduction == "none" else 0.75
     gout_device = cuda.to_device(np.asarray(gout)) if reduction == "none" else gout
-    got, got_grad = func(cuda.to_device(x), cuda.to_device(target), reduction=reduction,
-                         return_grad=True, grad_output=gout_device, **opts)
-    want, want_grad = func(x, target, reduction=reduction, return_grad=True, grad_output=gout,
-                           **_cpu_options(opts))
+    got, got_grad = func(
+        cuda.to_device(x),
+        cuda.to_device(target),
+        reduction=reduction,
+        return_grad=True,
+        grad_output=gout_device,
+        **opts,
+    )
+    want, want_grad = func(
+        x, target, reduction=reduction, return_grad=True, grad_output=gout, **_cpu_options(opts)
+    )
     assert got.dtype == np.dtype(dtype) and got_grad.dtype == np.dtype(dtype)
     assert tuple(got.shape) == np.shape(want) and tuple(got_grad.shape) == shape
     _compare(got, want, dtype)
@@ -162,8 +174,9 @@ def test_grad_out_in_place_fortran_and_float16(cuda, rng):
     t = rng.integers(0, 5, (2, 3))
     want, want_grad = nl.cross_entropy(x, t, label_smoothing=0.1, return_grad=True)
     dx = cuda.to_device(x)
-    loss, grad = nl.cross_entropy(dx, cuda.to_device(t), label_smoothing=0.1, return_grad=True,
-                                  grad_out=dx)
+    loss, grad = nl.cross_entropy(
+        dx, cuda.to_device(t), label_smoothing=0.1, return_grad=True, grad_out=dx
+    )
     assert grad is dx
     _compare(loss, want, np.float64)
     _compare(dx, want_grad, np.float64)
@@ -175,8 +188,9 @@ def test_grad_out_in_place_fortran_and_float16(cuda, rng):
     _compare(dx, want_grad, np.float64)
     want, want_grad = nl.nll_loss(x, t, reduction="none", return_grad=True)
     out = cuda.device_array(x.shape)
-    loss, grad = nl.nll_loss(cuda.to_device(x), cuda.to_device(t), reduction="none",
-                             return_grad=True, grad_out=out)
+    loss, grad = nl.nll_loss(
+        cuda.to_device(x), cuda.to_device(t), reduction="none", return_grad=True, grad_out=out
+    )
     assert grad is out
     _compare(loss, want, np.float64)
     _compare(out, want_grad, np.float64)
@@ -194,16 +208,21 @@ def test_grad_out_in_place_fortran_and_float16(cuda, rng):
     np.testing.assert_allclose(_host(loss), want, rtol=2e-3)
     np.testing.assert_allclose(_host(dh), want_grad, rtol=2e-3, atol=1e-4)
     with pytest.raises(ValueError, match="grad_out for input must have dtype"):
-        nl.cross_entropy(cuda.to_device(x), cuda.to_device(t), return_grad=True,
-                         grad_out=cuda.device_array(x.shape, dtype=np.float32))
+        nl.cross_entropy(
+            cuda.to_device(x),
+            cuda.to_device(t),
+            return_grad=True,
+            grad_out=cuda.device_array(x.shape, dtype=np.float32),
+        )
 
 
 def test_reduced_grad_output_on_the_device(cuda, rng):
     x = rng.standard_normal((5, 6))
     t = rng.integers(0, 6, 5)
     g = cuda.to_device(np.array(2.5))
-    loss, grad = nl.cross_entropy(cuda.to_device(x), cuda.to_device(t), return_grad=True,
-                                  grad_output=g)
+    loss, grad = nl.cross_entropy(
+        cuda.to_device(x), cuda.to_device(t), return_grad=True, grad_output=g
+    )
     want, want_grad = nl.cross_entropy(x, t, return_grad=True, grad_output=2.5)
     _compare(grad, want_grad, np.float64)
     _compare(loss, want, np.float64)
@@ -260,10 +279,18 @@ def test_sigmoid_focal_loss(cuda, rng, dtype, reduction, gamma):
     y = rng.integers(0, 2, (4, 5)).astype(dtype)
     gout = rng.standard_normal((4, 5)).astype(dtype) if reduction == "none" else 1.25
     dg = cuda.to_device(gout) if reduction == "none" else gout
-    got, got_grad = nl.sigmoid_focal_loss(cuda.to_device(x), cuda.to_device(y), 0.3, gamma,
-                                          reduction, return_grad=True, grad_output=dg)
-    want, want_grad = nl.sigmoid_focal_loss(x, y, 0.3, gamma, reduction, return_grad=True,
-                                            grad_output=gout)
+    got, got_grad = nl.sigmoid_focal_loss(
+        cuda.to_device(x),
+        cuda.to_device(y),
+        0.3,
+        gamma,
+        reduction,
+        return_grad=True,
+        grad_output=dg,
+    )
+    want, want_grad = nl.sigmoid_focal_loss(
+        x, y, 0.3, gamma, reduction, return_grad=True, grad_output=gout
+    )
     _compare(got, want, dtype)
     _compare(got_grad, want_grad, dtype)
 
@@ -347,8 +374,9 @@ def test_device_promises(cuda, rng):
         nl.softmax(dx[:, ::2], axis=1)
     # empty axes
     empty = np.zeros((3, 0))
-    np.testing.assert_array_equal(_host(nl.logsumexp(cuda.to_device(empty), axis=1)),
-                                  nl.logsumexp(empty, axis=1))
+    np.testing.assert_array_equal(
+        _host(nl.logsumexp(cuda.to_device(empty), axis=1)), nl.logsumexp(empty, axis=1)
+    )
 
 
 def _torch_cuda():

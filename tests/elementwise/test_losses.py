@@ -5,7 +5,7 @@ import pytest
 from numba import njit
 
 import numbaloss as nl
-from numbaloss._core.kernels import UNIT
+from numbaloss._core.traits import UNIT
 from numbaloss._jit import KERNEL_FASTMATH
 from numbaloss.elementwise import cpu
 from numbaloss.elementwise.cpu import SUB_BLOCK
@@ -383,8 +383,12 @@ def _pointwise(point, params):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
-    "name, cls", [("binary_cross_entropy", cpu.BCE), ("soft_margin_loss", cpu.SoftMargin),
-                  ("binary_cross_entropy_with_logits", cpu.BCEWithLogits)],
+    "name, cls",
+    [
+        ("binary_cross_entropy", cpu.BCE),
+        ("soft_margin_loss", cpu.SoftMargin),
+        ("binary_cross_entropy_with_logits", cpu.BCEWithLogits),
+    ],
 )
 def test_prepasses_give_the_bits_of_the_point_function(name, cls, dtype, rng):
     """The kernel runs these losses' prepasses in loops of their own; the results

@@ -16,8 +16,7 @@ def np_log_softmax(rows):
     return rows - m - np.log(np.exp(rows - m).sum(axis=1, keepdims=True))
 
 
-def np_cross_entropy(x, t, weight=None, ignore_index=-100, reduction="mean",
-                     label_smoothing=0.0):
+def np_cross_entropy(x, t, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Cross entropy from the formula (class indices or probabilities), in float64."""
     x = np.asarray(x, dtype=np.float64)
     rows = class_last(x)

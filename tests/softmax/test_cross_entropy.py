@@ -23,8 +23,9 @@ def make_case(rng, shape, dtype, ignored=True):
 def torch_ce(torch, x, t, g, reduction, weight=None, **kw):
     tt = torch.tensor(np.asarray(t))
     wt = None if weight is None else torch.tensor(weight)
-    return torch_loss_and_grad(torch, torch.nn.functional.cross_entropy, x, g, tt, weight=wt,
-                               reduction=reduction, **kw)
+    return torch_loss_and_grad(
+        torch, torch.nn.functional.cross_entropy, x, g, tt, weight=wt, reduction=reduction, **kw
+    )
 
 
 def upstream(rng, reduction, loss_shape, dtype):
@@ -42,10 +43,16 @@ def test_class_indices_vs_torch(torch, rng, dtype, n_classes, reduction, weighte
     x, t, w = make_case(rng, (13, n_classes), dtype)
     w = w if weighted else None
     g = upstream(rng, reduction, (13,), dtype)
-    loss, grad = nl.cross_entropy(x, t, weight=w, reduction=reduction, label_smoothing=smoothing,
-                                  return_grad=True, grad_output=g)
-    ref_loss, ref_grad = torch_ce(torch, x, t, g, reduction, weight=w,
-                                  label_smoothing=smoothing)
+    loss, grad = nl.cross_entropy(
+        x,
+        t,
+        weight=w,
+        reduction=reduction,
+        label_smoothing=smoothing,
+        return_grad=True,
+        grad_output=g,
+    )
+    ref_loss, ref_grad = torch_ce(torch, x, t, g, reduction, weight=w, label_smoothing=smoothing)
     assert np.asarray(loss).dtype == dtype and grad.dtype == dtype
     assert np.shape(loss) == np.shape(ref_loss)
     assert_close(loss, ref_loss, dtype, scale=5)
@@ -60,8 +67,9 @@ def test_shapes_vs_torch(torch, rng, dtype, shape, reduction):
     x, t, w = make_case(rng, shape, dtype, ignored=len(shape) > 1)
     loss_shape = np.shape(t)
     g = upstream(rng, reduction, loss_shape, dtype)
-    loss, grad = nl.cross_entropy(x, t, weight=w, reduction=reduction, label_smoothing=0.1,
-                                  return_grad=True, grad_output=g)
+    loss, grad = nl.cross_entropy(
+        x, t, weight=w, reduction=reduction, label_smoothing=0.1, return_grad=True, grad_output=g
+    )
     ref_loss, ref_grad = torch_ce(torch, x, t, g, reduction, weight=w, label_smoothing=0.1)
     assert np.shape(loss) == np.shape(ref_loss)
     assert grad.shape == x.shape
@@ -81,8 +89,9 @@ def test_probability_targets_vs_torch(torch, rng, dtype, shape, reduction, weigh
     w = rng.random(n_classes).astype(dtype) + 0.5 if weighted else None
     loss_shape = (shape[0], *shape[2:]) if len(shape) > 1 else ()
     g = upstream(rng, reduction, loss_shape, dtype)
-    loss, grad = nl.cross_entropy(x, p, weight=w, reduction=reduction, label_smoothing=0.15,
-                                  return_grad=True, grad_output=g)
+    loss, grad = nl.cross_entropy(
+        x, p, weight=w, reduction=reduction, label_smoothing=0.15, return_grad=True, grad_output=g
+    )
     ref_loss, ref_grad = torch_ce(torch, x, p, g, reduction, weight=w, label_smoothing=0.15)
     assert_close(loss, ref_loss, dtype, scale=5)
     assert_close(grad, ref_grad, dtype, scale=5)
@@ -94,10 +103,10 @@ def test_probability_targets_vs_torch(torch, rng, dtype, shape, reduction, weigh
 def test_all_targets_ignored(torch, n_classes, smoothing):
     x = np.arange(4.0 * n_classes).reshape(4, n_classes) / 7
     t = np.full(4, 2)
-    loss, grad = nl.cross_entropy(x, t, ignore_index=2, label_smoothing=smoothing,
-                                  return_grad=True)
-    ref_loss, ref_grad = torch_ce(torch, x, t, 1.0, "mean", ignore_index=2,
-                                  label_smoothing=smoothing)
+    loss, grad = nl.cross_entropy(x, t, ignore_index=2, label_smoothing=smoothing, return_grad=True)
+    ref_loss, ref_grad = torch_ce(
+        torch, x, t, 1.0, "mean", ignore_index=2, label_smoothing=smoothing
+    )
     assert np.isnan(loss) and np.isnan(ref_loss)
     np.testing.assert_array_equal(grad, ref_grad)
     assert nl.cross_entropy(x, t, ignore_index=2, reduction="sum") == 0
@@ -108,8 +117,9 @@ def test_ignore_index_inside_class_range(torch, rng, n_classes):
     x, t, w = make_case(rng, (9, n_classes), np.float64, ignored=False)
     t[::2] = 1
     g = upstream(rng, "mean", (), np.float64)
-    loss, grad = nl.cross_entropy(x, t, weight=w, ignore_index=1, label_smoothing=0.05,
-                                  return_grad=True, grad_output=g)
+    loss, grad = nl.cross_entropy(
+        x, t, weight=w, ignore_index=1, label_smoothing=0.05, return_grad=True, grad_output=g
+    )
     ref = torch_ce(torch, x, t, g, "mean", weight=w, ignore_index=1, label_smoothing=0.05)
     assert_close(loss, ref[0], np.float64)
     assert_close(grad, ref[1], np.float64)
@@ -150,11 +160,13 @@ def test_finite_differences(rng, n_classes, reduction):
     g = upstream(rng, reduction, (5,), np.float64)
 
     def total(z):
-        return float(np.sum(g * nl.cross_entropy(z, t, weight=w, reduction=reduction,
-                                                 label_smoothing=0.1)))
+        return float(
+            np.sum(g * nl.cross_entropy(z, t, weight=w, reduction=reduction, label_smoothing=0.1))
+        )
 
-    _, grad = nl.cross_entropy(x, t, weight=w, reduction=reduction, label_smoothing=0.1,
-                               return_grad=True, grad_output=g)
+    _, grad = nl.cross_entropy(
+        x, t, weight=w, reduction=reduction, label_smoothing=0.1, return_grad=True, grad_output=g
+    )
     np.testing.assert_allclose(grad, central_difference(total, x), rtol=1e-6, atol=1e-8)
 
 
@@ -176,8 +188,9 @@ def test_grad_out_in_place(rng, n_classes, dtype):
     x, t, w = make_case(rng, (9, n_classes), dtype)
     loss, grad = nl.cross_entropy(x, t, weight=w, label_smoothing=0.1, return_grad=True)
     x_copy = x.copy()
-    loss2, grad2 = nl.cross_entropy(x_copy, t, weight=w, label_smoothing=0.1, return_grad=True,
-                                    grad_out=x_copy)
+    loss2, grad2 = nl.cross_entropy(
+        x_copy, t, weight=w, label_smoothing=0.1, return_grad=True, grad_out=x_copy
+    )
     assert grad2 is x_copy
     assert loss2 == loss
     np.testing.assert_array_equal(grad2, grad)
@@ -204,9 +217,9 @@ def test_float16_computed_in_float32(rng):
     x, t, w = make_case(rng, (8, 5), np.float32)
     x16 = x.astype(np.float16)
     loss, grad = nl.cross_entropy(x16, t, weight=w.astype(np.float16), return_grad=True)
-    ref_loss, ref_grad = nl.cross_entropy(x16.astype(np.float32), t,
-                                          weight=w.astype(np.float16).astype(np.float32),
-                                          return_grad=True)
+    ref_loss, ref_grad = nl.cross_entropy(
+        x16.astype(np.float32), t, weight=w.astype(np.float16).astype(np.float32), return_grad=True
+    )
     assert loss.dtype == np.float16 and grad.dtype == np.float16
     assert loss == np.float16(ref_loss)
     np.testing.assert_array_equal(grad, ref_grad.astype(np.float16))
@@ -297,8 +310,7 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="grad_output"):
         nl.cross_entropy(x, [0, 1, 2], return_grad=True, grad_output=np.ones(3))
     with pytest.raises(ValueError, match="grad_output"):
-        nl.cross_entropy(x, [0, 1, 2], reduction="none", return_grad=True,
-                         grad_output=np.ones(4))
+        nl.cross_entropy(x, [0, 1, 2], reduction="none", return_grad=True, grad_output=np.ones(4))
 
 
 def test_out_of_range_leaves_in_place_input_untouched():
@@ -312,8 +324,7 @@ def test_class_module(rng):
     x, t, w = make_case(rng, (5, 4), np.float64)
     loss_fn = nl.CrossEntropyLoss(weight=w, label_smoothing=0.1, reduction="sum")
     loss, grad = loss_fn(x, t, return_grad=True)
-    ref = nl.cross_entropy(x, t, weight=w, label_smoothing=0.1, reduction="sum",
-                           return_grad=True)
+    ref = nl.cross_entropy(x, t, weight=w, label_smoothing=0.1, reduction="sum", return_grad=True)
     assert loss == ref[0]
     np.testing.assert_array_equal(grad, ref[1])
 
@@ -331,8 +342,9 @@ def test_property_large_logits(rows, n_classes, scale, smoothing, dtype, seed):
     rng = np.random.default_rng(seed)
     x = (rng.uniform(-1, 1, (rows, n_classes)) * scale).astype(dtype)
     t = rng.integers(0, n_classes, rows)
-    loss, grad = nl.cross_entropy(x, t, label_smoothing=smoothing, reduction="none",
-                                  return_grad=True)
+    loss, grad = nl.cross_entropy(
+        x, t, label_smoothing=smoothing, reduction="none", return_grad=True
+    )
     assert loss.dtype == dtype and grad.dtype == dtype
     ref = np_cross_entropy(x, t, None, -100, "none", smoothing)
     assert np.isfinite(loss).all() and np.isfinite(grad).all()
@@ -341,5 +353,6 @@ def test_property_large_logits(rows, n_classes, scale, smoothing, dtype, seed):
     else:
         np.testing.assert_allclose(loss, ref, rtol=1e-5, atol=1e-6 * scale)
     # each gradient row sums to 0 (softmax minus a distribution)
-    np.testing.assert_allclose(grad.astype(np.float32).sum(axis=1), 0,
-                               atol=1e-5 if dtype == np.float32 else 2e-3)
+    np.testing.assert_allclose(
+        grad.astype(np.float32).sum(axis=1), 0, atol=1e-5 if dtype == np.float32 else 2e-3
+    )

@@ -35,8 +35,13 @@ def torch_focal(xt, t, gamma, weight=None, ignore_index=-100, reduction="mean"):
     F = torch.nn.functional
     lsm = F.log_softmax(xt, 1 if xt.dim() > 1 else 0)
     w = None if weight is None else torch.tensor(weight)
-    return F.nll_loss((1 - lsm.exp()) ** gamma * lsm, torch.tensor(t), weight=w,
-                      ignore_index=ignore_index, reduction=reduction)
+    return F.nll_loss(
+        (1 - lsm.exp()) ** gamma * lsm,
+        torch.tensor(t),
+        weight=w,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
 
 
 # --- nll_loss -----------------------------------------------------------------------
@@ -50,11 +55,16 @@ def test_nll_vs_torch(torch, rng, dtype, shape, reduction, weighted):
     x, t, w = case(rng, shape, dtype)
     w = w if weighted else None
     g = upstream(rng, reduction, np.shape(t), dtype)
-    loss, grad = nl.nll_loss(x, t, weight=w, reduction=reduction, return_grad=True,
-                             grad_output=g)
-    ref = torch_loss_and_grad(torch, torch.nn.functional.nll_loss, x, g, torch.tensor(t),
-                              weight=None if w is None else torch.tensor(w),
-                              reduction=reduction)
+    loss, grad = nl.nll_loss(x, t, weight=w, reduction=reduction, return_grad=True, grad_output=g)
+    ref = torch_loss_and_grad(
+        torch,
+        torch.nn.functional.nll_loss,
+        x,
+        g,
+        torch.tensor(t),
+        weight=None if w is None else torch.tensor(w),
+        reduction=reduction,
+    )
     assert np.shape(loss) == np.shape(ref[0])
     assert_close(loss, ref[0], dtype, scale=5)
     assert_close(grad, ref[1], dtype, scale=5)
@@ -111,8 +121,9 @@ def test_nll_bad_inputs_and_edges():
 def test_focal_vs_torch(torch, rng, dtype, n_classes, gamma, reduction):
     x, t, w = case(rng, (11, n_classes), dtype)
     g = upstream(rng, reduction, (11,), dtype)
-    loss, grad = nl.focal_loss(x, t, gamma=gamma, weight=w, reduction=reduction,
-                               return_grad=True, grad_output=g)
+    loss, grad = nl.focal_loss(
+        x, t, gamma=gamma, weight=w, reduction=reduction, return_grad=True, grad_output=g
+    )
     ref = torch_loss_and_grad(torch, torch_focal, x, g, t, gamma, w, reduction=reduction)
     assert_close(loss, ref[0], dtype, scale=10)
     assert_close(grad, ref[1], dtype, scale=10)
@@ -133,11 +144,12 @@ def test_focal_shapes_vs_torch(torch, rng, shape):
 def test_focal_finite_differences(rng, n_classes, gamma):
     x, t, w = case(rng, (5, n_classes), np.float64)
     g = rng.standard_normal(5)
-    _, grad = nl.focal_loss(x, t, gamma=gamma, weight=w, reduction="none", return_grad=True,
-                            grad_output=g)
+    _, grad = nl.focal_loss(
+        x, t, gamma=gamma, weight=w, reduction="none", return_grad=True, grad_output=g
+    )
     fd = central_difference(
-        lambda z: float(np.sum(g * nl.focal_loss(z, t, gamma=gamma, weight=w,
-                                                 reduction="none"))), x)
+        lambda z: float(np.sum(g * nl.focal_loss(z, t, gamma=gamma, weight=w, reduction="none"))), x
+    )
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
 
 
@@ -182,9 +194,13 @@ def test_focal_bad_inputs():
 
 
 @settings(max_examples=25, deadline=None)
-@given(rows=st.integers(0, 8), n_classes=st.sampled_from([2, 6, 35]),
-       scale=st.sampled_from([1.0, 50.0, 1e4]), gamma=st.sampled_from([0.25, 1.0, 3.0]),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    rows=st.integers(0, 8),
+    n_classes=st.sampled_from([2, 6, 35]),
+    scale=st.sampled_from([1.0, 50.0, 1e4]),
+    gamma=st.sampled_from([0.25, 1.0, 3.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_focal_property_float32(rows, n_classes, scale, gamma, seed):
     rng = np.random.default_rng(seed)
     x = (rng.uniform(-1, 1, (rows, n_classes)) * scale).astype(np.float32)

@@ -36,10 +36,19 @@ def test_sigmoid_focal_vs_torchvision(torch, rng, dtype, alpha, gamma, reduction
     y = (rng.random((5, 7)) < 0.3).astype(dtype)
     y[0, :3] = [0.2, 0.5, 0.9]  # soft labels too
     g = rng.standard_normal((5, 7)).astype(dtype) if reduction == "none" else 0.7
-    loss, grad = nl.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction=reduction,
-                                       return_grad=True, grad_output=g)
-    ref = torch_loss_and_grad(torch, torchvision_sigmoid_focal, x, g, torch.tensor(y),
-                              alpha=alpha, gamma=gamma, reduction=reduction)
+    loss, grad = nl.sigmoid_focal_loss(
+        x, y, alpha=alpha, gamma=gamma, reduction=reduction, return_grad=True, grad_output=g
+    )
+    ref = torch_loss_and_grad(
+        torch,
+        torchvision_sigmoid_focal,
+        x,
+        g,
+        torch.tensor(y),
+        alpha=alpha,
+        gamma=gamma,
+        reduction=reduction,
+    )
     assert_close(loss, ref[0], dtype, scale=10)
     assert_close(grad, ref[1], dtype, scale=10)
     assert_close(loss, np_sigmoid_focal(x, y, alpha, gamma, reduction), dtype, scale=10)
@@ -59,7 +68,8 @@ def test_sigmoid_focal_finite_differences(rng, gamma):
     y[0, 0] = 0.3
     _, grad = nl.sigmoid_focal_loss(x, y, gamma=gamma, reduction="sum", return_grad=True)
     fd = central_difference(
-        lambda z: float(nl.sigmoid_focal_loss(z, y, gamma=gamma, reduction="sum")), x)
+        lambda z: float(nl.sigmoid_focal_loss(z, y, gamma=gamma, reduction="sum")), x
+    )
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
 
 
@@ -96,14 +106,19 @@ def test_sigmoid_focal_layouts_and_bad_inputs(rng):
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(0, 20), scale=st.sampled_from([1.0, 30.0, 3000.0]),
-       gamma=st.sampled_from([0.0, 0.5, 2.0]), seed=st.integers(0, 2**32 - 1))
+@given(
+    n=st.integers(0, 20),
+    scale=st.sampled_from([1.0, 30.0, 3000.0]),
+    gamma=st.sampled_from([0.0, 0.5, 2.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_sigmoid_focal_property(n, scale, gamma, seed):
     rng = np.random.default_rng(seed)
     x = (rng.uniform(-1, 1, n) * scale).astype(np.float32)
     y = (rng.random(n) < 0.5).astype(np.float32)
-    loss, grad = nl.sigmoid_focal_loss(x.astype(np.float16) if scale == 1.0 else x, y,
-                                       gamma=gamma, return_grad=True)
+    loss, grad = nl.sigmoid_focal_loss(
+        x.astype(np.float16) if scale == 1.0 else x, y, gamma=gamma, return_grad=True
+    )
     assert np.isfinite(loss).all() and np.isfinite(grad).all()
     assert (loss >= 0).all()
     # the gradient pushes the logit towards the label
@@ -119,8 +134,7 @@ def test_zero_one_from_scores_and_labels():
     loss = nl.zero_one_loss(scores, target)
     assert loss.dtype == np.float32 and loss == np.float32(0.25)
     assert nl.zero_one_loss(scores, target, reduction="sum") == 1
-    np.testing.assert_array_equal(nl.zero_one_loss(scores, target, reduction="none"),
-                                  [0, 1, 0, 0])
+    np.testing.assert_array_equal(nl.zero_one_loss(scores, target, reduction="none"), [0, 1, 0, 0])
     labels = np.array([1, 0, 1, 1])
     assert nl.zero_one_loss(labels, target) == 0.5
     assert nl.ZeroOneLoss(reduction="sum")(labels, target) == 2

@@ -1,4 +1,4 @@
-"""Generic compiled building blocks shared by the loss families.
+"""Compile-time traits shared by the loss families: what a kernel knows about its operands and its loss.
 
 ``at(x, i)`` reads element ``i`` of a flat array, or returns ``x`` itself when ``x``
 is a scalar; kernels use it so that one compiled loop serves full-size operands
@@ -19,9 +19,8 @@ from collections import namedtuple
 
 import numpy as np
 from numba import types
-from numba.extending import overload
 
-from .._jit import OVERLOAD_OPTIONS
+from .._jit import jit_overload
 
 
 def at(x, i):
@@ -29,10 +28,7 @@ def at(x, i):
     return x if isinstance(x, Unit) or np.ndim(x) == 0 else x[i]
 
 
-_OPTIONS = OVERLOAD_OPTIONS
-
-
-@overload(at, jit_options=_OPTIONS, inline="always")
+@jit_overload(at)
 def _ov_at(x, i):
     if isinstance(x, types.Array):
         return lambda x, i: x[i]
@@ -77,7 +73,7 @@ def arithmetic_overload(func):
     """
 
     def register(typer):
-        overload(func, jit_options=_OPTIONS, inline="always")(typer)
+        jit_overload(func)(typer)
         ARITHMETIC_OVERLOADS.append((func, typer))
         return typer
 
@@ -105,29 +101,66 @@ def index(i):
     return i
 
 
-@overload(index, jit_options=_OPTIONS, inline="always")
+@jit_overload(index)
 def _ov_index(i):
     if isinstance(i, types.Integer):
         return lambda i: np.uint64(i)
     return None
 
 
-def point(params, a, b, c, d):
-    """Call ``type(params).point(params, a, b, c, d)`` (dispatched at compile time)."""
-    return type(params).point(params, a, b, c, d)
+#: The functions made by :func:`static_dispatch` (registered again for the CUDA
+#: target by :mod:`.cuda_support`).
+STATIC_DISPATCHES = []
 
 
-@overload(point, jit_options=_OPTIONS, inline="always")
-def _ov_point(params, a, b, c, d):
-    cls = getattr(params, "instance_class", None)
-    func = getattr(cls, "point", None)
-    if func is None:
-        return None
+def _attribute(method):
+    return lambda cls: getattr(cls, method, None)
 
-    def impl(params, a, b, c, d):
-        return func(params, a, b, c, d)
 
-    return impl
+def static_dispatch(method, arguments, *, name=None, lookup=None, default=None, inline=True):
+    """A function ``f(owner, *arguments)`` that calls ``type(owner).<method>(owner, ...)``.
+
+    Losses (and the triplet losses' metrics) are parameter namedtuples whose
+    compiled static methods hold their math; inside a kernel the call resolves at
+    compile time on the owner's type, so one kernel body serves every loss and
+    stays cacheable.  This is the one maker of such calls: ``point`` below, the
+    prepasses, the softmax rows' ``terms`` and the metrics' ``measure`` and
+    ``partial``.
+
+    ``arguments`` names the arguments after the owner (a space-separated string):
+    numba's overloads need a fixed signature, so the function and its typer are
+    written out for it.  ``lookup(cls)`` finds the compiled function (default: the
+    attribute ``method``); where it finds none, ``default`` (a function of the
+    same arguments) is compiled instead, or the call does not type.
+    ``inline=False`` leaves inlining to LLVM (see :func:`numbaloss._jit.jit_overload`).
+    """
+    from .._jit import jit_overload
+
+    name = name or method
+    lookup = lookup or _attribute(method)
+    args = ", ".join(["owner", *arguments.split()])
+    namespace = {"lookup": lookup, "default": default}
+    exec(
+        f"def {name}({args}):\n"
+        f"    func = lookup(type(owner)) or default\n"
+        f"    return func({args})\n"
+        f"def typer({args}):\n"
+        f"    func = lookup(getattr(owner, 'instance_class', None))\n"
+        f"    if func is None:\n"
+        f"        return default\n"
+        f"    return lambda {args}: func({args})\n",
+        namespace,
+    )
+    dispatch, typer = namespace[name], namespace["typer"]
+    dispatch.__doc__ = f"``type(owner).{method}({args})``, dispatched at compile time."
+    dispatch.__module__ = __name__
+    jit_overload(dispatch, inline=inline)(typer)
+    STATIC_DISPATCHES.append((dispatch, typer))
+    return dispatch
+
+
+#: ``point(params, a, b, c, d)``: the loss's value, gradients and domain flag at one element.
+point = static_dispatch("point", "a b c d")
 
 
 # --- losses computed in passes --------------------------------------------------------
@@ -149,32 +182,34 @@ def n_prepasses(params):
     return len(getattr(type(params), "prepasses", ()))
 
 
-@overload(n_prepasses, jit_options=_OPTIONS, inline="always")
+@jit_overload(n_prepasses)
 def _ov_n_prepasses(params):
     count = len(getattr(getattr(params, "instance_class", None), "prepasses", ()))
     return lambda params: count
 
 
-def _prepass_function(k):
+def _prepass(k):
     """``prepass(params, a, b, c, d)``: the loss's ``k``-th prepass, or a zero of
     ``a``'s type where it has none (never run: see :func:`n_prepasses`)."""
 
-    def prepass(params, a, b, c, d):
-        return type(params).prepasses[k](params, a, b, c, d)
+    def lookup(cls):
+        passes = getattr(cls, "prepasses", ())
+        return passes[k] if len(passes) > k else None
 
-    @overload(prepass, jit_options=_OPTIONS, inline="always")
-    def _ov_prepass(params, a, b, c, d):
-        passes = getattr(getattr(params, "instance_class", None), "prepasses", ())
-        if len(passes) <= k:
-            return lambda params, a, b, c, d: like(a, 0)
-        func = passes[k]
-        return lambda params, a, b, c, d: func(params, a, b, c, d)
+    def zero(owner, a, b, c, d):
+        return like(a, 0)
 
-    return prepass
+    return static_dispatch(
+        "prepasses",
+        "a b c d",
+        name=("first", "second")[k] + "_prepass",
+        lookup=lookup,
+        default=zero,
+    )
 
 
-first_prepass = _prepass_function(0)
-second_prepass = _prepass_function(1)
+first_prepass = _prepass(0)
+second_prepass = _prepass(1)
 
 
 def point_after_prepasses(params, a, b, c, d, r0, r1):
@@ -186,7 +221,7 @@ def point_after_prepasses(params, a, b, c, d, r0, r1):
     return cls.point(params, a, b, c, d)
 
 
-@overload(point_after_prepasses, jit_options=_OPTIONS, inline="always")
+@jit_overload(point_after_prepasses)
 def _ov_point_after_prepasses(params, a, b, c, d, r0, r1):
     cls = getattr(params, "instance_class", None)
     if hasattr(cls, "prepasses"):
@@ -203,7 +238,7 @@ def like(x, value):
     return np.asarray(value, dtype=np.asarray(x).dtype)[()]
 
 
-@overload(like, jit_options=_OPTIONS, inline="always")
+@jit_overload(like)
 def _ov_like(x, value):
     if isinstance(x, types.Boolean):
         ctor = np.bool_
@@ -242,7 +277,7 @@ def is_on(flag):
     return isinstance(flag, On)
 
 
-@overload(is_on, jit_options=_OPTIONS, inline="always")
+@jit_overload(is_on)
 def _ov_is_on(flag):
     cls = getattr(flag, "instance_class", None)
     if cls is On:

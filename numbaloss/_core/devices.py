@@ -1,4 +1,4 @@
-"""Choosing the CPU or the CUDA implementation of a loss.
+"""Device routing: the CPU or the CUDA implementation of a loss, chosen by its arguments.
 
 The CPU path is taken for NumPy arrays and anything array_like.  An argument that
 exposes ``__cuda_array_interface__`` (numba device arrays, CuPy arrays, PyTorch

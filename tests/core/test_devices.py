@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import numbaloss as nl
-from numbaloss._core.dispatch import any_device_array, is_device_array
+from numbaloss._core.devices import any_device_array, is_device_array
 
 NO_GPU = not (
     os.path.exists("/dev/nvidiactl") or os.environ.get("NUMBA_ENABLE_CUDASIM", "0") != "0"
@@ -65,10 +65,12 @@ def test_a_tensor_that_requires_grad_counts_as_a_device_array():
 GRAD_OUT_CALLS = {
     "mse_loss": lambda x: nl.mse_loss(x, np.zeros(3), grad_out=x),
     "cross_entropy": lambda x: nl.cross_entropy(x.reshape(1, 3), [1], grad_out=x.reshape(1, 3)),
-    "multi_margin_loss": lambda x: nl.multi_margin_loss(x.reshape(1, 3), [0],
-                                                        grad_out=x.reshape(1, 3)),
-    "ctc_loss": lambda x: nl.ctc_loss(np.log(np.full((3, 1, 2), 0.5)), [[1]], [3], [1],
-                                      grad_out=np.zeros((3, 1, 2))),
+    "multi_margin_loss": lambda x: nl.multi_margin_loss(
+        x.reshape(1, 3), [0], grad_out=x.reshape(1, 3)
+    ),
+    "ctc_loss": lambda x: nl.ctc_loss(
+        np.log(np.full((3, 1, 2), 0.5)), [[1]], [3], [1], grad_out=np.zeros((3, 1, 2))
+    ),
 }
 
 
