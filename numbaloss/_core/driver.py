@@ -10,8 +10,8 @@ kernel reported, and shapes the results.
 
 import numpy as np
 
-from . import parallel
-from .validation import as_array, check_broadcastable, compute_dtype, result_dtype
+from . import outputs, parallel
+from .validation import compute_dtype, result_dtype
 
 
 class Operands:
@@ -37,6 +37,17 @@ class Operands:
     def unorient(self, arr):
         return arr.T if self.fortran else arr
 
+    # The layout of :mod:`.outputs`: gradients are flat, in kernel order.
+    @property
+    def kernel_shape(self):
+        return (self.n,)
+
+    def to_kernel(self, arr):
+        return self.orient(arr)
+
+    def to_caller(self, buffer):
+        return self.unorient(buffer.reshape(self.work_shape))
+
     def flat(self, arr, dtype=None):
         """A flat operand in kernel order (a scalar when ``arr`` has one element)."""
         dtype = self.cdtype if dtype is None else dtype
@@ -49,85 +60,6 @@ class Operands:
         if arr.shape != self.work_shape:
             arr = np.broadcast_to(arr, self.work_shape)
         return np.ascontiguousarray(arr).reshape(-1)
-
-
-class GradTarget:
-    """Where the gradient of one prediction is written.
-
-    ``buffer`` is the flat array, in kernel order and compute dtype, that the kernel
-    writes; :meth:`finish` returns the caller's array: ``grad_out`` itself when one
-    was passed (written in place when its layout allows, else copied into), or a
-    new array of the prediction's shape and the result dtype.
-    """
-
-    def __init__(self, name, ops, grad_out, readers):
-        self.ops = ops
-        self.out = grad_out
-        if grad_out is not None:
-            _check_grad_out(name, grad_out, ops.shape, ops.dtype)
-            oriented = ops.orient(grad_out)
-            if (
-                oriented.dtype == ops.cdtype
-                and oriented.flags.c_contiguous
-                and not any(_overlaps_differently(r, oriented) for r in readers)
-            ):
-                self.buffer = oriented.reshape(-1)
-                return
-        self.buffer = np.empty(ops.n, dtype=ops.cdtype)
-
-    def finish(self):
-        ops = self.ops
-        if self.out is not None:
-            if not np.shares_memory(self.out, self.buffer):
-                np.copyto(
-                    self.out, ops.unorient(self.buffer.reshape(ops.work_shape)), casting="unsafe"
-                )
-            return self.out
-        result = ops.unorient(self.buffer.reshape(ops.work_shape))
-        if result.dtype != ops.dtype:
-            result = result.astype(ops.dtype)
-        return result
-
-
-def _check_grad_out(name, grad_out, shape, dtype):
-    if not isinstance(grad_out, np.ndarray):
-        raise TypeError(f"grad_out for {name} must be a NumPy array, got {type(grad_out).__name__}")
-    if grad_out.shape != tuple(shape):
-        raise ValueError(
-            f"grad_out for {name} must have shape {tuple(shape)}, got {tuple(grad_out.shape)}"
-        )
-    if grad_out.dtype != dtype:
-        raise ValueError(f"grad_out for {name} must have dtype {dtype}, got {grad_out.dtype}")
-    if not grad_out.flags.writeable:
-        raise ValueError(f"grad_out for {name} is read-only")
-
-
-def _overlaps_differently(reader, out):
-    """True if the flat operand ``reader`` overlaps ``out`` other than element for element."""
-    if not isinstance(reader, np.ndarray) or not np.may_share_memory(reader, out):
-        return False
-    same = (
-        reader.__array_interface__["data"][0] == out.__array_interface__["data"][0]
-        and reader.dtype == out.dtype
-        and reader.size == out.size
-        and reader.flags.c_contiguous
-    )
-    return not same
-
-
-def unpack_grad_out(grad_out, names):
-    """``grad_out`` as one entry per prediction (``None`` where not given)."""
-    if grad_out is None:
-        return [None] * len(names)
-    if len(names) == 1:
-        if isinstance(grad_out, (tuple, list)):
-            if len(grad_out) != 1:
-                raise ValueError(f"grad_out must be one array for {names[0]}")
-            return list(grad_out)
-        return [grad_out]
-    if not isinstance(grad_out, (tuple, list)) or len(grad_out) != len(names):
-        raise ValueError(f"grad_out must be a tuple of {len(names)} arrays, for {', '.join(names)}")
-    return list(grad_out)
 
 
 def run_elementwise(
@@ -167,22 +99,21 @@ def run_elementwise(
         if grad_output is None:
             gout = cdtype.type(1)
         else:
-            gout = ops.flat(_grad_output_array(grad_output, ops.shape))
+            gout = ops.flat(outputs.upstream_array(grad_output, ops.shape))
     else:
-        g = _scalar_grad_output(grad_output)
+        g = outputs.upstream_scalar(grad_output)
         if reduction == "mean":
             gout = cdtype.type(g / divisor if divisor else np.nan)
         else:
             gout = cdtype.type(g)
 
-    targets = [None, None]
+    slots = [None, None]
     if return_grad:
-        outs = unpack_grad_out(grad_out, grad_names)
-        readers = [a, b, c, d]
-        for slot, name, out in zip(grad_slots, grad_names, outs):
-            targets[slot] = GradTarget(name, ops, out, readers)
-    grad_a = targets[0].buffer if targets[0] is not None else None
-    grad_b = targets[1].buffer if targets[1] is not None else None
+        made = outputs.grad_slots(grad_names, ops, grad_out, [a, b, c, d])
+        for slot, made_slot in zip(grad_slots, made):
+            slots[slot] = made_slot
+    grad_a = slots[0].buffer if slots[0] is not None else None
+    grad_b = slots[1].buffer if slots[1] is not None else None
 
     parallel.run_ranges(
         kernel,
@@ -206,32 +137,8 @@ def run_elementwise(
         raise ValueError(domain_error)
 
     if reduction == "none":
-        loss = ops.unorient(loss_out.reshape(ops.work_shape))
-        if loss.dtype != ops.dtype:
-            loss = loss.astype(ops.dtype)
+        loss = ops.to_caller(loss_out)
+        loss = loss.astype(ops.dtype) if loss.dtype != ops.dtype else loss
     else:
-        total = partials.sum()
-        if reduction == "mean":
-            total = total / divisor if divisor else np.nan
-        loss = ops.dtype.type(total)
-    if not return_grad:
-        return loss
-    grads = [targets[slot].finish() for slot in grad_slots]
-    return loss, grads[0] if len(grads) == 1 else tuple(grads)
-
-
-def _grad_output_array(grad_output, shape):
-    g = as_array(grad_output, "grad_output")
-    check_broadcastable("grad_output", g, "the loss", shape)
-    return g
-
-
-def _scalar_grad_output(grad_output):
-    if grad_output is None:
-        return 1.0
-    g = as_array(grad_output, "grad_output")
-    if g.size != 1:
-        raise ValueError(
-            f"grad_output of shape {tuple(g.shape)} cannot be broadcast to the shape () of a reduced loss"
-        )
-    return float(g.reshape(()))
+        loss = outputs.reduced_loss(partials.sum(), reduction, divisor, ops.dtype)
+    return outputs.results(loss, [slots[k] for k in grad_slots] if return_grad else None)

@@ -2,15 +2,9 @@
 
 import numpy as np
 
-from .._core import parallel
+from .._core import outputs, parallel
 from .._core.devices import on_device
-from .._core.driver import (
-    GradTarget,
-    Operands,
-    _grad_output_array,
-    _scalar_grad_output,
-    unpack_grad_out,
-)
+from .._core.driver import Operands
 from .._core.validation import (
     HOST,
     compute_dtype,
@@ -85,9 +79,9 @@ def _grad_scale(reduction, grad_output, loss_shape, n_samples, target_lengths):
     if reduction == "none":
         if grad_output is None:
             return np.ones(n_samples)
-        g = _grad_output_array(grad_output, loss_shape)
+        g = outputs.upstream_array(grad_output, loss_shape)
         return np.broadcast_to(g.astype(np.float64), loss_shape).reshape(n_samples).copy()
-    g = _scalar_grad_output(grad_output)
+    g = outputs.upstream_scalar(grad_output)
     if reduction == "sum":
         return np.full(n_samples, g)
     return g / (n_samples * np.maximum(target_lengths, 1).astype(np.float64))
@@ -125,7 +119,7 @@ def _ctc(
     n_frames, n_samples, n_classes = plan.n_frames, plan.n_samples, plan.n_classes
     il, tl, labels, offsets = plan.input_lengths, plan.target_lengths, plan.labels, plan.offsets
     # The kernel reads x as C-ordered (T, N, C) in the compute dtype; Operands of
-    # that array (result dtype from x) lets GradTarget write grad_out in place.
+    # that array (result dtype from x) lets a GradSlot write grad_out in place.
     data = np.ascontiguousarray(native(x, compute_dtype(result_dtype(x))))
     ops = Operands(data, [x])
     x3 = data.reshape(n_frames, n_samples, n_classes)
@@ -135,8 +129,7 @@ def _ctc(
     grad = None
     scale = np.empty(0)
     if return_grad:
-        (out,) = unpack_grad_out(grad_out, [pred])
-        target = GradTarget(pred, ops, out, [data])
+        (target,) = outputs.grad_slots([pred], ops, grad_out, [data])
         grad = target.buffer.reshape(n_frames, n_samples, n_classes)
         scale = _grad_scale(reduction, grad_output, loss_shape, n_samples, tl)
 
@@ -178,9 +171,7 @@ def _ctc(
     else:
         mean = (losses / np.maximum(tl, 1)).sum() / n_samples if n_samples else np.nan
         loss = dtype.type(mean)
-    if not return_grad:
-        return loss
-    return loss, target.finish()
+    return outputs.results(loss, [target] if return_grad else None)
 
 
 @on_device("ctc")
@@ -200,72 +191,72 @@ def ctc_loss(
 ):
     r"""Connectionist Temporal Classification loss.
 
-        The negative log-likelihood of the target sequence under all alignments
-        of the input frames to it (labels with blanks between and around them,
-        each label or blank repeated over consecutive frames; a label repeated in
-        the target needs a blank between its two alignments):
+    The negative log-likelihood of the target sequence under all alignments
+    of the input frames to it (labels with blanks between and around them,
+    each label or blank repeated over consecutive frames; a label repeated in
+    the target needs a blank between its two alignments):
 
-        .. math::
+    .. math::
 
-            \mathrm{loss}_n = -\log \sum_{\pi \in \mathcal{B}^{-1}(l_n)}
-            \prod_{t < T_n} \exp(x_{t, n, \pi_t})
+        \mathrm{loss}_n = -\log \sum_{\pi \in \mathcal{B}^{-1}(l_n)}
+        \prod_{t < T_n} \exp(x_{t, n, \pi_t})
 
-        computed in log space with the alpha (forward) and beta (backward)
-        recursions, summed in float64 for every input dtype (for float32 input the
-        exponentials and logarithms of each step are evaluated to float32
-        accuracy; the loss stays within about 1e-8 relative of the float64 result
-        even at T = 3000), with no cap on ``T`` or the target length.  Memory: the
-        ``T_n x (2 L_n + 1)`` float64 alpha table of one sample per thread with
-        ``return_grad=True``, two of its rows without.  A target with no
-        alignment (too few frames for its labels and the blanks its repeats need)
-        has loss ``inf``.
+    computed in log space with the alpha (forward) and beta (backward)
+    recursions, summed in float64 for every input dtype (for float32 input the
+    exponentials and logarithms of each step are evaluated to float32
+    accuracy; the loss stays within about 1e-8 relative of the float64 result
+    even at T = 3000), with no cap on ``T`` or the target length.  Memory: the
+    ``T_n x (2 L_n + 1)`` float64 alpha table of one sample per thread with
+    ``return_grad=True``, two of its rows without.  A target with no
+    alignment (too few frames for its labels and the blanks its repeats need)
+    has loss ``inf``.
 
-        Gradient: the true derivative of the loss with respect to ``log_probs``,
-        minus the posterior occupancy of class ``c`` at frame ``t``:
+    Gradient: the true derivative of the loss with respect to ``log_probs``,
+    minus the posterior occupancy of class ``c`` at frame ``t``:
 
-        .. math::
+    .. math::
 
-            \frac{\partial\,\mathrm{loss}_n}{\partial x_{t,n,c}} =
-            -\sum_{s:\, l'_s = c} \exp\bigl(\alpha_t(s) + \beta_t(s) + \mathrm{loss}_n\bigr)
+        \frac{\partial\,\mathrm{loss}_n}{\partial x_{t,n,c}} =
+        -\sum_{s:\, l'_s = c} \exp\bigl(\alpha_t(s) + \beta_t(s) + \mathrm{loss}_n\bigr)
 
-        (0 for frames ``t >= input_lengths[n]``; NaN for the frames of a sample
-        whose loss is ``inf``, as PyTorch gives, or 0 under ``zero_infinity``).
+    (0 for frames ``t >= input_lengths[n]``; NaN for the frames of a sample
+    whose loss is ``inf``, as PyTorch gives, or 0 under ``zero_infinity``).
 
-        Differences from PyTorch: PyTorch's ``ctc_loss`` returns, as the gradient
-        "with respect to log_probs", ``G * (exp(log_probs) - occupancy)`` (``G`` the
-        sample's upstream gradient), which is the gradient with respect to the
-        logits under a log_softmax.  numbaloss returns the derivative that the
-        function has (a finite-difference check confirms it); pushed through a
-        log_softmax, ``grad - exp(log_probs) * grad.sum(-1, keepdims=True)``, it
-        equals PyTorch's when ``log_probs`` is normalized.  For logits, use
-        :func:`ctc_loss_from_logits`, which does that inside.  PyTorch does not
-        check the labels (a label equal to ``blank`` or outside ``[0, C)`` gives
-        an undefined result); numbaloss raises ``ValueError``.  An empty batch
-        gives 0 (``'sum'``), NaN (``'mean'``) or an empty array (``'none'``) where
-        PyTorch raises.
+    Differences from PyTorch: PyTorch's ``ctc_loss`` returns, as the gradient
+    "with respect to log_probs", ``G * (exp(log_probs) - occupancy)`` (``G`` the
+    sample's upstream gradient), which is the gradient with respect to the
+    logits under a log_softmax.  numbaloss returns the derivative that the
+    function has (a finite-difference check confirms it); pushed through a
+    log_softmax, ``grad - exp(log_probs) * grad.sum(-1, keepdims=True)``, it
+    equals PyTorch's when ``log_probs`` is normalized.  For logits, use
+    :func:`ctc_loss_from_logits`, which does that inside.  PyTorch does not
+    check the labels (a label equal to ``blank`` or outside ``[0, C)`` gives
+    an undefined result); numbaloss raises ``ValueError``.  An empty batch
+    gives 0 (``'sum'``), NaN (``'mean'``) or an empty array (``'none'``) where
+    PyTorch raises.
 
-        Parameters
-        ----------
-        log_probs : array_like
-            ``(T, N, C)`` or unbatched ``(T, C)``: log-probabilities of the ``C``
-            classes at each frame (normally a log_softmax output; not checked).
-            Read in place when C-contiguous in the compute dtype, else copied once.
+    Parameters
+    ----------
+    log_probs : array_like
+        ``(T, N, C)`` or unbatched ``(T, C)``: log-probabilities of the ``C``
+        classes at each frame (normally a log_softmax output; not checked).
+        Read in place when C-contiguous in the compute dtype, else copied once.
     {common_doc}
 
-        See Also
-        --------
-        ctc_loss_from_logits : the same loss of ``log_softmax(logits)``, with the
-            gradient with respect to the logits.
+    See Also
+    --------
+    ctc_loss_from_logits : the same loss of ``log_softmax(logits)``, with the
+        gradient with respect to the logits.
 
-        Examples
-        --------
-        >>> import numpy as np, numbaloss as nl
-        >>> log_probs = np.log(np.full((3, 2), 0.5))   # T=3 frames, C=2 classes
-        >>> loss, grad = nl.ctc_loss(log_probs, [1], 3, 1, reduction="sum", return_grad=True)
-        >>> round(float(loss), 6)   # -log(6 paths * 0.5**3)
-        0.287682
-        >>> grad.round(4).tolist()
-        [[-0.5, -0.5], [-0.3333, -0.6667], [-0.5, -0.5]]
+    Examples
+    --------
+    >>> import numpy as np, numbaloss as nl
+    >>> log_probs = np.log(np.full((3, 2), 0.5))   # T=3 frames, C=2 classes
+    >>> loss, grad = nl.ctc_loss(log_probs, [1], 3, 1, reduction="sum", return_grad=True)
+    >>> round(float(loss), 6)   # -log(6 paths * 0.5**3)
+    0.287682
+    >>> grad.round(4).tolist()
+    [[-0.5, -0.5], [-0.3333, -0.6667], [-0.5, -0.5]]
     """
     return _ctc(
         log_probs,
@@ -300,37 +291,37 @@ def ctc_loss_from_logits(
 ):
     r"""CTC loss of unnormalized activations, with the log_softmax fused in.
 
-        ``ctc_loss_from_logits(z, ...)`` equals ``ctc_loss(log_softmax(z, axis=-1),
-        ...)``; the log_softmax over the classes is applied inside the kernel (as
-        warp-ctc does), so no ``(T, N, C)`` array of log-probabilities is made,
-        and the gradient is with respect to the logits:
+    ``ctc_loss_from_logits(z, ...)`` equals ``ctc_loss(log_softmax(z, axis=-1),
+    ...)``; the log_softmax over the classes is applied inside the kernel (as
+    warp-ctc does), so no ``(T, N, C)`` array of log-probabilities is made,
+    and the gradient is with respect to the logits:
 
-        .. math::
+    .. math::
 
-            \frac{\partial\,\mathrm{loss}_n}{\partial z_{t,n,c}} =
-            \operatorname{softmax}(z_{t,n})_c -
-            \sum_{s:\, l'_s = c} \exp\bigl(\alpha_t(s) + \beta_t(s) + \mathrm{loss}_n\bigr)
+        \frac{\partial\,\mathrm{loss}_n}{\partial z_{t,n,c}} =
+        \operatorname{softmax}(z_{t,n})_c -
+        \sum_{s:\, l'_s = c} \exp\bigl(\alpha_t(s) + \beta_t(s) + \mathrm{loss}_n\bigr)
 
-        for ``t < input_lengths[n]`` and 0 after.  This is what PyTorch's
-        ``ctc_loss(log_softmax(z), ...)`` gives through autograd (see
-        :func:`ctc_loss` for the formula of the loss and its options).
+    for ``t < input_lengths[n]`` and 0 after.  This is what PyTorch's
+    ``ctc_loss(log_softmax(z), ...)`` gives through autograd (see
+    :func:`ctc_loss` for the formula of the loss and its options).
 
-        Parameters
-        ----------
-        logits : array_like
-            ``(T, N, C)`` or unbatched ``(T, C)`` unnormalized activations.
+    Parameters
+    ----------
+    logits : array_like
+        ``(T, N, C)`` or unbatched ``(T, C)`` unnormalized activations.
     {common_doc}
 
-        Examples
-        --------
-        >>> import numpy as np, numbaloss as nl
-        >>> logits = np.zeros((3, 2))   # uniform over C=2 classes
-        >>> loss, grad = nl.ctc_loss_from_logits(logits, [1], 3, 1, reduction="sum",
-        ...                                      return_grad=True)
-        >>> round(float(loss), 6)
-        0.287682
-        >>> grad.round(4).tolist()
-        [[0.0, 0.0], [0.1667, -0.1667], [0.0, 0.0]]
+    Examples
+    --------
+    >>> import numpy as np, numbaloss as nl
+    >>> logits = np.zeros((3, 2))   # uniform over C=2 classes
+    >>> loss, grad = nl.ctc_loss_from_logits(logits, [1], 3, 1, reduction="sum",
+    ...                                      return_grad=True)
+    >>> round(float(loss), 6)
+    0.287682
+    >>> grad.round(4).tolist()
+    [[0.0, 0.0], [0.1667, -0.1667], [0.0, 0.0]]
     """
     return _ctc(
         logits,

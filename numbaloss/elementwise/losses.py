@@ -10,7 +10,8 @@ there by :func:`~numbaloss._core.devices.on_device`.
 import numpy as np
 
 from .._core.devices import on_device
-from .._core.driver import Operands, run_elementwise, unpack_grad_out
+from .._core.driver import Operands, run_elementwise
+from .._core.outputs import unpack_grad_out
 from .._core.traits import UNIT
 from .._core.validation import HOST
 from . import cpu, plans

@@ -11,15 +11,9 @@ in row order in float64, so results are bitwise identical for any number of thre
 import numpy as np
 from numba.core.registry import CPUDispatcher
 
-from .._core import parallel
+from .._core import outputs, parallel
 from .._core.devices import on_device
-from .._core.driver import (
-    GradTarget,
-    Operands,
-    _grad_output_array,
-    _scalar_grad_output,
-    unpack_grad_out,
-)
+from .._core.driver import Operands
 from .._core.validation import (
     HOST,
     as_array,
@@ -127,13 +121,11 @@ class _RowCall:
         self.loss_rows = np.zeros(n_rows, dtype=np.float64)
         if reduction == "none":
             if grad_output is None:
-                gout = np.ones(n_rows, dtype=cdtype)
+                self.gout = np.ones(n_rows, dtype=cdtype)
             else:
-                g = native(_grad_output_array(grad_output, self.loss_shape), cdtype)
-                gout = np.broadcast_to(g, self.loss_shape).reshape(n_rows)
-            self.gout = np.ascontiguousarray(gout, dtype=cdtype)
+                self.gout = outputs.upstream_rows(grad_output, self.loss_shape, cdtype)
         else:
-            g = _scalar_grad_output(grad_output)
+            g = outputs.upstream_scalar(grad_output)
             if reduction == "mean" and n_rows:
                 g = g / n_rows
             self.gout = np.full(n_rows, g, dtype=cdtype)
@@ -141,10 +133,7 @@ class _RowCall:
         if self.return_grad:
             names = [name for name, _ in preds]
             readers = [arr for _, arr in preds]
-            outs = unpack_grad_out(grad_out, names)
-            self.targets = [
-                GradTarget(name, self.ops, out, readers) for name, out in zip(names, outs)
-            ]
+            self.targets = outputs.grad_slots(names, self.ops, grad_out, readers)
             self.buffers = [t.buffer.reshape(n_rows, width) for t in self.targets]
         else:
             empty = np.empty((0, width), dtype=cdtype)
@@ -154,16 +143,10 @@ class _RowCall:
         """The loss as the caller gets it, and the gradients with ``return_grad``."""
         dtype = self.ops.dtype
         if self.reduction == "none":
-            loss = self.loss_rows.astype(dtype).reshape(self.loss_shape)
+            loss = outputs.loss_array(self.loss_rows, self.loss_shape, dtype)
         else:
-            total = self.loss_rows.sum()
-            if self.reduction == "mean":
-                total = total / self.n_rows if self.n_rows else np.nan
-            loss = dtype.type(total)
-        if not self.return_grad:
-            return loss
-        grads = [t.finish() for t in self.targets]
-        return loss, grads[0] if len(grads) == 1 else tuple(grads)
+            loss = outputs.reduced_loss(self.loss_rows.sum(), self.reduction, self.n_rows, dtype)
+        return outputs.results(loss, self.targets if self.return_grad else None)
 
 
 def _scores_and_rows(x, name="input"):

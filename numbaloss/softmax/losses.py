@@ -10,16 +10,9 @@ CUDA back end (:mod:`.cuda`, taken for device arrays) shares.
 
 import numpy as np
 
-from .._core import parallel
+from .._core import outputs, parallel
 from .._core.devices import on_device
-from .._core.driver import (
-    Operands,
-    _check_grad_out,
-    _grad_output_array,
-    _overlaps_differently,
-    _scalar_grad_output,
-    run_elementwise,
-)
+from .._core.driver import Operands, run_elementwise
 from .._core.validation import (
     HOST,
     as_array,
@@ -88,31 +81,16 @@ class _Logits:
         moved = matrix.reshape(_moved_shape(self.shape))
         return np.moveaxis(moved, -1, 1) if len(self.shape) >= 3 else moved
 
-    def grad_buffer(self, grad_out, readers):
-        """``(buffer, out)``: the matrix the kernel writes and the caller's ``grad_out``."""
-        if grad_out is None:
-            return np.empty((self.rows, self.n_classes), dtype=self.cdtype), None
-        if isinstance(grad_out, (tuple, list)) and len(grad_out) == 1:
-            grad_out = grad_out[0]
-        _check_grad_out(self.name, grad_out, self.shape, self.dtype)
-        view = self.class_last(grad_out)
-        if view.dtype == self.cdtype and view.flags.c_contiguous:
-            matrix = view.reshape(self.rows, self.n_classes)
-            if not any(_overlaps_differently(r, matrix) for r in readers):
-                return matrix, grad_out
-        return np.empty((self.rows, self.n_classes), dtype=self.cdtype), grad_out
+    # The layout of :mod:`numbaloss._core.outputs`: gradients as ``(rows, C)`` matrices.
+    @property
+    def kernel_shape(self):
+        return (self.rows, self.n_classes)
 
-    def finish_grad(self, buffer, out):
-        grad = self.from_rows(buffer)
-        if out is not None:
-            if not np.shares_memory(out, buffer):
-                np.copyto(out, grad, casting="unsafe")
-            return out
-        return grad.astype(self.dtype) if grad.dtype != self.dtype else grad
+    def to_kernel(self, arr):
+        return self.class_last(arr)
 
-    def finish_loss(self, loss_rows):
-        loss = loss_rows.reshape(self.loss_shape)
-        return loss.astype(self.dtype) if loss.dtype != self.dtype else loss
+    def to_caller(self, buffer):
+        return self.from_rows(buffer)
 
 
 def _moved_shape(shape):
@@ -124,10 +102,8 @@ def _upstream(logits, reduction, grad_output):
     if reduction == "none":
         if grad_output is None:
             return logits.cdtype.type(1)
-        g = _grad_output_array(grad_output, logits.loss_shape)
-        g = np.broadcast_to(native(g, logits.cdtype), logits.loss_shape)
-        return np.ascontiguousarray(g).reshape(logits.rows)
-    return _scalar_grad_output(grad_output)
+        return outputs.upstream_rows(grad_output, logits.loss_shape, logits.cdtype)
+    return outputs.upstream_scalar(grad_output)
 
 
 def _class_targets(t):
@@ -151,32 +127,29 @@ def _run_rows(kernel, logits, args, n_partials, reduction, return_grad, grad_out
     nblocks = parallel.n_blocks(logits.rows, block_rows)
     partials = np.zeros((nblocks, n_partials), dtype=np.float64)
     loss_rows = np.empty(logits.rows if reduction == "none" else 0, dtype=logits.cdtype)
-    buffer = out = None
+    slot = None
     if return_grad:
-        buffer, out = logits.grad_buffer(grad_out, readers)
+        (slot,) = outputs.grad_slots([logits.name], logits, grad_out, readers)
     parallel.run_ranges(
         kernel,
         nblocks,
         block_rows * max(logits.n_classes, 1),
         *args,
         loss_rows,
-        buffer,
+        None if slot is None else slot.buffer,
         block_rows,
         partials,
     )
     totals = partials.sum(axis=0)
-    grad = logits.finish_grad(buffer, out) if return_grad else None
-    return totals, loss_rows, grad
+    return totals, loss_rows, slot
 
 
-def _result(logits, reduction, value, loss_rows, grad, return_grad):
-    loss = logits.finish_loss(loss_rows) if reduction == "none" else logits.dtype.type(value)
-    return (loss, grad) if return_grad else loss
-
-
-def _divide(total, divisor):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.float64(total) / np.float64(divisor)
+def _result(logits, reduction, value, loss_rows, slot):
+    if reduction == "none":
+        loss = outputs.loss_array(loss_rows, logits.loss_shape, logits.dtype)
+    else:
+        loss = logits.dtype.type(value)
+    return outputs.results(loss, None if slot is None else [slot])
 
 
 def _index_loss(params, logits, target, weight, reduction, return_grad, grad_output, grad_out):
@@ -191,19 +164,19 @@ def _index_loss(params, logits, target, weight, reduction, return_grad, grad_out
         )
     g = _upstream(logits, reduction, grad_output)
     if reduction == "mean":
-        g = logits.cdtype.type(_divide(g, w_total))
+        g = logits.cdtype.type(outputs.divide(g, w_total))
     elif reduction == "sum":
         g = logits.cdtype.type(g)
     kernel = cpu.index_tiles if logits.n_classes <= cpu.SMALL_C else cpu.index_rows
     w_sum = float(np.sum(w, dtype=np.float64))
     args = (params, logits.matrix, t, w, w_sum, g, g)
-    totals, loss_rows, grad = _run_rows(
+    totals, loss_rows, slot = _run_rows(
         kernel, logits, args, 2, reduction, return_grad, grad_out, [logits.matrix]
     )
     value = totals[0] + totals[1]
     if reduction == "mean":
-        value = _divide(totals[0], w_total) + _divide(totals[1], w_total)
-    return _result(logits, reduction, value, loss_rows, grad, return_grad)
+        value = outputs.divide(totals[0], w_total) + outputs.divide(totals[1], w_total)
+    return _result(logits, reduction, value, loss_rows, slot)
 
 
 def _prob_loss(
@@ -214,15 +187,15 @@ def _prob_loss(
     w = _class_weight(weight, logits)
     g = _upstream(logits, reduction, grad_output)
     if reduction == "mean":
-        g = logits.cdtype.type(_divide(g, logits.rows))
+        g = logits.cdtype.type(outputs.divide(g, logits.rows))
     elif reduction == "sum":
         g = logits.cdtype.type(g)
     args = (logits.matrix, prob, w, label_smoothing, g)
-    totals, loss_rows, grad = _run_rows(
+    totals, loss_rows, slot = _run_rows(
         cpu.prob_rows, logits, args, 1, reduction, return_grad, grad_out, [logits.matrix, prob]
     )
-    value = _divide(totals[0], logits.rows) if reduction == "mean" else totals[0]
-    return _result(logits, reduction, value, loss_rows, grad, return_grad)
+    value = outputs.divide(totals[0], logits.rows) if reduction == "mean" else totals[0]
+    return _result(logits, reduction, value, loss_rows, slot)
 
 
 # --- public functions ---------------------------------------------------------------
@@ -244,53 +217,53 @@ def cross_entropy(
 ):
     r"""Cross entropy between softmax(``input``) and class indices or class probabilities.
 
-        With class indices :math:`t_i`, weights :math:`w` and smoothing :math:`\varepsilon`:
+    With class indices :math:`t_i`, weights :math:`w` and smoothing :math:`\varepsilon`:
 
-        .. math:: \ell_i = (1 - \varepsilon)\, w_{t_i} (\mathrm{lse}(x_i) - x_{i t_i})
-                  + \frac{\varepsilon}{C} \sum_c w_c (\mathrm{lse}(x_i) - x_{ic})
+    .. math:: \ell_i = (1 - \varepsilon)\, w_{t_i} (\mathrm{lse}(x_i) - x_{i t_i})
+              + \frac{\varepsilon}{C} \sum_c w_c (\mathrm{lse}(x_i) - x_{ic})
 
-        (0 where :math:`t_i` is ``ignore_index``).  ``'mean'`` divides the sum by
-        :math:`\sum_{i \text{ not ignored}} w_{t_i}` (PyTorch's weighted mean; both terms,
-        as in PyTorch 2.13), which is NaN when every target is ignored.  The gradient is
+    (0 where :math:`t_i` is ``ignore_index``).  ``'mean'`` divides the sum by
+    :math:`\sum_{i \text{ not ignored}} w_{t_i}` (PyTorch's weighted mean; both terms,
+    as in PyTorch 2.13), which is NaN when every target is ignored.  The gradient is
 
-        .. math:: \partial \ell_i / \partial x_{ic} = p_{ic} \bigl((1-\varepsilon) w_{t_i}
-                  + \tfrac{\varepsilon}{C} \textstyle\sum_k w_k\bigr)
-                  - (1-\varepsilon) w_{t_i} [c = t_i] - \tfrac{\varepsilon}{C} w_c,
+    .. math:: \partial \ell_i / \partial x_{ic} = p_{ic} \bigl((1-\varepsilon) w_{t_i}
+              + \tfrac{\varepsilon}{C} \textstyle\sum_k w_k\bigr)
+              - (1-\varepsilon) w_{t_i} [c = t_i] - \tfrac{\varepsilon}{C} w_c,
 
-        with :math:`p_i = \operatorname{softmax}(x_i)`, and 0 for ignored rows.  With
-        class probabilities :math:`y` (same shape as ``input``, floating) and
-        :math:`q = (1-\varepsilon) y + \varepsilon / C`:
-        :math:`\ell_i = \sum_c w_c q_{ic} (\mathrm{lse}(x_i) - x_{ic})`, gradient
-        :math:`p_{ic} \sum_k w_k q_{ik} - w_c q_{ic}`; ``'mean'`` divides by the
-        number of rows, and ``ignore_index`` does not apply (as in PyTorch).
+    with :math:`p_i = \operatorname{softmax}(x_i)`, and 0 for ignored rows.  With
+    class probabilities :math:`y` (same shape as ``input``, floating) and
+    :math:`q = (1-\varepsilon) y + \varepsilon / C`:
+    :math:`\ell_i = \sum_c w_c q_{ic} (\mathrm{lse}(x_i) - x_{ic})`, gradient
+    :math:`p_{ic} \sum_k w_k q_{ik} - w_c q_{ic}`; ``'mean'`` divides by the
+    number of rows, and ``ignore_index`` does not apply (as in PyTorch).
 
-        Differences from PyTorch: class indices may be any integer dtype; an index out
-        of range raises ``ValueError`` before anything is written (also into an
-        in-place ``grad_out``); ``-log p_t`` is evaluated as ``log1p`` of the other
-        classes' share, so confident rows keep their tiny loss instead of rounding to 0.
+    Differences from PyTorch: class indices may be any integer dtype; an index out
+    of range raises ``ValueError`` before anything is written (also into an
+    in-place ``grad_out``); ``-log p_t`` is evaluated as ``log1p`` of the other
+    classes' share, so confident rows keep their tiny loss instead of rounding to 0.
 
-        Parameters
-        ----------
-        input : array_like
-            Logits of shape ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
-        target : array_like
-            Class indices of shape ``()``, ``(N)`` or ``(N, d1, ..., dk)`` (integers),
-            or class probabilities of the input's shape (floating).
-        weight : array_like, optional
-            One weight per class, shape ``(C)``.
-        ignore_index : int, optional
-            Class-index target value that contributes nothing (and is not counted by
-            ``'mean'``).
-        reduction : {'mean', 'sum', 'none'}, optional
-        label_smoothing : float, optional
-            In [0, 1]; mixes the target with the uniform distribution.
+    Parameters
+    ----------
+    input : array_like
+        Logits of shape ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
+    target : array_like
+        Class indices of shape ``()``, ``(N)`` or ``(N, d1, ..., dk)`` (integers),
+        or class probabilities of the input's shape (floating).
+    weight : array_like, optional
+        One weight per class, shape ``(C)``.
+    ignore_index : int, optional
+        Class-index target value that contributes nothing (and is not counted by
+        ``'mean'``).
+    reduction : {'mean', 'sum', 'none'}, optional
+    label_smoothing : float, optional
+        In [0, 1]; mixes the target with the uniform distribution.
     {grad_doc}
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> loss, grad = nl.cross_entropy([[2.0, 0.0, 0.0]], [0], return_grad=True)
-        >>> round(float(loss), 6), grad.round(4).tolist()
-        (0.239545, [[-0.213, 0.1065, 0.1065]])
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> loss, grad = nl.cross_entropy([[2.0, 0.0, 0.0]], [0], return_grad=True)
+    >>> round(float(loss), 6), grad.round(4).tolist()
+    (0.239545, [[-0.213, 0.1065, 0.1065]])
     """
     plan = plans.cross_entropy(
         HOST, input, target, weight, ignore_index, reduction, label_smoothing
@@ -342,41 +315,41 @@ def focal_loss(
 ):
     r"""Softmax (multi-class) focal loss.
 
-        .. math:: \ell_i = -w_{t_i} (1 - p_{i t_i})^{\gamma} \log p_{i t_i}, \qquad
-                  p_i = \operatorname{softmax}(x_i)
+    .. math:: \ell_i = -w_{t_i} (1 - p_{i t_i})^{\gamma} \log p_{i t_i}, \qquad
+              p_i = \operatorname{softmax}(x_i)
 
-        (0 where :math:`t_i` is ``ignore_index``); ``'mean'`` divides by the summed
-        weight of the targets that are not ignored, as :func:`cross_entropy` does.
-        ``(1 - p_t)^\gamma`` is computed in log space from the log-sum-exp, with
-        :math:`1 - p_t` summed from the other classes, so confident logits and
-        :math:`0 < \gamma < 1` give finite values and gradients.  The gradient is
+    (0 where :math:`t_i` is ``ignore_index``); ``'mean'`` divides by the summed
+    weight of the targets that are not ignored, as :func:`cross_entropy` does.
+    ``(1 - p_t)^\gamma`` is computed in log space from the log-sum-exp, with
+    :math:`1 - p_t` summed from the other classes, so confident logits and
+    :math:`0 < \gamma < 1` give finite values and gradients.  The gradient is
 
-        .. math:: \partial \ell_i / \partial x_{ic} = F_i (p_{ic} - [c = t_i]), \quad
-                  F_i = w_{t_i} \bigl((1-p_t)^{\gamma}
-                  - \gamma p_t (1-p_t)^{\gamma-1} \log p_t\bigr).
+    .. math:: \partial \ell_i / \partial x_{ic} = F_i (p_{ic} - [c = t_i]), \quad
+              F_i = w_{t_i} \bigl((1-p_t)^{\gamma}
+              - \gamma p_t (1-p_t)^{\gamma-1} \log p_t\bigr).
 
-        ``gamma=0`` runs :func:`cross_entropy` itself, so the two agree exactly.
-        PyTorch has no focal loss; it equals the composite
-        ``nll_loss((1 - p)**gamma * log_softmax(x), t, weight, ...)``.
+    ``gamma=0`` runs :func:`cross_entropy` itself, so the two agree exactly.
+    PyTorch has no focal loss; it equals the composite
+    ``nll_loss((1 - p)**gamma * log_softmax(x), t, weight, ...)``.
 
-        Parameters
-        ----------
-        input : array_like
-            Logits of shape ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
-        target : array_like
-            Class indices (integers) of shape ``()``, ``(N)`` or ``(N, d1, ..., dk)``.
-        gamma : float, optional
-            Focusing parameter, non-negative.
-        weight : array_like, optional
-            One weight per class (the focal loss paper's alpha), shape ``(C)``.
-        ignore_index : int, optional
-        reduction : {'mean', 'sum', 'none'}, optional
+    Parameters
+    ----------
+    input : array_like
+        Logits of shape ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
+    target : array_like
+        Class indices (integers) of shape ``()``, ``(N)`` or ``(N, d1, ..., dk)``.
+    gamma : float, optional
+        Focusing parameter, non-negative.
+    weight : array_like, optional
+        One weight per class (the focal loss paper's alpha), shape ``(C)``.
+    ignore_index : int, optional
+    reduction : {'mean', 'sum', 'none'}, optional
     {grad_doc}
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> round(float(nl.focal_loss([[2.0, 0.0, 0.0]], [0])), 6)
-        0.010869
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> round(float(nl.focal_loss([[2.0, 0.0, 0.0]], [0])), 6)
+    0.010869
     """
     plan = plans.focal_loss(HOST, input, target, gamma, weight, ignore_index, reduction)
     return _class_loss(plan, return_grad, grad_output, grad_out)
@@ -397,29 +370,29 @@ def nll_loss(
 ):
     r"""Negative log likelihood of class indices under log-probabilities ``input``.
 
-        .. math:: \ell_i = -w_{t_i} x_{i t_i}, \qquad
-                  \partial \ell_i / \partial x_{ic} = -w_{t_i} [c = t_i]
+    .. math:: \ell_i = -w_{t_i} x_{i t_i}, \qquad
+              \partial \ell_i / \partial x_{ic} = -w_{t_i} [c = t_i]
 
-        (0 where :math:`t_i` is ``ignore_index``); ``'mean'`` divides by the summed
-        weight of the targets that are not ignored (NaN when all are ignored), as
-        PyTorch does.  Class indices may be any integer dtype.
+    (0 where :math:`t_i` is ``ignore_index``); ``'mean'`` divides by the summed
+    weight of the targets that are not ignored (NaN when all are ignored), as
+    PyTorch does.  Class indices may be any integer dtype.
 
-        Parameters
-        ----------
-        input : array_like
-            Log-probabilities of shape ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
-        target : array_like
-            Class indices (integers) of shape ``()``, ``(N)`` or ``(N, d1, ..., dk)``.
-        weight : array_like, optional
-            One weight per class, shape ``(C)``.
-        ignore_index : int, optional
-        reduction : {'mean', 'sum', 'none'}, optional
+    Parameters
+    ----------
+    input : array_like
+        Log-probabilities of shape ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
+    target : array_like
+        Class indices (integers) of shape ``()``, ``(N)`` or ``(N, d1, ..., dk)``.
+    weight : array_like, optional
+        One weight per class, shape ``(C)``.
+    ignore_index : int, optional
+    reduction : {'mean', 'sum', 'none'}, optional
     {grad_doc}
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> float(nl.nll_loss([[-0.5, -1.0], [-2.0, -0.1]], [0, 1]))
-        0.3
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> float(nl.nll_loss([[-0.5, -1.0], [-2.0, -0.1]], [0, 1]))
+    0.3
     """
     plan = plans.nll_loss(HOST, input, target, weight, ignore_index, reduction)
     return _class_loss(plan, return_grad, grad_output, grad_out)
@@ -438,15 +411,15 @@ def _nll_loss(logits, plan, return_grad, grad_output, grad_out):
         )
     g = _upstream(logits, reduction, grad_output)
     if reduction == "mean":
-        g = logits.cdtype.type(_divide(g, w_total))
+        g = logits.cdtype.type(outputs.divide(g, w_total))
     elif reduction == "sum":
         g = logits.cdtype.type(g)
     args = (logits.matrix, t, w, ignore_index, g)
-    totals, loss_rows, grad = _run_rows(
+    totals, loss_rows, slot = _run_rows(
         cpu.nll_rows, logits, args, 1, reduction, return_grad, grad_out, [logits.matrix]
     )
-    value = _divide(totals[0], w_total) if reduction == "mean" else totals[0]
-    return _result(logits, reduction, value, loss_rows, grad, return_grad)
+    value = outputs.divide(totals[0], w_total) if reduction == "mean" else totals[0]
+    return _result(logits, reduction, value, loss_rows, slot)
 
 
 @on_device("softmax")
@@ -464,39 +437,39 @@ def sigmoid_focal_loss(
 ):
     r"""torchvision's sigmoid focal loss (RetinaNet), elementwise on logits.
 
-        .. math:: \ell = \alpha_t \, \mathrm{ce}(x, y) \, q^{\gamma}, \quad
-                  q = \sigma(x)(1 - y) + \sigma(-x) y, \quad
-                  \alpha_t = \alpha y + (1 - \alpha)(1 - y)
+    .. math:: \ell = \alpha_t \, \mathrm{ce}(x, y) \, q^{\gamma}, \quad
+              q = \sigma(x)(1 - y) + \sigma(-x) y, \quad
+              \alpha_t = \alpha y + (1 - \alpha)(1 - y)
 
-        with :math:`\mathrm{ce}` the binary cross entropy with logits, and
-        :math:`\alpha_t = 1` when ``alpha < 0``.  The gradient is
+    with :math:`\mathrm{ce}` the binary cross entropy with logits, and
+    :math:`\alpha_t = 1` when ``alpha < 0``.  The gradient is
 
-        .. math:: \partial \ell / \partial x = \alpha_t \bigl[(\sigma(x) - y) q^{\gamma}
-                  + \gamma\, \mathrm{ce}\, (1 - 2y)\, q^{\gamma - 1} \sigma(x) \sigma(-x)\bigr].
+    .. math:: \partial \ell / \partial x = \alpha_t \bigl[(\sigma(x) - y) q^{\gamma}
+              + \gamma\, \mathrm{ce}\, (1 - 2y)\, q^{\gamma - 1} \sigma(x) \sigma(-x)\bigr].
 
-        The logs of the sigmoids are formed without overflow and, for targets 0 and 1,
-        :math:`q^{\gamma-1}\sigma(x)\sigma(-x)` is simplified exactly, so logits in the
-        thousands give finite values and gradients (torchvision's formula in float32
-        gives NaN gradients there for ``gamma < 1``).
+    The logs of the sigmoids are formed without overflow and, for targets 0 and 1,
+    :math:`q^{\gamma-1}\sigma(x)\sigma(-x)` is simplified exactly, so logits in the
+    thousands give finite values and gradients (torchvision's formula in float32
+    gives NaN gradients there for ``gamma < 1``).
 
-        Parameters
-        ----------
-        inputs : array_like
-            Logits, any shape.
-        targets : array_like
-            Binary (or soft) labels of the same shape.
-        alpha : float, optional
-            Weight of the positive class in (0, 1); negative disables the weighting.
-        gamma : float, optional
-            Focusing parameter, non-negative.
-        reduction : {'none', 'mean', 'sum'}, optional
-            Default ``'none'``, as in torchvision.
+    Parameters
+    ----------
+    inputs : array_like
+        Logits, any shape.
+    targets : array_like
+        Binary (or soft) labels of the same shape.
+    alpha : float, optional
+        Weight of the positive class in (0, 1); negative disables the weighting.
+    gamma : float, optional
+        Focusing parameter, non-negative.
+    reduction : {'none', 'mean', 'sum'}, optional
+        Default ``'none'``, as in torchvision.
     {grad_doc}
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> nl.sigmoid_focal_loss([2.0, -1.0], [1.0, 0.0]).round(6).tolist()
-        [0.000451, 0.016994]
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> nl.sigmoid_focal_loss([2.0, -1.0], [1.0, 0.0]).round(6).tolist()
+    [0.000451, 0.016994]
     """
     plan = plans.sigmoid_focal_loss(HOST, inputs, targets, alpha, gamma, reduction)
     params, x, y = plan.params, *plan.operands
@@ -563,7 +536,7 @@ def zero_one_loss(
         return wrong
     total = np.sum(wrong, dtype=np.float64)
     if reduction == "mean":
-        total = _divide(total, wrong.size)
+        total = outputs.divide(total, wrong.size)
     return dtype.type(total)
 
 
