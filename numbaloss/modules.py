@@ -8,12 +8,14 @@ keywords::
     >>> loss_fn = nl.SmoothL1Loss(beta=0.5)
     >>> loss, grad = loss_fn([0.0, 2.0], [0.1, 0.0], return_grad=True)
 
-Families register their classes with :func:`loss_class`, from one table.
+The classes are made by :func:`loss_class` from the registry
+(:mod:`numbaloss._core.registry`), which gives each its name and options.
 """
 
 import inspect
 
 from . import functional as F
+from ._core import registry
 
 __all__ = []
 
@@ -118,63 +120,6 @@ def loss_class(name, function, options):
     return cls
 
 
-_R = ("reduction", "mean")
-
-for _name, _func, _opts in [
-    ("L1Loss", F.l1_loss, [_R]),
-    ("MSELoss", F.mse_loss, [_R]),
-    ("SmoothL1Loss", F.smooth_l1_loss, [_R, ("beta", 1.0)]),
-    ("HuberLoss", F.huber_loss, [_R, ("delta", 1.0)]),
-    ("SoftMarginLoss", F.soft_margin_loss, [_R]),
-    ("BCELoss", F.binary_cross_entropy, [("weight", None), _R]),
-    (
-        "BCEWithLogitsLoss",
-        F.binary_cross_entropy_with_logits,
-        [("weight", None), _R, ("pos_weight", None)],
-    ),
-    (
-        "PoissonNLLLoss",
-        F.poisson_nll_loss,
-        [("log_input", True), ("full", False), ("eps", 1e-8), _R],
-    ),
-    ("GaussianNLLLoss", F.gaussian_nll_loss, ["*", ("full", False), ("eps", 1e-6), _R]),
-    ("KLDivLoss", F.kl_div, [_R, ("log_target", False)]),
-    ("MarginRankingLoss", F.margin_ranking_loss, [("margin", 0.0), _R]),
-    ("HingeEmbeddingLoss", F.hinge_embedding_loss, [("margin", 1.0), _R]),
-    (
-        "CrossEntropyLoss",
-        F.cross_entropy,
-        [("weight", None), ("ignore_index", -100), _R, ("label_smoothing", 0.0)],
-    ),
-    ("NLLLoss", F.nll_loss, [("weight", None), ("ignore_index", -100), _R]),
-    ("FocalLoss", F.focal_loss, [("gamma", 2.0), ("weight", None), ("ignore_index", -100), _R]),
-    (
-        "SigmoidFocalLoss",
-        F.sigmoid_focal_loss,
-        [("alpha", 0.25), ("gamma", 2.0), ("reduction", "none")],
-    ),
-    ("ZeroOneLoss", F.zero_one_loss, [_R]),
-    ("CTCLoss", F.ctc_loss, [("blank", 0), _R, ("zero_infinity", False)]),
-    ("MultiMarginLoss", F.multi_margin_loss, [("p", 1), ("margin", 1.0), ("weight", None), _R]),
-    ("MultiLabelMarginLoss", F.multilabel_margin_loss, [_R]),
-    ("MultiLabelSoftMarginLoss", F.multilabel_soft_margin_loss, [("weight", None), _R]),
-    ("CosineEmbeddingLoss", F.cosine_embedding_loss, [("margin", 0.0), _R]),
-    (
-        "TripletMarginLoss",
-        F.triplet_margin_loss,
-        [("margin", 1.0), ("p", 2.0), ("eps", 1e-6), ("swap", False), _R],
-    ),
-    (
-        "TripletMarginWithDistanceLoss",
-        F.triplet_margin_with_distance_loss,
-        [
-            "*",
-            ("distance_function", None),
-            ("margin", 1.0),
-            ("swap", False),
-            _R,
-            ("distance_grad", None),
-        ],
-    ),
-]:
-    loss_class(_name, _func, _opts)
+for _entry in registry.ENTRIES:
+    if _entry.cls:
+        loss_class(_entry.cls, getattr(F, _entry.name), _entry.options)

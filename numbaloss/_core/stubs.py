@@ -1,0 +1,64 @@
+"""The ``.pyi`` stubs that show the registry's functions and classes to IDEs and type checkers.
+
+:mod:`numbaloss.functional` and :mod:`numbaloss.modules` build their names from the
+registry at import, which static analysis cannot follow; the stubs written here
+spell them out.  Regenerate them after changing the registry::
+
+    python -m numbaloss._core.stubs
+
+(``tests/core/test_registry.py`` fails while they are out of date.)
+"""
+
+import inspect
+
+from . import registry
+
+
+def _stub_function(name, func):
+    return f"def {name}{inspect.signature(func)}: ...\n"
+
+
+def stubs():
+    """``{path relative to the package: text}`` of the generated ``.pyi`` stubs."""
+    import numbaloss
+
+    header = (
+        '"""Generated from numbaloss._core.registry by ``python -m numbaloss._core.stubs``;'
+        ' do not edit."""\n\n'
+    )
+    funcs = [header]
+    funcs.append(f"__all__ = {registry.names()!r}\n\n")
+    for name in registry.names():
+        funcs.append(_stub_function(name, getattr(numbaloss, name)))
+    classes = [header, "from typing import Any\n\n"]
+    classes.append(
+        "class Loss:\n"
+        "    def __call__(self, *arrays: Any, return_grad: bool = False, grad_output: Any = None,"
+        " grad_out: Any = None) -> Any: ...\n\n"
+    )
+    classes.append(f"__all__ = {registry.classes()!r}\n\n")
+    for e in registry.ENTRIES:
+        if not e.cls:
+            continue
+        cls = getattr(numbaloss, e.cls)
+        init = inspect.signature(cls.__init__)
+        classes.append(f"class {e.cls}(Loss):\n    def __init__{init}: ...\n\n")
+    return {"functional.pyi": "".join(funcs), "modules.pyi": "".join(classes).rstrip() + "\n"}
+
+
+def write_stubs():
+    """Write the stubs of :func:`stubs` next to the package's modules; returns their paths."""
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    written = []
+    for rel, text in stubs().items():
+        path = root / rel
+        path.write_text(text)
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_stubs():
+        print(f"wrote {path}")
