@@ -1,10 +1,11 @@
 """Timing numbaloss beside PyTorch's CPU forward+backward and plain NumPy.
 
 Shared by ``python -m numbaloss bench``, ``asv_bench/compare.py`` and the asv
-benchmarks (``asv_bench/benchmarks/compile.py``).  The losses are discovered from
-``numbaloss.functional.__all__``; :func:`workload` knows how to make valid inputs
-for every function of the public contract, at any size, so a family that is
-installed later is benchmarked without editing this module.
+benchmarks (``asv_bench/benchmarks/compile.py``).  The losses are those of the
+registry (:mod:`numbaloss._core.registry`); :func:`workload` makes valid inputs for
+every function of a family at any size (an elementwise loss's from its reference
+case in :mod:`numbaloss.testing.elementwise`), so a new loss is benchmarked
+without editing this module.
 
 Nothing here is imported by ``import numbaloss``; PyTorch is imported only when a
 PyTorch timing is asked for.
@@ -218,40 +219,28 @@ def _elementwise(name, n, dtype, rng):
     )
 
 
-_ELEMENTWISE = (
-    "l1_loss mse_loss smooth_l1_loss huber_loss soft_margin_loss binary_cross_entropy "
-    "binary_cross_entropy_with_logits poisson_nll_loss gaussian_nll_loss kl_div "
-    "margin_ranking_loss hinge_embedding_loss"
-).split()
-_SOFTMAX = "cross_entropy nll_loss focal_loss zero_one_loss logsumexp log_softmax softmax".split()
-_MARGIN = (
-    "multi_margin_loss multilabel_margin_loss multilabel_soft_margin_loss cosine_embedding_loss "
-    "triplet_margin_loss triplet_margin_with_distance_loss"
-).split()
-
-#: How to make inputs for each function of the public contract (API.md section 1).
+#: How to make inputs for the functions of each family (the registry says which
+#: functions there are: :mod:`numbaloss._core.registry`).
 MAKERS = {
-    **dict.fromkeys(_ELEMENTWISE, _elementwise),
-    **dict.fromkeys(_SOFTMAX, _softmax_family),
-    **dict.fromkeys(_MARGIN, _margin_family),
-    "sigmoid_focal_loss": _sigmoid_focal,
-    "ctc_loss": _ctc,
-    "ctc_loss_from_logits": _ctc,
+    "elementwise": _elementwise,
+    "softmax": _softmax_family,
+    "margin": _margin_family,
+    "ctc": _ctc,
 }
 
 
 def available():
-    """The installed losses that :func:`workload` can benchmark, in ``functional.__all__`` order."""
-    from . import functional
+    """The public functions that :func:`workload` can benchmark, in the registry's order."""
+    from ._core import registry
 
-    return [name for name in functional.__all__ if name in MAKERS]
+    return [name for name in registry.names() if registry.entry(name).family in MAKERS]
 
 
 def workload(name, n, dtype=np.float32, seed=2026):
     """The inputs of loss ``name`` with about ``n`` elements in its first prediction."""
     if name not in available():
         raise ValueError(f"no benchmark for {name!r}; installed losses: {', '.join(available())}")
-    load = MAKERS[name](name, int(n), np.dtype(dtype), np.random.default_rng(seed))
+    load = MAKERS[family_of(name)](name, int(n), np.dtype(dtype), np.random.default_rng(seed))
     reduce = _reduced(load.func)
     load.options = {**reduce, **load.options}
     if load.torch_options is None:
@@ -261,10 +250,9 @@ def workload(name, n, dtype=np.float32, seed=2026):
 
 def family_of(name):
     """The family package (``"elementwise"``, ``"softmax"``, ...) that defines loss ``name``."""
-    import numbaloss
+    from ._core import registry
 
-    func = inspect.unwrap(getattr(numbaloss, name))
-    return func.__module__.split(".")[1]
+    return registry.entry(name).family
 
 
 def families():

@@ -31,9 +31,6 @@ import time
 
 import numpy as np
 
-#: Families whose ``cuda.py`` exists (each lists its launches in ``ptx_signatures()``).
-FAMILIES = ("elementwise", "softmax", "margin", "ctc")
-
 
 def run_tests(extra=()):
     """``python -m pytest tests/cuda`` from the source tree; returns the exit code."""
@@ -157,12 +154,12 @@ def ptx_check(cc=(9, 0)):
     dispatcher = importlib.import_module("numba.cuda.dispatcher")
     if hasattr(dispatcher, "get_current_device"):
         dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=cc)
-    from numbaloss._core import cuda_support
+    from numbaloss._core import cuda_support, registry
 
     failures = 0
     count = 0
     modules = [cuda_support] + [
-        importlib.import_module(f"numbaloss.{family}.cuda") for family in FAMILIES
+        importlib.import_module(f"numbaloss.{family}.cuda") for family in registry.FAMILIES
     ]
     for module in modules:
         for kernel, signature in module.ptx_signatures():

@@ -8,6 +8,7 @@ evaluates each loss and its gradient as plain array expressions.
 import numpy as np
 
 import numbaloss as nl
+from numbaloss._core import registry
 
 from .common import rng, torch_or_skip
 
@@ -191,7 +192,9 @@ CASES = {
         _np_multilabel_margin,
     ),
 }
-NAMES = list(CASES)
+#: The margin family's losses, from the registry (a loss with no case above fails here).
+NAMES = registry.names("margin")
+assert set(NAMES) == set(CASES), sorted(set(NAMES) ^ set(CASES))
 
 
 class Numbaloss:

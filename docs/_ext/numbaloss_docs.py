@@ -1,18 +1,18 @@
 """Sphinx extension that writes the generated parts of the numbaloss docs.
 
-At ``builder-inited`` it discovers the installed losses from
-``numbaloss.functional.__all__`` and writes
+At ``builder-inited`` it reads the registry of public functions
+(:mod:`numbaloss._core.registry`) and writes
 
 * ``losses/<name>.rst``: one page per loss (the numpydoc docstring with formula,
   gradient, options and PyTorch differences, the ``torch.nn``-style class, a plot),
 * ``losses/index.rst``: the losses grouped by family,
 * ``_generated/plots/<name>.png``: the loss and its derivative along one input
   element, computed with numbaloss itself (matplotlib, Agg backend),
-* ``_generated/migration_table.rst``: every function of the public contract with
-  its ``torch.nn.functional`` counterpart, marked where this installation lacks it.
+* ``_generated/migration_table.rst``: every function with its PyTorch counterpart,
+  its class and what differs.
 
-Nothing is hard-coded about which losses exist: a family merged later gets its
-pages, plots and table rows at the next build.
+Nothing here lists losses: a loss declared in the registry gets its page, plot and
+table row at the next build.
 """
 
 import inspect
@@ -20,183 +20,11 @@ import pathlib
 
 import numpy as np
 
-#: The public contract (API.md section 1): family, numbaloss function, torch.nn class,
-#: the PyTorch counterpart and what differs.
-CONTRACT = [
-    ("elementwise", "l1_loss", "L1Loss", "torch.nn.functional.l1_loss", ""),
-    ("elementwise", "mse_loss", "MSELoss", "torch.nn.functional.mse_loss", ""),
-    (
-        "elementwise",
-        "smooth_l1_loss",
-        "SmoothL1Loss",
-        "torch.nn.functional.smooth_l1_loss",
-        "``beta=0`` is exactly ``l1_loss``, with finite gradients.",
-    ),
-    ("elementwise", "huber_loss", "HuberLoss", "torch.nn.functional.huber_loss", ""),
-    (
-        "elementwise",
-        "soft_margin_loss",
-        "SoftMarginLoss",
-        "torch.nn.functional.soft_margin_loss",
-        "Computed as a softplus: finite where PyTorch overflows to inf in float32.",
-    ),
-    (
-        "elementwise",
-        "binary_cross_entropy",
-        "BCELoss",
-        "torch.nn.functional.binary_cross_entropy",
-        "Gradient is the true derivative of the clamped loss (PyTorch's differs where a log is "
-        "clamped at -100).",
-    ),
-    (
-        "elementwise",
-        "binary_cross_entropy_with_logits",
-        "BCEWithLogitsLoss",
-        "torch.nn.functional.binary_cross_entropy_with_logits",
-        "",
-    ),
-    (
-        "elementwise",
-        "poisson_nll_loss",
-        "PoissonNLLLoss",
-        "torch.nn.functional.poisson_nll_loss",
-        "",
-    ),
-    (
-        "elementwise",
-        "gaussian_nll_loss",
-        "GaussianNLLLoss",
-        "torch.nn.functional.gaussian_nll_loss",
-        "Gradients for both ``input`` and ``var``.",
-    ),
-    (
-        "elementwise",
-        "kl_div",
-        "KLDivLoss",
-        "torch.nn.functional.kl_div",
-        "``reduction='batchmean'`` as in PyTorch; no deprecation warning for ``'mean'``.",
-    ),
-    (
-        "elementwise",
-        "margin_ranking_loss",
-        "MarginRankingLoss",
-        "torch.nn.functional.margin_ranking_loss",
-        "Gradients for ``input1`` and ``input2``.",
-    ),
-    (
-        "elementwise",
-        "hinge_embedding_loss",
-        "HingeEmbeddingLoss",
-        "torch.nn.functional.hinge_embedding_loss",
-        "",
-    ),
-    (
-        "softmax",
-        "cross_entropy",
-        "CrossEntropyLoss",
-        "torch.nn.functional.cross_entropy",
-        "Weighted ``'mean'`` divides by the summed weight of the non-ignored targets, as PyTorch.",
-    ),
-    ("softmax", "nll_loss", "NLLLoss", "torch.nn.functional.nll_loss", ""),
-    ("margin", "multi_margin_loss", "MultiMarginLoss", "torch.nn.functional.multi_margin_loss", ""),
-    (
-        "margin",
-        "multilabel_margin_loss",
-        "MultiLabelMarginLoss",
-        "torch.nn.functional.multilabel_margin_loss",
-        "",
-    ),
-    (
-        "margin",
-        "multilabel_soft_margin_loss",
-        "MultiLabelSoftMarginLoss",
-        "torch.nn.functional.multilabel_soft_margin_loss",
-        "",
-    ),
-    (
-        "margin",
-        "cosine_embedding_loss",
-        "CosineEmbeddingLoss",
-        "torch.nn.functional.cosine_embedding_loss",
-        "Gradients for ``input1`` and ``input2``.",
-    ),
-    (
-        "margin",
-        "triplet_margin_loss",
-        "TripletMarginLoss",
-        "torch.nn.functional.triplet_margin_loss",
-        "Gradients for ``anchor``, ``positive`` and ``negative``.",
-    ),
-    (
-        "margin",
-        "triplet_margin_with_distance_loss",
-        "TripletMarginWithDistanceLoss",
-        "torch.nn.functional.triplet_margin_with_distance_loss",
-        "``distance_function`` must be usable from NumPy (see its page).",
-    ),
-    (
-        "sequence",
-        "ctc_loss",
-        "CTCLoss",
-        "torch.nn.functional.ctc_loss",
-        "Gradient with respect to ``log_probs`` itself; PyTorch returns the gradient with respect "
-        "to the logits under a log_softmax.",
-    ),
-    (
-        "beyond PyTorch",
-        "focal_loss",
-        "FocalLoss",
-        "(none)",
-        "Softmax focal loss; ``gamma=0`` is exactly ``cross_entropy``.",
-    ),
-    (
-        "beyond PyTorch",
-        "sigmoid_focal_loss",
-        "SigmoidFocalLoss",
-        "torchvision.ops.sigmoid_focal_loss",
-        "torchvision's semantics (``reduction='none'``).",
-    ),
-    (
-        "beyond PyTorch",
-        "zero_one_loss",
-        "ZeroOneLoss",
-        "(none)",
-        "No gradient: ``return_grad=True`` raises ``ValueError``.",
-    ),
-    ("beyond PyTorch", "logsumexp", "", "torch.logsumexp", "SciPy's ``axis`` convention."),
-    (
-        "beyond PyTorch",
-        "log_softmax",
-        "",
-        "torch.nn.functional.log_softmax",
-        "SciPy's ``axis`` convention instead of ``dim``.",
-    ),
-    (
-        "beyond PyTorch",
-        "softmax",
-        "",
-        "torch.nn.functional.softmax",
-        "SciPy's ``axis`` convention instead of ``dim``.",
-    ),
-]
 
+def _entry(name):
+    from numbaloss._core import registry
 
-def _family(name):
-    import numbaloss
-
-    return inspect.unwrap(getattr(numbaloss, name)).__module__.split(".")[1]
-
-
-def _class_of(name):
-    """The ``torch.nn``-style class whose function is ``numbaloss.<name>``, or None."""
-    import numbaloss
-
-    func = getattr(numbaloss, name)
-    for cls_name in numbaloss.modules.__all__:
-        cls = getattr(numbaloss.modules, cls_name)
-        if getattr(cls, "_function", None) is func:
-            return cls_name
-    return None
+    return registry.entry(name)
 
 
 def _write(path, text):
@@ -301,7 +129,7 @@ def _plot(name, path):
 
 
 def _loss_page(name, has_plot):
-    cls = _class_of(name)
+    cls = _entry(name).cls
     text = [_title(name), ".. currentmodule:: numbaloss\n", f".. autofunction:: {name}\n"]
     if has_plot:
         text += [
@@ -323,7 +151,7 @@ def _loss_page(name, has_plot):
 def _index_page(names):
     groups = {}
     for name in names:
-        groups.setdefault(_family(name), []).append(name)
+        groups.setdefault(_entry(name).heading, []).append(name)
     text = [
         _title("Losses"),
         "One page per function of ``numbaloss`` (and ``numbaloss.functional``), generated\n"
@@ -333,45 +161,20 @@ def _index_page(names):
         "common keywords described in :doc:`/conventions`.\n",
     ]
     for family, members in groups.items():
-        text.append(_title(f"The {family} family", "-"))
+        text.append(_title(family[:1].upper() + family[1:], "-"))
         text.append(".. toctree::\n   :maxdepth: 1\n\n" + "".join(f"   {m}\n" for m in members))
     return "\n".join(text)
 
 
-def _migration_table(installed):
-    import numbaloss
-
+def _migration_table(names):
     rows = []
-    listed = set()
-    for family, name, cls, torch_name, note in CONTRACT:
-        listed.add(name)
-        if name in installed:
-            ours = f":func:`numbaloss.{name}`"
-            cls_text = (
-                f":class:`numbaloss.{cls}`"
-                if cls and hasattr(numbaloss, cls)
-                else (f"``{cls}``" if cls else "")
-            )
-            status = "yes"
-        else:
-            ours = f"``numbaloss.{name}``"
-            cls_text = f"``{cls}``" if cls else ""
-            status = f"not in this installation (numbaloss {numbaloss.__version__})"
-        rows.append((f"``{torch_name}``", ours, cls_text, family, status, note))
-    for name in installed:
-        if name not in listed:
-            rows.append(
-                (
-                    "(none)",
-                    f":func:`numbaloss.{name}`",
-                    "",
-                    _family(name),
-                    "yes",
-                    "numbaloss extension.",
-                )
-            )
-    header = ("PyTorch", "numbaloss", "class", "family", "available", "notes")
-    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 22 22 16 10 10 20", ""]
+    for name in names:
+        e = _entry(name)
+        torch_name = f"``{e.torch}``" if e.torch else "(none)"
+        cls_text = f":class:`numbaloss.{e.cls}`" if e.cls else ""
+        rows.append((torch_name, f":func:`numbaloss.{name}`", cls_text, e.heading, e.note))
+    header = ("PyTorch", "numbaloss", "class", "family", "notes")
+    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 24 24 18 12 22", ""]
     for row in (header, *rows):
         lines.append(f"   * - {row[0]}")
         lines += [f"     - {cell}" for cell in row[1:]]
@@ -384,7 +187,9 @@ def generate(app):
     src = pathlib.Path(app.srcdir)
     plots = src / "_generated" / "plots"
     plots.mkdir(parents=True, exist_ok=True)
-    installed = [n for n in numbaloss.functional.__all__ if callable(getattr(numbaloss, n))]
+    from numbaloss._core import registry
+
+    installed = registry.names()
     for name in installed:
         png = plots / f"{name}.png"
         source = pathlib.Path(inspect.getsourcefile(inspect.unwrap(getattr(numbaloss, name))))
