@@ -9,11 +9,10 @@ same comparison as one table, with the achieved memory bandwidth.
 
 import numpy as np
 
-from numbaloss.testing.elementwise import CASES
+from numbaloss.testing.elementwise import CASES, NAMES
 
 from .common import cuda_or_skip, rng
 
-NAMES = sorted(CASES)
 SIZES = [1_000_000, 100_000_000]
 
 

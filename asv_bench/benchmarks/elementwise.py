@@ -7,11 +7,10 @@ its gradient formula as plain array expressions.
 
 import numpy as np
 
-from numbaloss.testing.elementwise import CASES
+from numbaloss.testing.elementwise import CASES, NAMES
 
 from .common import as_tuple, rng, torch_or_skip
 
-NAMES = sorted(CASES)
 SIZES = [100_000, 1_000_000, 20_000_000]
 
 

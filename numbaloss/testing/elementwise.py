@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import numbaloss as nl
+from numbaloss._core import registry
 
 
 @dataclass(frozen=True)
@@ -14,22 +15,43 @@ class Case:
     name: str
     #: names of the array arguments, predictions first
     arrays: tuple
-    #: names of the arguments that get a gradient
-    preds: tuple
     make: object
     numpy_ref: object
     #: NumPy formula of the elementwise gradient(s) of the unreduced loss, one per pred
     numpy_grad: object
     options: dict = field(default_factory=dict)
+    #: option variants the tests run (beyond ``options``); an array-valued option is
+    #: a function of ``(rng, shape, dtype)``
+    variants: tuple = ({},)
+    #: ``torch -> function(*tensors, reduction=..., **options)`` where PyTorch's
+    #: ``torch.nn.functional`` has no function of this name
+    torch_function: object = None
 
     @property
     def func(self):
         return getattr(nl, self.name)
 
+    @property
+    def preds(self):
+        """The arguments that get a gradient (from the registry)."""
+        return registry.entry(self.name).predictions
+
     def torch_ref(self, torch, arrays, reduction="none", **options):
+        if self.torch_function is not None:
+            return self.torch_function(torch)(*arrays, reduction=reduction, **options)
         import torch.nn.functional as F
 
         return getattr(F, self.name)(*arrays, reduction=reduction, **options)
+
+
+def _uniform(low, high):
+    """An option array of the input's shape, uniform in ``[low, high)``."""
+    return lambda rng, shape, dtype: rng.uniform(low, high, shape).astype(dtype)
+
+
+def _last_axis(low, high):
+    """An option array along the input's last axis (broadcast), uniform in ``[low, high)``."""
+    return lambda rng, shape, dtype: rng.uniform(low, high, shape[-1:]).astype(dtype)
 
 
 def _normal(rng, shape, dtype, scale=1.0):
@@ -175,107 +197,123 @@ def _hinge_embedding_grad(x, y, margin=1.0):
     return ((y != -1) - ((y != 1) & (margin - x >= 0)).astype(np.float64),)
 
 
+#: The elementwise losses, from the registry: each must have a case below.
+NAMES = registry.names("elementwise")
+
 CASES = {
     c.name: c
     for c in [
         Case(
             "l1_loss",
             ("input", "target"),
-            ("input",),
             lambda r, s, d: (_normal(r, s, d), _normal(r, s, d)),
             _l1,
             lambda x, y, weight=None: ((1.0 if weight is None else weight) * np.sign(x - y),),
+            variants=({}, {"weight": _uniform(0.1, 2)}),
         ),
         Case(
             "mse_loss",
             ("input", "target"),
-            ("input",),
             lambda r, s, d: (_normal(r, s, d), _normal(r, s, d)),
             _mse,
             lambda x, y, weight=None: ((1.0 if weight is None else weight) * 2 * (x - y),),
+            variants=({}, {"weight": _uniform(0.1, 2)}),
         ),
         Case(
             "smooth_l1_loss",
             ("input", "target"),
-            ("input",),
             lambda r, s, d: (_normal(r, s, d), _normal(r, s, d)),
             _smooth_l1,
             _smooth_l1_grad,
             {"beta": 0.7},
+            variants=({"beta": 1.0}, {"beta": 0.25}, {"beta": 0.0}),
         ),
         Case(
             "huber_loss",
             ("input", "target"),
-            ("input",),
             lambda r, s, d: (_normal(r, s, d), _normal(r, s, d)),
             _huber,
             _huber_grad,
             {"delta": 0.8},
+            variants=({"delta": 1.0}, {"delta": 0.3}, {"delta": 0.5, "weight": _uniform(0.1, 2)}),
         ),
         Case(
             "soft_margin_loss",
             ("input", "target"),
-            ("input",),
             lambda r, s, d: (_normal(r, s, d, 2.0), _signs(r, s, d)),
             _soft_margin,
             lambda x, y: (-y * _sigmoid(-y * x),),
+            variants=({},),
         ),
         Case(
             "binary_cross_entropy",
             ("input", "target"),
-            ("input",),
             lambda r, s, d: (_probs(r, s, d), _probs(r, s, d)),
             _bce,
             _bce_grad,
+            variants=({}, {"weight": _last_axis(0.2, 2)}, {"weight": _uniform(0.2, 2)}),
         ),
         Case(
             "binary_cross_entropy_with_logits",
             ("input", "target"),
-            ("input",),
             lambda r, s, d: (_normal(r, s, d, 3.0), _probs(r, s, d)),
             _bce_logits,
             _bce_logits_grad,
+            variants=(
+                {},
+                {"weight": _uniform(0.2, 2)},
+                {"pos_weight": _last_axis(0.5, 3)},
+                {"weight": _last_axis(0.2, 2), "pos_weight": _last_axis(0.5, 3)},
+            ),
         ),
         Case(
             "poisson_nll_loss",
             ("input", "target"),
-            ("input",),
             lambda r, s, d: (_normal(r, s, d), r.poisson(2.0, s).astype(d)),
             _poisson,
             _poisson_grad,
+            variants=(
+                {"log_input": True, "full": False},
+                {"log_input": True, "full": True},
+                {"log_input": False, "full": False, "eps": 1e-3},
+                {"log_input": False, "full": True},
+            ),
         ),
         Case(
             "gaussian_nll_loss",
             ("input", "target", "var"),
-            ("input", "var"),
             lambda r, s, d: (_normal(r, s, d), _normal(r, s, d), r.uniform(0.2, 2.0, s).astype(d)),
             _gaussian,
             _gaussian_grad,
+            variants=({}, {"full": True}, {"eps": 0.5}),
         ),
         Case(
             "kl_div",
             ("input", "target"),
-            ("input",),
             lambda r, s, d: (np.log(_probs(r, s, d)), _probs(r, s, d)),
             _kl,
             lambda x, y, log_target=False: (-(np.exp(y) if log_target else y) + 0 * x,),
+            variants=({"log_target": False}, {"log_target": True}),
         ),
         Case(
             "margin_ranking_loss",
             ("input1", "input2", "target"),
-            ("input1", "input2"),
             lambda r, s, d: (_normal(r, s, d), _normal(r, s, d), _signs(r, s, d)),
             _margin_ranking,
             _margin_ranking_grad,
             {"margin": 0.3},
+            variants=({"margin": 0.0}, {"margin": 0.5}),
         ),
         Case(
             "hinge_embedding_loss",
             ("input", "target"),
-            ("input",),
             lambda r, s, d: (_normal(r, s, d, 2.0), _signs(r, s, d)),
             _hinge_embedding,
             _hinge_embedding_grad,
+            variants=({"margin": 1.0}, {"margin": 0.25}),
         ),
     ]
 }
+
+#: The NumPy reference of each loss (see ``tests/core/test_registry.py``).
+REFERENCES = {name: case.numpy_ref for name, case in CASES.items()}

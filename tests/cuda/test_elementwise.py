@@ -14,10 +14,9 @@ import pytest
 import numbaloss as nl
 from numbaloss._core import cuda_support
 from numbaloss._core.devices import is_device_array
-from numbaloss.testing.elementwise import CASES
+from numbaloss.testing.elementwise import CASES, NAMES
 from tests.conftest import assert_close
 
-NAMES = sorted(CASES)
 DTYPES = [np.float32, np.float64]
 REDUCTIONS = ["none", "mean", "sum"]
 SHAPE = (5, 7)  # 35 elements: more than the 24 threads of the test grid

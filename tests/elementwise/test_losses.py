@@ -9,55 +9,11 @@ from numbaloss._core.traits import UNIT
 from numbaloss._jit import KERNEL_FASTMATH
 from numbaloss.elementwise import cpu
 from numbaloss.elementwise.cpu import SUB_BLOCK
-from numbaloss.testing.elementwise import CASES
+from numbaloss.testing.elementwise import CASES, NAMES
 from tests.conftest import assert_close, layouts
 
-NAMES = sorted(CASES)
 DTYPES = [np.float32, np.float64]
 REDUCTIONS = ["none", "mean", "sum"]
-
-
-def _last_axis(rng, shape, dtype, low, high):
-    return rng.uniform(low, high, shape[-1:]).astype(dtype)
-
-
-#: Option variants per loss (beyond the table's default options).  Array-valued
-#: options are made from (rng, shape, dtype).
-VARIANTS = {
-    "l1_loss": [{}, {"weight": lambda r, s, d: r.uniform(0.1, 2, s).astype(d)}],
-    "mse_loss": [{}, {"weight": lambda r, s, d: r.uniform(0.1, 2, s).astype(d)}],
-    "smooth_l1_loss": [{"beta": 1.0}, {"beta": 0.25}, {"beta": 0.0}],
-    "huber_loss": [
-        {"delta": 1.0},
-        {"delta": 0.3},
-        {"delta": 0.5, "weight": lambda r, s, d: r.uniform(0.1, 2, s).astype(d)},
-    ],
-    "soft_margin_loss": [{}],
-    "binary_cross_entropy": [
-        {},
-        {"weight": lambda r, s, d: _last_axis(r, s, d, 0.2, 2)},
-        {"weight": lambda r, s, d: r.uniform(0.2, 2, s).astype(d)},
-    ],
-    "binary_cross_entropy_with_logits": [
-        {},
-        {"weight": lambda r, s, d: r.uniform(0.2, 2, s).astype(d)},
-        {"pos_weight": lambda r, s, d: _last_axis(r, s, d, 0.5, 3)},
-        {
-            "weight": lambda r, s, d: _last_axis(r, s, d, 0.2, 2),
-            "pos_weight": lambda r, s, d: _last_axis(r, s, d, 0.5, 3),
-        },
-    ],
-    "poisson_nll_loss": [
-        {"log_input": True, "full": False},
-        {"log_input": True, "full": True},
-        {"log_input": False, "full": False, "eps": 1e-3},
-        {"log_input": False, "full": True},
-    ],
-    "gaussian_nll_loss": [{}, {"full": True}, {"eps": 0.5}],
-    "kl_div": [{"log_target": False}, {"log_target": True}],
-    "margin_ranking_loss": [{"margin": 0.0}, {"margin": 0.5}],
-    "hinge_embedding_loss": [{"margin": 1.0}, {"margin": 0.25}],
-}
 
 
 def _inputs(case, rng, shape, dtype):
@@ -72,7 +28,7 @@ def _options(variant, rng, shape, dtype):
 
 
 def _variants(name):
-    return [pytest.param(name, i, id=f"{name}-{i}") for i in range(len(VARIANTS[name]))]
+    return [pytest.param(name, i, id=f"{name}-{i}") for i in range(len(CASES[name].variants))]
 
 
 ALL_VARIANTS = [p for name in NAMES for p in _variants(name)]
@@ -100,7 +56,7 @@ def test_matches_torch(torch, name, variant, reduction, dtype, rng):
     case = CASES[name]
     shape = (5, 3, 4)
     arrays = _inputs(case, rng, shape, dtype)
-    options = _options(VARIANTS[name][variant], rng, shape, dtype)
+    options = _options(CASES[name].variants[variant], rng, shape, dtype)
     grad_output = rng.uniform(0.5, 1.5, shape if reduction == "none" else ()).astype(dtype)
     loss, grad = case.func(
         *arrays, reduction=reduction, **options, return_grad=True, grad_output=grad_output
@@ -127,7 +83,7 @@ def test_matches_numpy_formula(name, variant, dtype, rng):
     case = CASES[name]
     shape = (4, 7)
     arrays = _inputs(case, rng, shape, dtype)
-    options = _options(VARIANTS[name][variant], rng, shape, dtype)
+    options = _options(CASES[name].variants[variant], rng, shape, dtype)
     x64 = [a.astype(np.float64) for a in arrays]
     o64 = {k: v.astype(np.float64) if isinstance(v, np.ndarray) else v for k, v in options.items()}
     loss, grad = case.func(*arrays, reduction="none", **options, return_grad=True)
@@ -143,7 +99,7 @@ def test_gradient_matches_finite_differences(name, variant, rng):
     case = CASES[name]
     shape = (3, 4)
     arrays = _inputs(case, rng, shape, np.float64)
-    options = _options(VARIANTS[name][variant], rng, shape, np.float64)
+    options = _options(CASES[name].variants[variant], rng, shape, np.float64)
     weights = rng.uniform(0.5, 1.5, shape)
     _, grads = case.func(
         *arrays, reduction="none", **options, return_grad=True, grad_output=weights
