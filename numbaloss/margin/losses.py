@@ -28,7 +28,7 @@ from .._core.validation import (
     native,
     result_dtype,
 )
-from . import cpu, plans
+from . import cpu, plans, points
 
 _GRAD_DOC = """
     return_grad : bool, optional
@@ -579,12 +579,12 @@ def _run_triplet(metric, arrays, margin, swap, reduction, return_grad, grad_outp
 
 def _pnorm_metric(p, eps):
     if p == 2:
-        return cpu.Euclidean(eps)
+        return points.Euclidean(eps)
     if p == 1:
-        return cpu.Manhattan(eps)
+        return points.Manhattan(eps)
     if p == np.inf:
-        return cpu.Chebyshev(eps)
-    return cpu.PNorm(p, eps)
+        return points.Chebyshev(eps)
+    return points.PNorm(p, eps)
 
 
 @on_device("margin")
@@ -660,10 +660,10 @@ def triplet_margin_loss(
 
 #: The distances ``triplet_margin_with_distance_loss`` runs fused, by name.
 DISTANCES = {
-    "euclidean": cpu.Euclidean(1e-6),
-    "manhattan": cpu.Manhattan(1e-6),
-    "chebyshev": cpu.Chebyshev(1e-6),
-    "cosine": cpu.Cosine(1e-8),
+    "euclidean": points.Euclidean(1e-6),
+    "manhattan": points.Manhattan(1e-6),
+    "chebyshev": points.Chebyshev(1e-6),
+    "cosine": points.Cosine(1e-8),
 }
 
 
