@@ -66,13 +66,6 @@ def _doc(preds):
 # --- argument handling ---------------------------------------------------------------------
 
 
-def _class_indices(target, name="target"):
-    t = as_array(target, name)
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integer class indices, got dtype {t.dtype}")
-    return t
-
-
 def _row_matrix(arr, n_rows, width, cdtype):
     """``arr`` as a C-contiguous ``(n_rows, width)`` array in the compute dtype."""
     return np.ascontiguousarray(native(arr, cdtype)).reshape(n_rows, width)
@@ -84,17 +77,12 @@ def _first_bad_index(target, n_classes, lowest):
     return t[np.flatnonzero(bad)[0]]
 
 
-def _per_class_weight(weight, n_classes, cdtype, name="weight"):
-    """``weight`` as ``(C,)`` in the compute dtype; ones when ``None``."""
+def _per_class_weight(weight, n_classes, cdtype):
+    """A plan's ``weight`` (an array checked by :func:`.plans.class_weight`) as ``(C,)``
+    in the compute dtype; ones when ``None``."""
     if weight is None:
         return np.ones(n_classes, dtype=cdtype)
-    w = as_array(weight, name)
-    if w.ndim != 1 or w.shape[0] != n_classes:
-        raise ValueError(
-            f"{name} must be one-dimensional with one entry per class ({n_classes}); "
-            f"got shape {tuple(w.shape)}"
-        )
-    return np.ascontiguousarray(native(w, cdtype))
+    return np.ascontiguousarray(native(weight, cdtype))
 
 
 class _RowCall:
@@ -164,16 +152,6 @@ class _RowCall:
             return loss
         grads = [t.finish() for t in self.targets]
         return loss, grads[0] if len(grads) == 1 else tuple(grads)
-
-
-def _scores_and_rows(x, name="input"):
-    """``(n_rows, n_classes)`` of ``(N, C)`` or unbatched ``(C,)`` scores; C must not be 0."""
-    if x.ndim not in (1, 2) or x.shape[-1] == 0:
-        raise ValueError(
-            f"{name} must be a non-empty vector (C,) or a matrix (N, C) with C > 0; "
-            f"got shape {tuple(x.shape)}"
-        )
-    return (x.shape[0] if x.ndim == 2 else 1), x.shape[-1]
 
 
 def _compute_dtype_of(arrays):
