@@ -1,15 +1,18 @@
 """The margin family's device-neutral math: what the CPU and CUDA kernels share.
 
-The per-element and per-row formulas here are compiled helpers (:func:`numbaloss._jit.math_jit`)
-that the CPU loops of :mod:`.cpu` and the CUDA kernels of :mod:`.cuda` inline alike, so
-that both back ends compute every loss by one formula; :mod:`.plans` and the wrappers
-read the constants.
+The per-element and per-row formulas here are compiled helpers
+(:func:`numbaloss._jit.math_jit`) that the CPU loops of :mod:`.cpu` and the CUDA
+kernels of :mod:`.cuda` inline alike, so that both back ends compute a loss by one
+formula.  Nothing here loops over rows or launches work: that is the back ends'.
 
 Distances of the triplet losses are *metrics*: ``namedtuple`` parameter classes whose
 compiled static methods ``measure(metric, x, y) -> (distance, s1, s2, s3)`` and
 ``partial(metric, s1, s2, s3, xk, yk) -> (dd/dxk, dd/dyk)`` are chosen at compile time
 by :func:`measure` and :func:`partial` (made by
 :func:`numbaloss._core.traits.static_dispatch`, as :func:`numbaloss._core.traits.point`).
+The wrappers of :mod:`.losses` pick the metric; ``measure`` sums over one row (a
+cached :func:`numbaloss._jit.kernel_jit` function), ``partial`` is per element.  The
+CUDA kernel sums its Euclidean distance over a block instead, from :func:`shifted`.
 """
 
 import math
