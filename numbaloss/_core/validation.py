@@ -60,10 +60,14 @@ def check_reduction(reduction, allowed=REDUCTIONS):
 
 
 def check_same_shape(names, arrays):
-    """Raise ``ValueError`` unless all arrays have one shape (no silent broadcasting)."""
-    shape = arrays[0].shape
+    """Raise ``ValueError`` unless all arrays have one shape (no silent broadcasting).
+
+    Shapes are compared as tuples, so host and device arrays (whose ``shape`` may be
+    another sequence type) are checked alike, with the same message.
+    """
+    shape = tuple(arrays[0].shape)
     for name, arr in zip(names[1:], arrays[1:]):
-        if arr.shape != shape:
+        if tuple(arr.shape) != shape:
             parts = ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(names, arrays))
             raise ValueError(f"{names[0]} and {name} must have the same shape; got {parts}")
 

@@ -44,7 +44,7 @@ from .._core import cuda_support as cs
 from .._core.driver import unpack_grad_out
 from .._core.traits import at, like
 from .._core.validation import as_array, check_bool
-from . import cpu, losses, plans
+from . import losses, plans, points
 
 
 @cuda.jit
@@ -125,7 +125,7 @@ def multi_margin_kernel(
 def multilabel_soft_margin_kernel(x, target, weight, gout, gmul, gdiv, loss_out, grad, partials):
     """Rows of ``sum_j w_j (y_j softplus(-x_j) + (1 - y_j) softplus(x_j)) / C``.
 
-    The per-element math is the CPU's :func:`.cpu.soft_margin_point`; ``x`` and
+    The per-element math is the shared :func:`.points.soft_margin_point`; ``x`` and
     ``target`` are ``(N, C)``, ``weight`` ``(C,)`` or the scalar 1, the other
     arguments as in :func:`multi_margin_kernel`.
     """
@@ -142,7 +142,7 @@ def multilabel_soft_margin_kernel(x, target, weight, gout, gmul, gdiv, loss_out,
         total = 0.0
         for j in range(tid, n_classes, step):
             label = target[i, j]
-            loss, sig = cpu.soft_margin_point(x[i, j], label)
+            loss, sig = points.soft_margin_point(x[i, j], label)
             w_j = at(weight, j)
             total += float64(w_j * loss)
             if grad is not None:
@@ -177,7 +177,7 @@ def cosine_embedding_kernel(
     """Rows of ``1 - cos`` (target 1), ``max(0, cos - margin)`` (target -1), else 0.
 
     The row sums ``<x1, x2>``, ``|x1|^2``, ``|x2|^2`` (float64) are block sums,
-    handed to every thread; the loss is the CPU's :func:`.cpu.cosine_terms`.
+    handed to every thread; the loss is the shared :func:`.points.cosine_terms`.
     ``target`` is ``(N,)`` in the compute dtype; the rest as in
     :func:`multi_margin_kernel` (``grad1``/``grad2`` both arrays or both None).
     """
@@ -200,7 +200,7 @@ def cosine_embedding_kernel(
         dot = _to_all(cs.block_sum(dot))
         sq1 = _to_all(cs.block_sum(sq1))
         sq2 = _to_all(cs.block_sum(sq2))
-        loss, slope, cos, denom, sq1, sq2 = cpu.cosine_terms(dot, sq1, sq2, target[i], margin)
+        loss, slope, cos, denom, sq1, sq2 = points.cosine_terms(dot, sq1, sq2, target[i], margin)
         if tid == 0:
             if loss_out is not None:
                 loss_out[i] = loss
@@ -324,9 +324,9 @@ def triplet_euclidean_kernel(
 ):  # fmt: skip
     """Rows of ``max(margin + d(a, p) - min(d(a, n), d(p, n) if swap), 0)``, ``d = |x - y + eps|_2``.
 
-    The squared distances are float64 block sums of the CPU's :func:`.cpu.shifted`
-    entries, handed to every thread; the hinge is the CPU's :func:`.cpu.hinge_weights`
-    and the gradient the CPU's ``Euclidean.partial`` formula.  The rest as in
+    The squared distances are float64 block sums of the shared :func:`.points.shifted`
+    entries, handed to every thread; the hinge is the shared :func:`.points.hinge_weights`
+    and the gradient :class:`.points.Euclidean`'s ``partial`` formula.  The rest as in
     :func:`multi_margin_kernel` (the three gradients all arrays or all None).
     """
     n_rows = anchor.shape[0]
@@ -343,19 +343,19 @@ def triplet_euclidean_kernel(
             ak = anchor[i, k]
             pk = positive[i, k]
             nk = negative[i, k]
-            d = float64(cpu.shifted(ak, pk, eps))
+            d = float64(points.shifted(ak, pk, eps))
             s_pos += d * d
-            d = float64(cpu.shifted(ak, nk, eps))
+            d = float64(points.shifted(ak, nk, eps))
             s_neg += d * d
             if swap:
-                d = float64(cpu.shifted(pk, nk, eps))
+                d = float64(points.shifted(pk, nk, eps))
                 s_swap += d * d
         d_pos = math.sqrt(_to_all(cs.block_sum(s_pos)))
         d_neg = math.sqrt(_to_all(cs.block_sum(s_neg)))
         d_swap = d_neg
         if swap:
             d_swap = math.sqrt(_to_all(cs.block_sum(s_swap)))
-        loss, active, w_neg, w_swap = cpu.hinge_weights(margin, d_pos, d_neg, d_swap, swap)
+        loss, active, w_neg, w_swap = points.hinge_weights(margin, d_pos, d_neg, d_swap, swap)
         if tid == 0:
             if loss_out is not None:
                 loss_out[i] = loss
@@ -379,14 +379,14 @@ def triplet_euclidean_kernel(
                     grad_p[i, k] = zero
                     grad_n[i, k] = zero
                     continue
-                pa = cpu.shifted(ak, pk, eps) * like(ak, inv_pos)
-                na = cpu.shifted(ak, nk, eps) * like(ak, inv_neg)
+                pa = points.shifted(ak, pk, eps) * like(ak, inv_pos)
+                na = points.shifted(ak, nk, eps) * like(ak, inv_neg)
                 if w_swap == 0:
                     grad_a[i, k] = g * pa - g_neg * na
                     grad_p[i, k] = g * -pa
                     grad_n[i, k] = -g_neg * -na
                 else:
-                    sp = cpu.shifted(pk, nk, eps) * like(ak, inv_swap)
+                    sp = points.shifted(pk, nk, eps) * like(ak, inv_swap)
                     grad_a[i, k] = g * pa - g_neg * na
                     grad_p[i, k] = g * -pa - g_swap * sp
                     grad_n[i, k] = -g_neg * -na - g_swap * -sp

@@ -22,7 +22,7 @@ from .._core.validation import (
     native,
     result_dtype,
 )
-from . import cpu, plans
+from . import cpu, plans, points
 
 _GRAD_DOC = """
     return_grad : bool, optional
@@ -60,13 +60,6 @@ def _doc(preds):
 # --- argument handling ---------------------------------------------------------------------
 
 
-def _class_indices(target, name="target"):
-    t = as_array(target, name)
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integer class indices, got dtype {t.dtype}")
-    return t
-
-
 def _row_matrix(arr, n_rows, width, cdtype):
     """``arr`` as a C-contiguous ``(n_rows, width)`` array in the compute dtype."""
     return np.ascontiguousarray(native(arr, cdtype)).reshape(n_rows, width)
@@ -78,17 +71,12 @@ def _first_bad_index(target, n_classes, lowest):
     return t[np.flatnonzero(bad)[0]]
 
 
-def _per_class_weight(weight, n_classes, cdtype, name="weight"):
-    """``weight`` as ``(C,)`` in the compute dtype; ones when ``None``."""
+def _per_class_weight(weight, n_classes, cdtype):
+    """A plan's ``weight`` (an array checked by :func:`.plans.class_weight`) as ``(C,)``
+    in the compute dtype; ones when ``None``."""
     if weight is None:
         return np.ones(n_classes, dtype=cdtype)
-    w = as_array(weight, name)
-    if w.ndim != 1 or w.shape[0] != n_classes:
-        raise ValueError(
-            f"{name} must be one-dimensional with one entry per class ({n_classes}); "
-            f"got shape {tuple(w.shape)}"
-        )
-    return np.ascontiguousarray(native(w, cdtype))
+    return np.ascontiguousarray(native(weight, cdtype))
 
 
 class _RowCall:
@@ -147,16 +135,6 @@ class _RowCall:
         else:
             loss = outputs.reduced_loss(self.loss_rows.sum(), self.reduction, self.n_rows, dtype)
         return outputs.results(loss, self.targets if self.return_grad else None)
-
-
-def _scores_and_rows(x, name="input"):
-    """``(n_rows, n_classes)`` of ``(N, C)`` or unbatched ``(C,)`` scores; C must not be 0."""
-    if x.ndim not in (1, 2) or x.shape[-1] == 0:
-        raise ValueError(
-            f"{name} must be a non-empty vector (C,) or a matrix (N, C) with C > 0; "
-            f"got shape {tuple(x.shape)}"
-        )
-    return (x.shape[0] if x.ndim == 2 else 1), x.shape[-1]
 
 
 def _compute_dtype_of(arrays):
@@ -562,12 +540,12 @@ def _run_triplet(metric, arrays, margin, swap, reduction, return_grad, grad_outp
 
 def _pnorm_metric(p, eps):
     if p == 2:
-        return cpu.Euclidean(eps)
+        return points.Euclidean(eps)
     if p == 1:
-        return cpu.Manhattan(eps)
+        return points.Manhattan(eps)
     if p == np.inf:
-        return cpu.Chebyshev(eps)
-    return cpu.PNorm(p, eps)
+        return points.Chebyshev(eps)
+    return points.PNorm(p, eps)
 
 
 @on_device("margin")
@@ -643,10 +621,10 @@ def triplet_margin_loss(
 
 #: The distances ``triplet_margin_with_distance_loss`` runs fused, by name.
 DISTANCES = {
-    "euclidean": cpu.Euclidean(1e-6),
-    "manhattan": cpu.Manhattan(1e-6),
-    "chebyshev": cpu.Chebyshev(1e-6),
-    "cosine": cpu.Cosine(1e-8),
+    "euclidean": points.Euclidean(1e-6),
+    "manhattan": points.Manhattan(1e-6),
+    "chebyshev": points.Chebyshev(1e-6),
+    "cosine": points.Cosine(1e-8),
 }
 
 

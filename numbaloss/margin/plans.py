@@ -14,7 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.validation import check_bool, check_real_scalar, check_reduction
+from .._core.validation import (
+    check_bool,
+    check_real_scalar,
+    check_reduction,
+    check_same_shape,
+)
 
 __all__ = [
     "RowPlan",
@@ -94,15 +99,6 @@ def multi_margin_loss(args, input, target, p=1, margin=1.0, weight=None, reducti
     )  # fmt: skip
 
 
-def same_shape(names, arrays):
-    """``ValueError`` unless all arrays have one shape (the CPU's message)."""
-    shape = tuple(arrays[0].shape)
-    for name, arr in zip(names[1:], arrays[1:]):
-        if tuple(arr.shape) != shape:
-            parts = ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(names, arrays))
-            raise ValueError(f"{names[0]} and {name} must have the same shape; got {parts}")
-
-
 def class_weight(args, weight, n_classes, name="weight"):
     """``weight`` as given (host or device), checked to be ``(C,)``; ``None`` stays."""
     if weight is None:
@@ -123,7 +119,7 @@ def multilabel_soft_margin_loss(args, input, target, weight=None, reduction="mea
     check_reduction(reduction)
     if x.ndim == 0:
         raise ValueError("input must have a class axis (its last axis); got a 0-d array")
-    same_shape(["input", "target"], [x, y])
+    check_same_shape(["input", "target"], [x, y])
     shape = tuple(x.shape)
     n_classes = shape[-1]
     w = class_weight(args, weight, n_classes)
@@ -169,7 +165,7 @@ def cosine_embedding_loss(args, input1, input2, target, margin=0.0, reduction="m
             )
     else:
         raise ValueError(f"target must be 0-d or 1-D (one entry per pair); got {tuple(t.shape)}")
-    same_shape(["input1", "input2"], [x1, x2])
+    check_same_shape(["input1", "input2"], [x1, x2])
     shape = tuple(x1.shape)
     n_rows = shape[0] if x1.ndim == 2 else 1
     if t.size != n_rows:
@@ -234,7 +230,7 @@ def triplet(args, anchor, positive, negative, margin, swap, reduction, return_gr
             "anchor, positive and negative must have the same embedding width (last axis); got "
             + ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(TRIPLET, arrays))
         )
-    same_shape(list(TRIPLET), arrays)
+    check_same_shape(list(TRIPLET), arrays)
     shape = tuple(arrays[0].shape)
     loss_shape = shape[:-1]
     n_rows = int(np.prod(loss_shape, dtype=np.int64))

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import numbaloss as nl
+from numbaloss.testing.margin import finite_difference
 from tests.conftest import assert_close
-from tests.margin.helpers import finite_difference
 
 
 def ref_multi_margin(x, y, p=1, margin=1.0, weight=None):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import numbaloss as nl
+from numbaloss.testing.margin import torch_value_and_grads, upstream
 from tests.conftest import assert_close, layouts
-from tests.margin.helpers import torch_value_and_grads, upstream
 
 DTYPES = [np.float32, np.float64]
 REDUCTIONS = ["none", "mean", "sum"]

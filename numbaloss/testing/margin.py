@@ -1,4 +1,4 @@
-"""Shared helpers of the margin-family tests: the PyTorch oracle call and finite differences."""
+"""The margin family's references: the PyTorch oracle call and finite differences."""
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""References for the softmax family: PyTorch (autograd) and plain NumPy from the formulas."""
+"""The softmax family's references: PyTorch (autograd) and plain NumPy from the formulas."""
 
 import numpy as np
 
