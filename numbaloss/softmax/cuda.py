@@ -20,10 +20,10 @@ classes it read, after the row's reductions).  Per row:
    from the target's as on the CPU; the smoothing term ``sum_c w_c (m - x_c)``),
    each thread in the compute dtype, the group's tree in float64
    (:func:`segment_sum`; every thread of the group gets the total);
-3. every thread of the group evaluates the CPU's row math (:func:`.cpu.log_sum`,
-   :func:`.cpu.row_terms`, i.e. ``CrossEntropy.terms``/``Focal.terms``, and
-   :func:`.cpu.target_grad`, compiled for the GPU), then writes the gradient of
-   its classes from ``exp(x_c - m)``.
+3. every thread of the group evaluates the row math of :mod:`.points`, which the
+   CPU kernels share (:func:`.points.log_sum`, :func:`.points.row_terms`, i.e.
+   ``CrossEntropy.terms``/``Focal.terms``, and :func:`.points.target_grad`, compiled
+   for the GPU), then writes the gradient of its classes from ``exp(x_c - m)``.
 
 The first thread of a group adds up its rows' losses in float64, a block tree sums
 those into one partial per block, and the per-block partials are summed by
@@ -38,7 +38,7 @@ raises the CPU's ``ValueError`` before the row kernel runs, so an in-place
 ``grad_out`` is left untouched as on the CPU.
 
 ``sigmoid_focal_loss`` is elementwise: its plan runs on the elementwise family's
-kernel (:func:`numbaloss.elementwise.cuda._run`) with :class:`.cpu.SigmoidFocal`'s
+kernel (:func:`numbaloss.elementwise.cuda._run`) with :class:`.points.SigmoidFocal`'s
 point function.  ``zero_one_loss`` takes one thread per row (an argmax), no
 synchronisation.  Device arrays must be contiguous (C or Fortran order), as in the
 elementwise family; a strided view raises ``ValueError``.  ``logsumexp``/``log_softmax``/``softmax`` reduce over any axes:
@@ -62,7 +62,7 @@ from .._core.vecmath import exp, log
 from ..elementwise.cuda import _run as run_elementwise
 from ..elementwise.cuda import elementwise_kernel
 from . import losses, plans
-from .cpu import (
+from .points import (
     LOG_SOFTMAX,
     LOGSUMEXP,
     SOFTMAX,
@@ -380,7 +380,7 @@ def prob_kernel(
 
     With ``q_c = (1 - eps) prob_c + eps / C``: loss ``sum_c w_c q_c (m - x_c) + S log s``
     (``S = sum_c w_c q_c``, ``s = sum_c exp(x_c - m)``), gradient ``p_c S - w_c q_c``,
-    with :func:`.cpu.prob_rows`'s helpers :func:`.cpu.prob_weight` and :func:`.cpu.prob_loss`.  Layout as in :func:`index_kernel`.
+    with :func:`.cpu.prob_rows`'s helpers :func:`.points.prob_weight` and :func:`.points.prob_loss`.  Layout as in :func:`index_kernel`.
     """
     tid = cuda.threadIdx.x
     lane = tid % group
@@ -831,10 +831,14 @@ def ptx_signatures():
     from numba import types
     from numba.core.typing import typeof
 
-    from . import cpu
+    from . import points
 
     f64, i64 = types.float64, types.int64
-    params = [cpu.CrossEntropy(-100, 0.0), cpu.CrossEntropy(-100, 0.1), cpu.Focal(-100, 0.0, 2.0)]
+    params = [
+        points.CrossEntropy(-100, 0.0),
+        points.CrossEntropy(-100, 0.1),
+        points.Focal(-100, 0.0, 2.0),
+    ]
     for dt in (types.float32, f64):
         arr = dt[::1]
         for ndim in (1, 2):
@@ -863,7 +867,7 @@ def ptx_signatures():
             yield nll_kernel, (arr, strides, i64[::1], dt, i64, *reduced)
             yield prob_kernel, (arr, strides, arr, strides, arr, f64, *unreduced)
             yield prob_kernel, (arr, strides, arr, strides, dt, f64, *reduced)
-        for p in (cpu.SigmoidFocal(0.25, 1.5), cpu.SigmoidFocalSquare(0.25)):
+        for p in (points.SigmoidFocal(0.25, 1.5), points.SigmoidFocalSquare(0.25)):
             kind = typeof.typeof(p)
             yield (
                 elementwise_kernel,

@@ -28,7 +28,7 @@ from .._core.validation import (
     result_dtype,
 )
 from ..elementwise.cpu import run_block_range
-from . import cpu, plans
+from . import cpu, plans, points
 
 _GRAD_DOC = """
     return_grad : bool, optional
@@ -584,7 +584,7 @@ def _primitive_rows(x, axis, name):
 
 def _run_primitive(kind, x, axis, name):
     matrix, moved_shape, axes, dest, dtype = _primitive_rows(x, axis, name)
-    width = 1 if kind == cpu.LOGSUMEXP else matrix.shape[1]
+    width = 1 if kind == points.LOGSUMEXP else matrix.shape[1]
     out = np.empty((matrix.shape[0], width), dtype=matrix.dtype)
     parallel.run_ranges(cpu.softmax_rows, matrix.shape[0], matrix.shape[1], matrix, kind, out)
     return out, moved_shape, axes, dest, dtype
@@ -620,7 +620,7 @@ def logsumexp(a, axis=None, *, keepdims=False):
     >>> float(nl.logsumexp([1000.0, 1000.0]))
     1000.6931471805599
     """
-    out, moved_shape, axes, dest, dtype = _run_primitive(cpu.LOGSUMEXP, a, axis, "a")
+    out, moved_shape, axes, dest, dtype = _run_primitive(points.LOGSUMEXP, a, axis, "a")
     kept = moved_shape[: len(moved_shape) - len(axes)]
     result = out.reshape(kept)
     if keepdims:
@@ -662,7 +662,7 @@ def log_softmax(x, axis=None):
     >>> nl.log_softmax([1000.0, 1.0]).tolist()
     [0.0, -999.0]
     """
-    return _unmove(*_run_primitive(cpu.LOG_SOFTMAX, x, axis, "x"))
+    return _unmove(*_run_primitive(points.LOG_SOFTMAX, x, axis, "x"))
 
 
 @on_device("softmax")
@@ -690,4 +690,4 @@ def softmax(x, axis=None):
     >>> nl.softmax([0.0, 0.0]).tolist()
     [0.5, 0.5]
     """
-    return _unmove(*_run_primitive(cpu.SOFTMAX, x, axis, "x"))
+    return _unmove(*_run_primitive(points.SOFTMAX, x, axis, "x"))

@@ -20,7 +20,7 @@ from .._core.validation import (
     check_same_shape,
 )
 from ..elementwise.plans import Plan
-from . import cpu
+from . import points
 
 __all__ = ["ClassPlan", "Plan"]
 
@@ -30,7 +30,7 @@ class ClassPlan:
     """One call of a loss over a class axis, validated.
 
     ``kind`` is ``'index'`` (cross entropy or focal loss with class indices,
-    ``params`` a :class:`~.cpu.CrossEntropy` or :class:`~.cpu.Focal`), ``'prob'``
+    ``params`` a :class:`~.points.CrossEntropy` or :class:`~.points.Focal`), ``'prob'``
     (cross entropy with class probabilities) or ``'nll'``.  ``x`` are the logits
     (or log-probabilities), ``target`` the class indices (of shape ``loss_shape``)
     or probabilities (of the input's shape), ``weight`` the class weights as given
@@ -140,7 +140,7 @@ def cross_entropy(
             label_smoothing,
         )
     return _index_plan(
-        args, cpu.CrossEntropy(ignore_index, label_smoothing), x, t, weight, reduction
+        args, points.CrossEntropy(ignore_index, label_smoothing), x, t, weight, reduction
     )
 
 
@@ -152,7 +152,7 @@ def focal_loss(args, input, target, gamma=2.0, weight=None, ignore_index=-100, r
     ignore_index = check_index(ignore_index, "ignore_index")
     x = args.array(input, "input")
     class_axis(x)
-    return _index_plan(args, cpu.Focal(ignore_index, 0.0, gamma), x, target, weight, reduction)
+    return _index_plan(args, points.Focal(ignore_index, 0.0, gamma), x, target, weight, reduction)
 
 
 def nll_loss(args, input, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -173,7 +173,7 @@ def sigmoid_focal_loss(args, inputs, targets, alpha=0.25, gamma=2.0, reduction="
     check_same_shape(["inputs", "targets"], [x, y])
     alpha = check_real_scalar(alpha, "alpha")
     gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
-    params = cpu.SigmoidFocalSquare(alpha) if gamma == 2 else cpu.SigmoidFocal(alpha, gamma)
+    params = points.SigmoidFocalSquare(alpha) if gamma == 2 else points.SigmoidFocal(alpha, gamma)
     return Plan(params, x, [x, y], [x, y], reduction, grad_names=("inputs",))
 
 
