@@ -503,18 +503,12 @@ def zero_one_kernel(x, s0, s1, n_classes, scores, target, rows, loss_out, partia
 # --- layout and arguments ----------------------------------------------------------------
 
 
-def _pow2_at_least(n):
-    p = 1
-    while p < n:
-        p *= 2
-    return p
-
-
 def _row_launch(rows, width):
     """``(blocks, threads, group)`` of a row kernel: ``group`` threads per row (the power
     of two that covers a row, at most a block), whole blocks, up to the grid cap."""
     threads, max_blocks = cs.get_launch_config()
-    group = min(threads, _pow2_at_least(max(width, 1)))
+    # (threads <= MAX_THREADS, so pow2_at_least's cap at MAX_THREADS changes nothing here)
+    group = min(threads, cs.pow2_at_least(max(width, 1)))
     per_block = threads // group
     return min(max(-(-rows // per_block), 1), max_blocks), threads, group
 
