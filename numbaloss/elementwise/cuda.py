@@ -303,3 +303,15 @@ def ptx_signatures():
                 typeof.typeof(p), arr, arr, dt, dt, dt, f64[::1], f64[::1], types.none, arr,
                 types.none, i64, f64[::1], f64[::1],
             )  # fmt: skip
+    # The sigmoid focal loss has no weight: its c and d are the zeros _run pads with.
+    for p in (points.SigmoidFocal(0.25, 1.5), points.SigmoidFocalSquare(0.25)):
+        for dt in (types.float32, f64):
+            arr = dt[::1]
+            yield elementwise_kernel, (
+                typeof.typeof(p), arr, arr, dt, dt, arr, f64, f64, arr, arr, types.none, i64,
+                f64[::1], f64[::1],
+            )  # fmt: skip
+            yield elementwise_kernel, (
+                typeof.typeof(p), arr, arr, dt, dt, dt, f64[::1], f64[::1], types.none, arr,
+                types.none, i64, f64[::1], f64[::1],
+            )  # fmt: skip

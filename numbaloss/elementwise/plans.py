@@ -240,3 +240,15 @@ def margin_ranking_loss(args, input1, input2, target, margin=0.0, reduction="mea
 def hinge_embedding_loss(args, input, target, margin=1.0, reduction="mean"):
     x, t = _input_target(args, input, target)
     return _pointwise(points.HingeEmbedding(check_real_scalar(margin, "margin")), x, t, reduction)
+
+
+def sigmoid_focal_loss(args, inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
+    """torchvision's sigmoid focal loss."""
+    check_reduction(reduction)
+    x = args.array(inputs, "inputs")
+    y = args.array(targets, "targets")
+    check_same_shape(["inputs", "targets"], [x, y])
+    alpha = check_real_scalar(alpha, "alpha")
+    gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
+    params = points.SigmoidFocalSquare(alpha) if gamma == 2 else points.SigmoidFocal(alpha, gamma)
+    return Plan(params, x, [x, y], [x, y], reduction, grad_names=("inputs",))

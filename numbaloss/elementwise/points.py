@@ -37,6 +37,7 @@ from .._core.vecmath import (
     exp,
     exp_minus_abs,
     log,
+    log1p,
     log_nonnegative,
     log_unit_interval,
     softplus_sigmoid_given_exp,
@@ -353,3 +354,70 @@ class HingeEmbedding(namedtuple("HingeEmbedding", ["margin"])):
                 loss += m
                 g += m
         return loss, g, zero, False
+
+
+@math_jit
+def sigmoid_focal_parts(x, y):
+    """Shared terms of the sigmoid focal loss at logit ``x`` and label ``y``.
+
+    Returns ``(ce, dce, q, ratio, log_p, log_n)``: the binary cross entropy with
+    logits, its derivative ``s(x) - y``, ``q = 1 - p_t``, ``ratio =
+    s(x) s(-x) / q`` (exact for ``y`` 0 and 1) and ``log s(x)``, ``log s(-x)``.
+    Single assignments only: ``math_jit`` helpers are inlined at numba's IR level,
+    where a variable reassigned in a branch can be mistranslated.
+    """
+    one = 1
+    e = exp(-abs(x))
+    log_p = (x if x < 0 else 0 * x) - log1p(e)  # log s(x)
+    log_n = log_p - x  # log s(-x)
+    inv = one / (one + e)
+    s_pos = inv if x >= 0 else e * inv  # s(x)
+    s_neg = e * inv if x >= 0 else inv  # s(-x)
+    ce = -(y * log_p + (one - y) * log_n)
+    q = s_pos * (one - y) + s_neg * y  # 1 - p_t
+    ratio = s_neg if y == 0 else (s_pos if y == 1 else s_pos * s_neg / q)
+    return ce, s_pos - y, q, ratio, log_p, log_n
+
+
+@math_jit
+def alpha_weight(alpha, x, y):
+    """torchvision's ``alpha_t``, 1 when ``alpha < 0``."""
+    one = 1
+    return alpha * y + (1 - alpha) * (one - y) if alpha >= 0 else one + 0 * x
+
+
+class SigmoidFocal(namedtuple("SigmoidFocal", ["alpha", "gamma"])):
+    """torchvision's sigmoid focal loss, for :func:`numbaloss._core.driver.run_elementwise`.
+
+    ``loss = a_t * ce * q**gamma`` with ``ce = -(y log s(x) + (1 - y) log s(-x))``,
+    ``q = s(x) (1 - y) + s(-x) y`` (``1 - p_t``) and ``a_t = alpha y + (1 - alpha)(1 - y)``
+    (1 when ``alpha < 0``).  ``d/dx = a_t [(s(x) - y) q**g + g ce (1 - 2y) q**(g-1) s(x) s(-x)]``,
+    with ``q**g`` formed in log space (``log q`` is ``log s(-x)`` or ``log s(x)``
+    for labels 1 and 0), so |x| in the thousands stays finite.
+    """
+
+    @staticmethod
+    @math_jit
+    def point(params, x, y, c, d):
+        one = 1
+        gamma = params.gamma
+        ce, dce, q, ratio, log_p, log_n = sigmoid_focal_parts(x, y)
+        log_q = log_p if y == 0 else (log_n if y == 1 else log(q))
+        q_gamma = exp(gamma * log_q) if gamma != 0 else one + 0 * x
+        grad = q_gamma * (dce + gamma * ce * (one - 2 * y) * ratio)
+        a_t = alpha_weight(params.alpha, x, y)
+        return a_t * ce * q_gamma, a_t * grad, 0 * x, False
+
+
+class SigmoidFocalSquare(namedtuple("SigmoidFocalSquare", ["alpha"])):
+    """:class:`SigmoidFocal` with ``gamma = 2`` (the default): ``q**2`` without exp/log."""
+
+    @staticmethod
+    @math_jit
+    def point(params, x, y, c, d):
+        one = 1
+        ce, dce, q, ratio, log_p, log_n = sigmoid_focal_parts(x, y)
+        q_square = q * q
+        grad = q_square * (dce + 2 * ce * (one - 2 * y) * ratio)
+        a_t = alpha_weight(params.alpha, x, y)
+        return a_t * ce * q_square, a_t * grad, 0 * x, False

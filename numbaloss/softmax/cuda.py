@@ -37,9 +37,7 @@ flags are read back (the one synchronisation of a call with class indices, as
 raises the CPU's ``ValueError`` before the row kernel runs, so an in-place
 ``grad_out`` is left untouched as on the CPU.
 
-``sigmoid_focal_loss`` is elementwise: its plan runs on the elementwise family's
-kernel (:func:`numbaloss.elementwise.cuda._run`) with :class:`.points.SigmoidFocal`'s
-point function.  ``zero_one_loss`` takes one thread per row (an argmax), no
+``zero_one_loss`` takes one thread per row (an argmax), no
 synchronisation.  Device arrays must be contiguous (C or Fortran order), as in the
 elementwise family; a strided view raises ``ValueError``.  ``logsumexp``/``log_softmax``/``softmax`` reduce over any axes:
 the input is laid out as a C-ordered ``(rows, width)`` matrix on the device (no copy
@@ -59,8 +57,6 @@ from .._core.cuda_support import MAX_THREADS
 from .._core.traits import at, like
 from .._core.validation import as_array, check_broadcastable, native
 from .._core.vecmath import exp, log
-from ..elementwise.cuda import _run as run_elementwise
-from ..elementwise.cuda import elementwise_kernel
 from . import losses, plans
 from .points import (
     LOG_SOFTMAX,
@@ -772,13 +768,6 @@ focal_loss = _class_device_loss("focal_loss")
 nll_loss = _class_device_loss("nll_loss")
 
 
-@_signed("sigmoid_focal_loss")
-def sigmoid_focal_loss(*arrays, return_grad=False, grad_output=None, grad_out=None, **options):
-    args = cs.DeviceArgs()
-    plan = plans.sigmoid_focal_loss(args, *arrays, **options)
-    return run_elementwise(plan, args, return_grad, grad_output, grad_out)
-
-
 @_signed("zero_one_loss")
 def zero_one_loss(
     input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
@@ -819,8 +808,7 @@ def ptx_signatures():
     smoothing) and the focal loss, unreduced with a per-row ``grad_output`` and
     host weights, reduced with the divisor and ``grad_output`` on the device and
     no weights; ``(N, C)`` and ``(N, C, d)`` layouts; NLL, class probabilities,
-    the primitives, zero-one (scores and labels), the target check, and the
-    elementwise kernel with the sigmoid focal loss's point functions.
+    the primitives, zero-one (scores and labels) and the target check.
     """
     from numba import types
     from numba.core.typing import typeof
@@ -861,46 +849,6 @@ def ptx_signatures():
             yield nll_kernel, (arr, strides, i64[::1], dt, i64, *reduced)
             yield prob_kernel, (arr, strides, arr, strides, arr, f64, *unreduced)
             yield prob_kernel, (arr, strides, arr, strides, dt, f64, *reduced)
-        for p in (points.SigmoidFocal(0.25, 1.5), points.SigmoidFocalSquare(0.25)):
-            kind = typeof.typeof(p)
-            yield (
-                elementwise_kernel,
-                (
-                    kind,
-                    arr,
-                    arr,
-                    dt,
-                    dt,
-                    arr,
-                    f64,
-                    f64,
-                    arr,
-                    arr,
-                    types.none,
-                    i64,
-                    f64[::1],
-                    f64[::1],
-                ),
-            )
-            yield (
-                elementwise_kernel,
-                (
-                    kind,
-                    arr,
-                    arr,
-                    dt,
-                    dt,
-                    dt,
-                    f64[::1],
-                    f64[::1],
-                    types.none,
-                    arr,
-                    types.none,
-                    i64,
-                    f64[::1],
-                    f64[::1],
-                ),
-            )
         yield target_kernel, (i64[::1], arr, i64, i64, f64[::1], f64[::1])
         yield target_kernel, (i64[::1], dt, i64, i64, f64[::1], f64[::1])
         yield primitive_kernel, (arr, i64, i64, i64, i64, dt, arr)

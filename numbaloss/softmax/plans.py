@@ -17,12 +17,8 @@ from .._core.validation import (
     check_index,
     check_real_scalar,
     check_reduction,
-    check_same_shape,
 )
-from ..elementwise.plans import Plan
 from . import points
-
-__all__ = ["ClassPlan", "Plan"]
 
 
 @dataclass
@@ -163,18 +159,6 @@ def nll_loss(args, input, target, weight=None, ignore_index=-100, reduction="mea
     t = class_targets(args, target, x, loss_shape)
     w = class_weight(args, weight, n_classes)
     return ClassPlan("nll", x, t, w, reduction, n_classes, loss_shape, rows, None, ignore_index)
-
-
-def sigmoid_focal_loss(args, inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
-    """An elementwise :class:`~numbaloss.elementwise.plans.Plan` (torchvision's focal loss)."""
-    check_reduction(reduction)
-    x = args.array(inputs, "inputs")
-    y = args.array(targets, "targets")
-    check_same_shape(["inputs", "targets"], [x, y])
-    alpha = check_real_scalar(alpha, "alpha")
-    gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
-    params = points.SigmoidFocalSquare(alpha) if gamma == 2 else points.SigmoidFocal(alpha, gamma)
-    return Plan(params, x, [x, y], [x, y], reduction, grad_names=("inputs",))
 
 
 @dataclass
