@@ -5,7 +5,8 @@ Run the benchmarks once (this machine, the installed numbaloss), then print::
     cd asv_bench
     asv run --python=same --set-commit-hash=$(git rev-parse HEAD) \\
         -b "^bandwidth" -b "^elementwise\\.(Numbaloss\\.time_value_and_grad|Numbaloss\\.time_value_and_grad_into|Torch\\.time_forward_backward|NumPy\\.time_value_and_grad)" \\
-        -b "^softmax\\.(CrossEntropy|TorchCrossEntropy|Focal|TorchFocal|SigmoidFocal|TorchSigmoidFocal)\\.time"
+        -b "^elementwise\\.(SigmoidFocal|TorchSigmoidFocal)\\.time" \\
+        -b "^softmax\\.(CrossEntropy|TorchCrossEntropy|Focal|TorchFocal)\\.time"
     python asv_table.py            # newest results file; or --file results/<machine>/<file>.json
     python asv_table.py --stat min # the fastest sample (run asv with --record-samples)
 
@@ -133,8 +134,8 @@ def softmax_table(table, gbs):
     ce_torch = table.get("softmax.TorchCrossEntropy.time_forward_backward", {})
     focal = table.get("softmax.Focal.time_value_and_grad", {})
     focal_torch = table.get("softmax.TorchFocal.time_forward_backward", {})
-    sig = table.get("softmax.SigmoidFocal.time_value_and_grad", {})
-    sig_torch = table.get("softmax.TorchSigmoidFocal.time_forward_backward", {})
+    sig = table.get("elementwise.SigmoidFocal.time_value_and_grad", {})
+    sig_torch = table.get("elementwise.TorchSigmoidFocal.time_forward_backward", {})
     lines = [
         f"Softmax family, float32, value+gradient vs PyTorch CPU forward+backward; "
         f"triad bandwidth {gbs:.1f} GB/s (floor: read the logits twice and write the gradient "

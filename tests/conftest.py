@@ -1,4 +1,4 @@
-"""Shared test fixtures.
+"""Shared test fixtures and helpers.
 
 ``torch`` is the PyTorch oracle: on a user's machine without PyTorch the tests
 that need it are skipped, but under CI (``CI`` set in the environment) a missing
@@ -71,3 +71,29 @@ def layouts(arr):
     out["read_only"] = ro
     out["big_endian"] = np.asarray(arr, dtype=arr.dtype.newbyteorder(">"))
     return out
+
+
+def central_difference(func, x, h=1e-6):
+    """Gradient of the scalar ``func`` at float64 ``x`` by central differences."""
+    x = np.array(x, dtype=np.float64)
+    grad = np.empty_like(x)
+    flat = x.reshape(-1)
+    gflat = grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        up = func(x)
+        flat[i] = old - h
+        down = func(x)
+        flat[i] = old
+        gflat[i] = (up - down) / (2 * h)
+    return grad
+
+
+def torch_loss_and_grad(torch, func, x, grad_output, *args, **kwargs):
+    """``func(x_tensor, *args, **kwargs)``, and the gradient of sum(grad_output * loss)."""
+    xt = torch.tensor(np.asarray(x), requires_grad=True)
+    loss = func(xt, *args, **kwargs)
+    g = torch.tensor(np.asarray(grad_output, dtype=np.asarray(x).dtype))
+    (loss * g).sum().backward()
+    return loss.detach().numpy(), xt.grad.numpy()

@@ -14,7 +14,6 @@ from .common import rng, torch_or_skip
 
 SHAPES = ["100x10", "1000000x10", "65536x1000", "2048x32768"]
 FOCAL_SHAPES = ["100x10", "65536x1000"]
-SIGMOID_SIZES = [1000, 20_000_000]
 
 
 def _logits(shape):
@@ -174,70 +173,6 @@ class NumPyFocal:
 
     def time_value_and_grad(self, shape):
         _numpy_cross_entropy(self.x, self.t, gamma=2.0)
-
-
-def _binary(n):
-    gen = rng()
-    x = gen.standard_normal(n, dtype=np.float32) * 3
-    y = (gen.random(n) < 0.1).astype(np.float32)
-    return x, y
-
-
-class SigmoidFocal:
-    params = [SIGMOID_SIZES]
-    param_names = ["n"]
-    timeout = 300
-
-    def setup(self, n):
-        self.x, self.y = _binary(n)
-        nl.sigmoid_focal_loss(self.x, self.y, reduction="mean", return_grad=True)
-
-    def time_value_and_grad(self, n):
-        nl.sigmoid_focal_loss(self.x, self.y, reduction="mean", return_grad=True)
-
-
-class TorchSigmoidFocal:
-    """torchvision's ``sigmoid_focal_loss`` formula, written in PyTorch ops."""
-
-    params = [SIGMOID_SIZES]
-    param_names = ["n"]
-    timeout = 300
-
-    def setup(self, n):
-        self.torch = torch_or_skip()
-        x, y = _binary(n)
-        self.x = self.torch.from_numpy(x)
-        self.y = self.torch.from_numpy(y)
-
-    def time_forward_backward(self, n):
-        torch = self.torch
-        x = self.x.detach().requires_grad_(True)
-        y = self.y
-        p = torch.sigmoid(x)
-        ce = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none")
-        p_t = p * y + (1 - p) * (1 - y)
-        loss = ce * ((1 - p_t) ** 2.0)
-        loss = (0.25 * y + 0.75 * (1 - y)) * loss
-        loss.mean().backward()
-
-
-class NumPySigmoidFocal:
-    params = [SIGMOID_SIZES]
-    param_names = ["n"]
-    timeout = 300
-
-    def setup(self, n):
-        self.x, self.y = _binary(n)
-
-    def time_value_and_grad(self, n):
-        x, y = self.x, self.y
-        p = 1 / (1 + np.exp(-x))
-        ce = np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
-        q = p * (1 - y) + (1 - p) * y
-        a_t = 0.25 * y + 0.75 * (1 - y)
-        loss = (a_t * ce * q**2).mean()
-        grad = a_t * ((p - y) * q**2 + 2 * ce * q * p * (1 - p) * (1 - 2 * y)) / x.size
-        return loss, grad
 
 
 class ZeroOne:

@@ -195,7 +195,7 @@ def finish_sum(partials, divisor, out):
 def reduce_partials(partials, divisor, dtype):
     """Launch :func:`finish_sum`: a 1-element device array of ``dtype``."""
     out = cuda.device_array(1, dtype=dtype)
-    threads = min(get_launch_config()[0], _pow2_at_least(partials.shape[0]))
+    threads = min(get_launch_config()[0], pow2_at_least(partials.shape[0]))
     finish_sum[1, threads](partials, divisor, out)
     return out
 
@@ -219,7 +219,8 @@ def device_sum(flat, dtype=np.float64):
     return reduce_partials(partials, 1.0, dtype)
 
 
-def _pow2_at_least(n):
+def pow2_at_least(n):
+    """The smallest power of two ``>= n``, at most :data:`MAX_THREADS` (a thread count)."""
     p = 1
     while p < n and p < MAX_THREADS:
         p *= 2

@@ -11,6 +11,7 @@ from .losses import (
     margin_ranking_loss,
     mse_loss,
     poisson_nll_loss,
+    sigmoid_focal_loss,
     smooth_l1_loss,
     soft_margin_loss,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "margin_ranking_loss",
     "mse_loss",
     "poisson_nll_loss",
+    "sigmoid_focal_loss",
     "smooth_l1_loss",
     "soft_margin_loss",
 ]

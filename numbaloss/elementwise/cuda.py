@@ -3,8 +3,8 @@
 Reached through :func:`numbaloss._core.devices.on_device` when an argument is a
 CUDA device array (numba, CuPy, PyTorch).  Each public function has the signature
 of its CPU twin and validates its arguments with the same :mod:`.plans`; the
-per-element math is the CPU's point functions of :mod:`.cpu`, compiled for the GPU
-(libdevice math, see :mod:`numbaloss._core.cuda_support`).
+per-element math is the point functions of :mod:`.points` (the CPU kernel's
+too), compiled for the GPU (libdevice math, see :mod:`numbaloss._core.cuda_support`).
 
 :func:`elementwise_kernel` is the one kernel for every loss: a grid-stride loop that
 writes the loss (``reduction='none'``) or adds it to a float64 per-thread sum, writes
@@ -270,27 +270,27 @@ def ptx_signatures():
     from numba import types
     from numba.core.typing import typeof
 
-    from . import cpu
+    from . import points
 
     params = [
-        cpu.L1(),
-        cpu.MSE(),
-        cpu.SmoothL1(1.0),
-        cpu.Huber(1.0),
-        cpu.SoftMargin(),
-        cpu.BCE(),
-        cpu.BCEWithLogits(),
-        cpu.PoissonNLL(True, True, 1e-8),
-        cpu.PoissonNLL(False, False, 1e-8),
-        cpu.GaussianNLL(True, 1e-6),
-        cpu.KLDiv(False),
-        cpu.KLDiv(True),
-        cpu.MarginRanking(0.0),
-        cpu.HingeEmbedding(1.0),
+        points.L1(),
+        points.MSE(),
+        points.SmoothL1(1.0),
+        points.Huber(1.0),
+        points.SoftMargin(),
+        points.BCE(),
+        points.BCEWithLogits(),
+        points.PoissonNLL(True, True, 1e-8),
+        points.PoissonNLL(False, False, 1e-8),
+        points.GaussianNLL(True, 1e-6),
+        points.KLDiv(False),
+        points.KLDiv(True),
+        points.MarginRanking(0.0),
+        points.HingeEmbedding(1.0),
     ]
     f64, i64 = types.float64, types.int64
     for p in params:
-        two = isinstance(p, (cpu.GaussianNLL, cpu.MarginRanking))
+        two = isinstance(p, (points.GaussianNLL, points.MarginRanking))
         for dt in (types.float32, f64):
             arr = dt[::1]
             # reduction='none': loss array, per-element grad_output, scalar scale
@@ -299,6 +299,18 @@ def ptx_signatures():
                 arr if two else types.none, i64, f64[::1], f64[::1],
             )  # fmt: skip
             # reduced: no loss array, grad_output and divisor on the device, no gradient
+            yield elementwise_kernel, (
+                typeof.typeof(p), arr, arr, dt, dt, dt, f64[::1], f64[::1], types.none, arr,
+                types.none, i64, f64[::1], f64[::1],
+            )  # fmt: skip
+    # The sigmoid focal loss has no weight: its c and d are the zeros _run pads with.
+    for p in (points.SigmoidFocal(0.25, 1.5), points.SigmoidFocalSquare(0.25)):
+        for dt in (types.float32, f64):
+            arr = dt[::1]
+            yield elementwise_kernel, (
+                typeof.typeof(p), arr, arr, dt, dt, arr, f64, f64, arr, arr, types.none, i64,
+                f64[::1], f64[::1],
+            )  # fmt: skip
             yield elementwise_kernel, (
                 typeof.typeof(p), arr, arr, dt, dt, dt, f64[::1], f64[::1], types.none, arr,
                 types.none, i64, f64[::1], f64[::1],

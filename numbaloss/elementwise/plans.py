@@ -2,7 +2,7 @@
 
 Each function here takes a loss's own arguments (the public signature without the
 gradient keywords) and returns a :class:`Plan`: the parameter tuple of the loss
-(:mod:`.cpu`), its operands in kernel slot order and what the reduction divides by.
+(:mod:`.points`), its operands in kernel slot order and what the reduction divides by.
 Both back ends run the same plans: :mod:`.losses` on NumPy arrays, :mod:`.cuda` on
 device arrays.  ``args`` coerces arrays for the back end: :data:`HOST` (NumPy) or a
 :class:`numbaloss._core.cuda_support.DeviceArgs`; ``args.array`` is used for the large
@@ -20,7 +20,7 @@ from .._core.validation import (
     check_reduction,
     check_same_shape,
 )
-from . import cpu
+from . import points
 
 
 @dataclass
@@ -102,19 +102,19 @@ def _broadcast_weight(args, weight, shape, name):
 def l1_loss(args, input, target, reduction="mean", weight=None):
     x, t = _input_target(args, input, target)
     w = _check_weight(args, weight, x)
-    return _pointwise(cpu.L1(), x, t, reduction, extra=(w,), mean_weight=w)
+    return _pointwise(points.L1(), x, t, reduction, extra=(w,), mean_weight=w)
 
 
 def mse_loss(args, input, target, reduction="mean", weight=None):
     x, t = _input_target(args, input, target)
     w = _check_weight(args, weight, x)
-    return _pointwise(cpu.MSE(), x, t, reduction, extra=(w,), mean_weight=w)
+    return _pointwise(points.MSE(), x, t, reduction, extra=(w,), mean_weight=w)
 
 
 def smooth_l1_loss(args, input, target, reduction="mean", beta=1.0):
     x, t = _input_target(args, input, target)
     beta = check_real_scalar(beta, "beta", nonnegative=True)
-    params = cpu.L1() if beta == 0 else cpu.SmoothL1(beta)
+    params = points.L1() if beta == 0 else points.SmoothL1(beta)
     return _pointwise(params, x, t, reduction, extra=(None,))
 
 
@@ -122,19 +122,19 @@ def huber_loss(args, input, target, reduction="mean", delta=1.0, weight=None):
     x, t = _input_target(args, input, target)
     delta = check_real_scalar(delta, "delta", positive=True)
     w = _check_weight(args, weight, x)
-    return _pointwise(cpu.Huber(delta), x, t, reduction, extra=(w,))
+    return _pointwise(points.Huber(delta), x, t, reduction, extra=(w,))
 
 
 def soft_margin_loss(args, input, target, reduction="mean"):
     x, t = _input_target(args, input, target)
-    return _pointwise(cpu.SoftMargin(), x, t, reduction)
+    return _pointwise(points.SoftMargin(), x, t, reduction)
 
 
 def binary_cross_entropy(args, input, target, weight=None, reduction="mean"):
     x, t = _input_target(args, input, target)
     w = _broadcast_weight(args, weight, x.shape, "weight")
     return _pointwise(
-        cpu.BCE(),
+        points.BCE(),
         x,
         t,
         reduction,
@@ -149,12 +149,12 @@ def binary_cross_entropy_with_logits(
     x, t = _input_target(args, input, target)
     w = _broadcast_weight(args, weight, x.shape, "weight")
     pw = _broadcast_weight(args, pos_weight, x.shape, "pos_weight")
-    return _pointwise(cpu.BCEWithLogits(), x, t, reduction, extra=(w, pw))
+    return _pointwise(points.BCEWithLogits(), x, t, reduction, extra=(w, pw))
 
 
 def poisson_nll_loss(args, input, target, log_input=True, full=False, eps=1e-8, reduction="mean"):
     x, t = _input_target(args, input, target)
-    params = cpu.PoissonNLL(
+    params = points.PoissonNLL(
         check_bool(log_input, "log_input"), check_bool(full, "full"), check_real_scalar(eps, "eps")
     )
     return _pointwise(params, x, t, reduction)
@@ -169,7 +169,7 @@ def gaussian_nll_loss(args, input, target, var, full=False, eps=1e-6, reduction=
     v_full_shape = _gaussian_var_shape(tuple(v.shape), tuple(x.shape), var_given_as_float)
     if v_full_shape != tuple(v.shape):
         v = v.reshape(v_full_shape)
-    params = cpu.GaussianNLL(check_bool(full, "full"), check_real_scalar(eps, "eps"))
+    params = points.GaussianNLL(check_bool(full, "full"), check_real_scalar(eps, "eps"))
     n = _size(x.shape)
     broadcast = v_full_shape != tuple(x.shape) or (_size(v_full_shape) == 1 and n != 1)
     return Plan(
@@ -210,7 +210,7 @@ def kl_div(args, input, target, reduction="mean", log_target=False):
     if reduction == "batchmean":
         divisor = x.shape[0] if x.ndim else 1
     return _pointwise(
-        cpu.KLDiv(check_bool(log_target, "log_target")),
+        points.KLDiv(check_bool(log_target, "log_target")),
         x,
         t,
         reduction,
@@ -225,7 +225,7 @@ def margin_ranking_loss(args, input1, input2, target, margin=0.0, reduction="mea
     x2 = args.array(input2, "input2")
     y = args.array(target, "target")
     check_same_shape(["input1", "input2", "target"], [x1, x2, y])
-    params = cpu.MarginRanking(check_real_scalar(margin, "margin"))
+    params = points.MarginRanking(check_real_scalar(margin, "margin"))
     return Plan(
         params,
         x1,
@@ -239,4 +239,16 @@ def margin_ranking_loss(args, input1, input2, target, margin=0.0, reduction="mea
 
 def hinge_embedding_loss(args, input, target, margin=1.0, reduction="mean"):
     x, t = _input_target(args, input, target)
-    return _pointwise(cpu.HingeEmbedding(check_real_scalar(margin, "margin")), x, t, reduction)
+    return _pointwise(points.HingeEmbedding(check_real_scalar(margin, "margin")), x, t, reduction)
+
+
+def sigmoid_focal_loss(args, inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
+    """torchvision's sigmoid focal loss."""
+    check_reduction(reduction)
+    x = args.array(inputs, "inputs")
+    y = args.array(targets, "targets")
+    check_same_shape(["inputs", "targets"], [x, y])
+    alpha = check_real_scalar(alpha, "alpha")
+    gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
+    params = points.SigmoidFocalSquare(alpha) if gamma == 2 else points.SigmoidFocal(alpha, gamma)
+    return Plan(params, x, [x, y], [x, y], reduction, grad_names=("inputs",))

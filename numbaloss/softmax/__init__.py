@@ -6,7 +6,6 @@ from .losses import (
     log_softmax,
     logsumexp,
     nll_loss,
-    sigmoid_focal_loss,
     softmax,
     zero_one_loss,
 )
@@ -17,7 +16,6 @@ __all__ = [
     "log_softmax",
     "logsumexp",
     "nll_loss",
-    "sigmoid_focal_loss",
     "softmax",
     "zero_one_loss",
 ]

@@ -10,29 +10,20 @@ result does not depend on how the thread pool splits the blocks.
 
 One kernel serves cross entropy with class-index targets (with weights,
 ``ignore_index`` and label smoothing) and the softmax focal loss.  Per row it takes
+the maximum, ``e_t``, ``s_rest`` and, with label smoothing, ``sd``, and hands them to
+the per-row math of :mod:`.points` (:func:`~.points.row_terms`,
+:func:`~.points.log_sum`, :func:`~.points.target_grad`), which the CUDA kernels
+share.  The gradient is written in the same pass over the row: ``exp(x_c - m)``
+goes to a scratch row in cache and the gradient row is written from it, so
+``grad`` may be the logits themselves (in-place update) without losing
+vectorization.  The wrapper validates the class indices in a pass over the
+targets (:func:`check_targets`) before the kernel runs, so an index out of range
+leaves an in-place ``grad_out`` untouched.
 
-* ``m``, the largest logit,
-* ``e_t = exp(x_t - m)`` and ``s_rest``, the sum of ``exp(x_c - m)`` over the other
-  classes (summed apart, so that ``1 - p_t = s_rest / (e_t + s_rest)`` keeps its
-  precision for confident logits),
-* with label smoothing, ``sd = sum_c w_c (m - x_c)``,
-
-and :func:`row_terms` (the ``terms`` of :class:`CrossEntropy` or :class:`Focal`)
-turns them into the row's loss and the three factors of its gradient,
-``grad_c = p_c * A - B * [c == t] - D * w_c``.  The gradient is written in the same
-pass over the row: ``exp(x_c - m)`` goes to a scratch row in cache and the gradient
-row is written from it, so ``grad`` may be the logits themselves (in-place update)
-without losing vectorization.  The wrapper validates the class indices in a pass
-over the targets (:func:`check_targets`) before the kernel runs, so an index out of
-range leaves an in-place ``grad_out`` untouched.
-
-The kernels are compiled with ``reassoc`` and the ``math_jit`` helpers are inlined
-into them at numba's IR level, so precision-critical expressions are written so
-that no regrouping can hurt them (see :func:`log_sum` and ``softmax_rows``), and
-the helpers use single assignments (a variable reassigned in a branch of an
-IR-inlined helper was seen to be miscompiled).  :func:`row_terms` is deliberately
-not IR-inlined: inlining ``Focal.terms`` into the kernels corrupted the values
-computed before it.
+The kernels are compiled with ``reassoc`` and the ``math_jit`` helpers of
+:mod:`.points` are inlined into them at numba's IR level, so precision-critical
+expressions are written so that no regrouping can hurt them (see ``softmax_rows``
+here and :mod:`.points`).
 
 With many classes a row is processed along the row (vectorized over classes).  With
 few classes (``C <= SMALL_C``) a tile of rows is transposed into a small scratch
@@ -44,16 +35,23 @@ The exponentials and logarithms are ``vecmath``'s (float32 evaluated in float32,
 8 SIMD lanes).
 """
 
-from collections import namedtuple
-
 import numpy as np
 from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
 from .._core.traits import at, index
-from .._core.vecmath import exp, log, log1p
-from .._jit import jit_overload, kernel_jit, math_jit
+from .._core.vecmath import exp, log
+from .._jit import kernel_jit
+from .points import (
+    LOGSUMEXP,
+    SOFTMAX,
+    log_sum,
+    prob_loss,
+    prob_weight,
+    row_terms,
+    target_grad,
+)
 
 #: Up to this many classes the row-tile kernel (vectorized across rows) is used.
 SMALL_C = 32
@@ -147,94 +145,6 @@ def check_targets(target, weight, ignore_index, n_classes):
         total += np.float64(weight[t])
         count += 1
     return -1, total, count
-
-
-# --- per-row terms ---------------------------------------------------------------
-
-
-class CrossEntropy(namedtuple("CrossEntropy", ["ignore_index", "smoothing"])):
-    """Cross entropy with class-index targets and label smoothing ``smoothing``.
-
-    ``terms(params, C, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b)`` returns the
-    row's two loss terms (the target term and the smoothing term, which ``'mean'``
-    divides alike) and the gradient factors ``A, B, D`` of
-    ``grad_c = p_c A - B [c == t] - D w_c``.  ``log_s`` is ``log(e_t + s_rest)``,
-    ``nll = -log p_t``; ``a``, ``b`` scale the two terms (``grad_output``, divided
-    by the divisor of ``'mean'``).  Plain arithmetic, so that it inlines and the
-    small-class kernel's loop over rows stays vectorized.
-    """
-
-    @staticmethod
-    @math_jit
-    def terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
-        eps = params.smoothing
-        keep = 1 - eps
-        spread = eps / n_classes
-        part0 = keep * w_t * nll
-        part1 = spread * (sd + w_sum * log_s) if eps != 0 else 0.0 * nll
-        big_b = a * keep * w_t
-        return part0, part1, big_b + b * spread * w_sum, big_b, b * spread
-
-
-class Focal(namedtuple("Focal", ["ignore_index", "smoothing", "gamma"])):
-    """Softmax focal loss ``-w_t (1 - p_t)**gamma log p_t`` (``gamma > 0``; ``smoothing`` is 0).
-
-    Same ``terms`` interface as :class:`CrossEntropy`.  With ``p = p_t``:
-    ``grad_c = F (p_c - [c == t])``, ``F = w_t ((1-p)**g - g p (1-p)**(g-1) log p)``,
-    formed in log space (``log(1 - p) = log s_rest - log_s``), so that
-    ``0 < gamma < 1`` stays finite as ``p -> 1``.
-    """
-
-    @staticmethod
-    @math_jit
-    def terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
-        # Single assignments only: math_jit helpers are inlined at numba's IR level,
-        # where a variable reassigned in a branch can be mistranslated.
-        gamma = params.gamma
-        p_t = e_t / (e_t + s_rest)
-        log_q = log(s_rest) - log_s  # log(1 - p_t)
-        q_gamma = exp(gamma * log_q)
-        second = gamma * p_t * exp((gamma - 1) * log_q + log(nll))
-        zero = 0.0 * nll
-        # p_t == 1 (s_rest == 0): both terms vanish for gamma > 0
-        factor = w_t * (q_gamma + (zero if s_rest == 0 else second))
-        return w_t * q_gamma * nll, zero, a * factor, a * factor, zero
-
-
-def row_terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
-    """``type(params).terms(...)``, dispatched at compile time (see :class:`CrossEntropy`)."""
-    return type(params).terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b)
-
-
-@jit_overload(row_terms, inline=False)
-def _ov_row_terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
-    terms = getattr(getattr(params, "instance_class", None), "terms", None)
-    if terms is None:
-        return None
-
-    def impl(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
-        return terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b)
-
-    return impl
-
-
-@math_jit
-def target_grad(e_t, s_rest, big_a, big_b, d_w_t):
-    """``p_t A - B - D w_t`` as ``(e_t (A - B) - B s_rest) / s - D w_t``.
-
-    ``p_t A - B`` would lose ``1 - p_t`` when ``p_t`` rounds to 1; ``s_rest / s``
-    keeps it.
-    """
-    return (e_t * (big_a - big_b) - big_b * s_rest) / (e_t + s_rest) - d_w_t
-
-
-@math_jit
-def log_sum(e_t, s_rest):
-    """``log(e_t + s_rest)``, accurate when ``e_t == 1`` and ``s_rest`` is tiny."""
-    # e_t == 1 when the target holds the maximum: log1p(s_rest) keeps a tiny
-    # s_rest (kernels are compiled with reassoc, so ``(e_t - 1) + s_rest`` could
-    # be regrouped); otherwise s_rest >= 1 and the sum loses nothing.
-    return log1p(s_rest if e_t == 1 else (e_t + s_rest) - 1)
 
 
 # --- class-index kernels -------------------------------------------------------------
@@ -426,18 +336,6 @@ def index_tiles(
 # --- probability targets ---------------------------------------------------------------
 
 
-@math_jit
-def prob_weight(w_c, prob_c, keep, spread):
-    """``w_c q_c`` with the smoothed target ``q_c = keep * prob_c + spread``."""
-    return w_c * (keep * prob_c + spread)
-
-
-@math_jit
-def prob_loss(dot, big_s, s):
-    """The row loss ``sum_c w_c q_c (m - x_c) + S log s`` from its sums."""
-    return dot + big_s * log(s)
-
-
 @kernel_jit
 def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partials, start, stop):
     """Cross entropy with class-probability targets ``prob`` (rows, C).
@@ -514,9 +412,6 @@ def nll_rows(
 
 # --- stable primitives --------------------------------------------------------------------
 
-#: What :func:`softmax_rows` writes.
-LOGSUMEXP, LOG_SOFTMAX, SOFTMAX = 0, 1, 2
-
 
 @kernel_jit
 def softmax_rows(x, kind, out, start, stop):
@@ -555,72 +450,3 @@ def softmax_rows(x, kind, out, start, stop):
                     out[r, c] = x[r, c] - shift
                 for c in range(n_classes):
                     out[r, c] = out[r, c] - log_s
-
-
-# --- sigmoid focal loss (elementwise) ----------------------------------------------------
-
-
-@math_jit
-def sigmoid_focal_parts(x, y):
-    """Shared terms of the sigmoid focal loss at logit ``x`` and label ``y``.
-
-    Returns ``(ce, dce, q, ratio, log_p, log_n)``: the binary cross entropy with
-    logits, its derivative ``s(x) - y``, ``q = 1 - p_t``, ``ratio =
-    s(x) s(-x) / q`` (exact for ``y`` 0 and 1) and ``log s(x)``, ``log s(-x)``.
-    Single assignments only (see :class:`Focal`).
-    """
-    one = 1
-    e = exp(-abs(x))
-    log_p = (x if x < 0 else 0 * x) - log1p(e)  # log s(x)
-    log_n = log_p - x  # log s(-x)
-    inv = one / (one + e)
-    s_pos = inv if x >= 0 else e * inv  # s(x)
-    s_neg = e * inv if x >= 0 else inv  # s(-x)
-    ce = -(y * log_p + (one - y) * log_n)
-    q = s_pos * (one - y) + s_neg * y  # 1 - p_t
-    ratio = s_neg if y == 0 else (s_pos if y == 1 else s_pos * s_neg / q)
-    return ce, s_pos - y, q, ratio, log_p, log_n
-
-
-@math_jit
-def alpha_weight(alpha, x, y):
-    """torchvision's ``alpha_t``, 1 when ``alpha < 0``."""
-    one = 1
-    return alpha * y + (1 - alpha) * (one - y) if alpha >= 0 else one + 0 * x
-
-
-class SigmoidFocal(namedtuple("SigmoidFocal", ["alpha", "gamma"])):
-    """torchvision's sigmoid focal loss, for :func:`numbaloss._core.driver.run_elementwise`.
-
-    ``loss = a_t * ce * q**gamma`` with ``ce = -(y log s(x) + (1 - y) log s(-x))``,
-    ``q = s(x) (1 - y) + s(-x) y`` (``1 - p_t``) and ``a_t = alpha y + (1 - alpha)(1 - y)``
-    (1 when ``alpha < 0``).  ``d/dx = a_t [(s(x) - y) q**g + g ce (1 - 2y) q**(g-1) s(x) s(-x)]``,
-    with ``q**g`` formed in log space (``log q`` is ``log s(-x)`` or ``log s(x)``
-    for labels 1 and 0), so |x| in the thousands stays finite.
-    """
-
-    @staticmethod
-    @math_jit
-    def point(params, x, y, c, d):
-        one = 1
-        gamma = params.gamma
-        ce, dce, q, ratio, log_p, log_n = sigmoid_focal_parts(x, y)
-        log_q = log_p if y == 0 else (log_n if y == 1 else log(q))
-        q_gamma = exp(gamma * log_q) if gamma != 0 else one + 0 * x
-        grad = q_gamma * (dce + gamma * ce * (one - 2 * y) * ratio)
-        a_t = alpha_weight(params.alpha, x, y)
-        return a_t * ce * q_gamma, a_t * grad, 0 * x, False
-
-
-class SigmoidFocalSquare(namedtuple("SigmoidFocalSquare", ["alpha"])):
-    """:class:`SigmoidFocal` with ``gamma = 2`` (the default): ``q**2`` without exp/log."""
-
-    @staticmethod
-    @math_jit
-    def point(params, x, y, c, d):
-        one = 1
-        ce, dce, q, ratio, log_p, log_n = sigmoid_focal_parts(x, y)
-        q_square = q * q
-        grad = q_square * (dce + 2 * ce * (one - 2 * y) * ratio)
-        a_t = alpha_weight(params.alpha, x, y)
-        return a_t * ce * q_square, a_t * grad, 0 * x, False

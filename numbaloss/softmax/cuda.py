@@ -20,10 +20,10 @@ classes it read, after the row's reductions).  Per row:
    from the target's as on the CPU; the smoothing term ``sum_c w_c (m - x_c)``),
    each thread in the compute dtype, the group's tree in float64
    (:func:`segment_sum`; every thread of the group gets the total);
-3. every thread of the group evaluates the CPU's row math (:func:`.cpu.log_sum`,
-   :func:`.cpu.row_terms`, i.e. ``CrossEntropy.terms``/``Focal.terms``, and
-   :func:`.cpu.target_grad`, compiled for the GPU), then writes the gradient of
-   its classes from ``exp(x_c - m)``.
+3. every thread of the group evaluates the row math of :mod:`.points`, which the
+   CPU kernels share (:func:`.points.log_sum`, :func:`.points.row_terms`, i.e.
+   ``CrossEntropy.terms``/``Focal.terms``, and :func:`.points.target_grad`, compiled
+   for the GPU), then writes the gradient of its classes from ``exp(x_c - m)``.
 
 The first thread of a group adds up its rows' losses in float64, a block tree sums
 those into one partial per block, and the per-block partials are summed by
@@ -37,9 +37,7 @@ flags are read back (the one synchronisation of a call with class indices, as
 raises the CPU's ``ValueError`` before the row kernel runs, so an in-place
 ``grad_out`` is left untouched as on the CPU.
 
-``sigmoid_focal_loss`` is elementwise: its plan runs on the elementwise family's
-kernel (:func:`numbaloss.elementwise.cuda._run`) with :class:`.cpu.SigmoidFocal`'s
-point function.  ``zero_one_loss`` takes one thread per row (an argmax), no
+``zero_one_loss`` takes one thread per row (an argmax), no
 synchronisation.  Device arrays must be contiguous (C or Fortran order), as in the
 elementwise family; a strided view raises ``ValueError``.  ``logsumexp``/``log_softmax``/``softmax`` reduce over any axes:
 the input is laid out as a C-ordered ``(rows, width)`` matrix on the device (no copy
@@ -59,10 +57,8 @@ from .._core.cuda_support import MAX_THREADS
 from .._core.traits import at, like
 from .._core.validation import as_array, check_broadcastable, native
 from .._core.vecmath import exp, log
-from ..elementwise.cuda import _run as run_elementwise
-from ..elementwise.cuda import elementwise_kernel
 from . import losses, plans
-from .cpu import (
+from .points import (
     LOG_SOFTMAX,
     LOGSUMEXP,
     SOFTMAX,
@@ -380,7 +376,7 @@ def prob_kernel(
 
     With ``q_c = (1 - eps) prob_c + eps / C``: loss ``sum_c w_c q_c (m - x_c) + S log s``
     (``S = sum_c w_c q_c``, ``s = sum_c exp(x_c - m)``), gradient ``p_c S - w_c q_c``,
-    with :func:`.cpu.prob_rows`'s helpers :func:`.cpu.prob_weight` and :func:`.cpu.prob_loss`.  Layout as in :func:`index_kernel`.
+    with :func:`.cpu.prob_rows`'s helpers :func:`.points.prob_weight` and :func:`.points.prob_loss`.  Layout as in :func:`index_kernel`.
     """
     tid = cuda.threadIdx.x
     lane = tid % group
@@ -503,18 +499,12 @@ def zero_one_kernel(x, s0, s1, n_classes, scores, target, rows, loss_out, partia
 # --- layout and arguments ----------------------------------------------------------------
 
 
-def _pow2_at_least(n):
-    p = 1
-    while p < n:
-        p *= 2
-    return p
-
-
 def _row_launch(rows, width):
     """``(blocks, threads, group)`` of a row kernel: ``group`` threads per row (the power
     of two that covers a row, at most a block), whole blocks, up to the grid cap."""
     threads, max_blocks = cs.get_launch_config()
-    group = min(threads, _pow2_at_least(max(width, 1)))
+    # (threads <= MAX_THREADS, so pow2_at_least's cap at MAX_THREADS changes nothing here)
+    group = min(threads, cs.pow2_at_least(max(width, 1)))
     per_block = threads // group
     return min(max(-(-rows // per_block), 1), max_blocks), threads, group
 
@@ -778,13 +768,6 @@ focal_loss = _class_device_loss("focal_loss")
 nll_loss = _class_device_loss("nll_loss")
 
 
-@_signed("sigmoid_focal_loss")
-def sigmoid_focal_loss(*arrays, return_grad=False, grad_output=None, grad_out=None, **options):
-    args = cs.DeviceArgs()
-    plan = plans.sigmoid_focal_loss(args, *arrays, **options)
-    return run_elementwise(plan, args, return_grad, grad_output, grad_out)
-
-
 @_signed("zero_one_loss")
 def zero_one_loss(
     input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
@@ -825,16 +808,19 @@ def ptx_signatures():
     smoothing) and the focal loss, unreduced with a per-row ``grad_output`` and
     host weights, reduced with the divisor and ``grad_output`` on the device and
     no weights; ``(N, C)`` and ``(N, C, d)`` layouts; NLL, class probabilities,
-    the primitives, zero-one (scores and labels), the target check, and the
-    elementwise kernel with the sigmoid focal loss's point functions.
+    the primitives, zero-one (scores and labels) and the target check.
     """
     from numba import types
     from numba.core.typing import typeof
 
-    from . import cpu
+    from . import points
 
     f64, i64 = types.float64, types.int64
-    params = [cpu.CrossEntropy(-100, 0.0), cpu.CrossEntropy(-100, 0.1), cpu.Focal(-100, 0.0, 2.0)]
+    params = [
+        points.CrossEntropy(-100, 0.0),
+        points.CrossEntropy(-100, 0.1),
+        points.Focal(-100, 0.0, 2.0),
+    ]
     for dt in (types.float32, f64):
         arr = dt[::1]
         for ndim in (1, 2):
@@ -863,46 +849,6 @@ def ptx_signatures():
             yield nll_kernel, (arr, strides, i64[::1], dt, i64, *reduced)
             yield prob_kernel, (arr, strides, arr, strides, arr, f64, *unreduced)
             yield prob_kernel, (arr, strides, arr, strides, dt, f64, *reduced)
-        for p in (cpu.SigmoidFocal(0.25, 1.5), cpu.SigmoidFocalSquare(0.25)):
-            kind = typeof.typeof(p)
-            yield (
-                elementwise_kernel,
-                (
-                    kind,
-                    arr,
-                    arr,
-                    dt,
-                    dt,
-                    arr,
-                    f64,
-                    f64,
-                    arr,
-                    arr,
-                    types.none,
-                    i64,
-                    f64[::1],
-                    f64[::1],
-                ),
-            )
-            yield (
-                elementwise_kernel,
-                (
-                    kind,
-                    arr,
-                    arr,
-                    dt,
-                    dt,
-                    dt,
-                    f64[::1],
-                    f64[::1],
-                    types.none,
-                    arr,
-                    types.none,
-                    i64,
-                    f64[::1],
-                    f64[::1],
-                ),
-            )
         yield target_kernel, (i64[::1], arr, i64, i64, f64[::1], f64[::1])
         yield target_kernel, (i64[::1], dt, i64, i64, f64[::1], f64[::1])
         yield primitive_kernel, (arr, i64, i64, i64, i64, dt, arr)

@@ -1,4 +1,4 @@
-"""The softmax family: cross entropy, NLL, focal losses, 0-1 loss and stable softmax.
+"""The softmax family: cross entropy, NLL, focal loss, 0-1 loss and stable softmax.
 
 The class axis of the logits (axis 1, or axis 0 of a 1-D input) is moved last as a
 view and the logits are handed to the kernels as a ``(rows, C)`` matrix, copied
@@ -12,7 +12,6 @@ import numpy as np
 
 from .._core import outputs, parallel
 from .._core.devices import on_device
-from .._core.driver import Operands, run_elementwise
 from .._core.validation import (
     HOST,
     as_array,
@@ -20,8 +19,7 @@ from .._core.validation import (
     native,
     result_dtype,
 )
-from ..elementwise.cpu import run_block_range
-from . import cpu, plans
+from . import cpu, plans, points
 
 _GRAD_DOC = """
     return_grad : bool, optional
@@ -423,71 +421,6 @@ def _nll_loss(logits, plan, return_grad, grad_output, grad_out):
 
 
 @on_device("softmax")
-@_doc("inputs")
-def sigmoid_focal_loss(
-    inputs,
-    targets,
-    alpha=0.25,
-    gamma=2.0,
-    reduction="none",
-    *,
-    return_grad=False,
-    grad_output=None,
-    grad_out=None,
-):
-    r"""torchvision's sigmoid focal loss (RetinaNet), elementwise on logits.
-
-    .. math:: \ell = \alpha_t \, \mathrm{ce}(x, y) \, q^{\gamma}, \quad
-              q = \sigma(x)(1 - y) + \sigma(-x) y, \quad
-              \alpha_t = \alpha y + (1 - \alpha)(1 - y)
-
-    with :math:`\mathrm{ce}` the binary cross entropy with logits, and
-    :math:`\alpha_t = 1` when ``alpha < 0``.  The gradient is
-
-    .. math:: \partial \ell / \partial x = \alpha_t \bigl[(\sigma(x) - y) q^{\gamma}
-              + \gamma\, \mathrm{ce}\, (1 - 2y)\, q^{\gamma - 1} \sigma(x) \sigma(-x)\bigr].
-
-    The logs of the sigmoids are formed without overflow and, for targets 0 and 1,
-    :math:`q^{\gamma-1}\sigma(x)\sigma(-x)` is simplified exactly, so logits in the
-    thousands give finite values and gradients (torchvision's formula in float32
-    gives NaN gradients there for ``gamma < 1``).
-
-    Parameters
-    ----------
-    inputs : array_like
-        Logits, any shape.
-    targets : array_like
-        Binary (or soft) labels of the same shape.
-    alpha : float, optional
-        Weight of the positive class in (0, 1); negative disables the weighting.
-    gamma : float, optional
-        Focusing parameter, non-negative.
-    reduction : {'none', 'mean', 'sum'}, optional
-        Default ``'none'``, as in torchvision.
-    {grad_doc}
-    Examples
-    --------
-    >>> import numbaloss as nl
-    >>> nl.sigmoid_focal_loss([2.0, -1.0], [1.0, 0.0]).round(6).tolist()
-    [0.000451, 0.016994]
-    """
-    plan = plans.sigmoid_focal_loss(HOST, inputs, targets, alpha, gamma, reduction)
-    params, x, y = plan.params, *plan.operands
-    ops = Operands(x, [x, y])
-    return run_elementwise(
-        run_block_range,
-        params,
-        ops,
-        [ops.flat(x), ops.flat(y)],
-        reduction=reduction,
-        return_grad=return_grad,
-        grad_output=grad_output,
-        grad_out=grad_out,
-        grad_names=["inputs"],
-    )
-
-
-@on_device("softmax")
 def zero_one_loss(
     input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
 ):
@@ -557,7 +490,7 @@ def _primitive_rows(x, axis, name):
 
 def _run_primitive(kind, x, axis, name):
     matrix, moved_shape, axes, dest, dtype = _primitive_rows(x, axis, name)
-    width = 1 if kind == cpu.LOGSUMEXP else matrix.shape[1]
+    width = 1 if kind == points.LOGSUMEXP else matrix.shape[1]
     out = np.empty((matrix.shape[0], width), dtype=matrix.dtype)
     parallel.run_ranges(cpu.softmax_rows, matrix.shape[0], matrix.shape[1], matrix, kind, out)
     return out, moved_shape, axes, dest, dtype
@@ -593,7 +526,7 @@ def logsumexp(a, axis=None, *, keepdims=False):
     >>> float(nl.logsumexp([1000.0, 1000.0]))
     1000.6931471805599
     """
-    out, moved_shape, axes, dest, dtype = _run_primitive(cpu.LOGSUMEXP, a, axis, "a")
+    out, moved_shape, axes, dest, dtype = _run_primitive(points.LOGSUMEXP, a, axis, "a")
     kept = moved_shape[: len(moved_shape) - len(axes)]
     result = out.reshape(kept)
     if keepdims:
@@ -635,7 +568,7 @@ def log_softmax(x, axis=None):
     >>> nl.log_softmax([1000.0, 1.0]).tolist()
     [0.0, -999.0]
     """
-    return _unmove(*_run_primitive(cpu.LOG_SOFTMAX, x, axis, "x"))
+    return _unmove(*_run_primitive(points.LOG_SOFTMAX, x, axis, "x"))
 
 
 @on_device("softmax")
@@ -663,4 +596,4 @@ def softmax(x, axis=None):
     >>> nl.softmax([0.0, 0.0]).tolist()
     [0.5, 0.5]
     """
-    return _unmove(*_run_primitive(cpu.SOFTMAX, x, axis, "x"))
+    return _unmove(*_run_primitive(points.SOFTMAX, x, axis, "x"))

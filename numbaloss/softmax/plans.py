@@ -17,12 +17,8 @@ from .._core.validation import (
     check_index,
     check_real_scalar,
     check_reduction,
-    check_same_shape,
 )
-from ..elementwise.plans import Plan
-from . import cpu
-
-__all__ = ["ClassPlan", "Plan"]
+from . import points
 
 
 @dataclass
@@ -30,7 +26,7 @@ class ClassPlan:
     """One call of a loss over a class axis, validated.
 
     ``kind`` is ``'index'`` (cross entropy or focal loss with class indices,
-    ``params`` a :class:`~.cpu.CrossEntropy` or :class:`~.cpu.Focal`), ``'prob'``
+    ``params`` a :class:`~.points.CrossEntropy` or :class:`~.points.Focal`), ``'prob'``
     (cross entropy with class probabilities) or ``'nll'``.  ``x`` are the logits
     (or log-probabilities), ``target`` the class indices (of shape ``loss_shape``)
     or probabilities (of the input's shape), ``weight`` the class weights as given
@@ -140,7 +136,7 @@ def cross_entropy(
             label_smoothing,
         )
     return _index_plan(
-        args, cpu.CrossEntropy(ignore_index, label_smoothing), x, t, weight, reduction
+        args, points.CrossEntropy(ignore_index, label_smoothing), x, t, weight, reduction
     )
 
 
@@ -152,7 +148,7 @@ def focal_loss(args, input, target, gamma=2.0, weight=None, ignore_index=-100, r
     ignore_index = check_index(ignore_index, "ignore_index")
     x = args.array(input, "input")
     class_axis(x)
-    return _index_plan(args, cpu.Focal(ignore_index, 0.0, gamma), x, target, weight, reduction)
+    return _index_plan(args, points.Focal(ignore_index, 0.0, gamma), x, target, weight, reduction)
 
 
 def nll_loss(args, input, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -163,18 +159,6 @@ def nll_loss(args, input, target, weight=None, ignore_index=-100, reduction="mea
     t = class_targets(args, target, x, loss_shape)
     w = class_weight(args, weight, n_classes)
     return ClassPlan("nll", x, t, w, reduction, n_classes, loss_shape, rows, None, ignore_index)
-
-
-def sigmoid_focal_loss(args, inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
-    """An elementwise :class:`~numbaloss.elementwise.plans.Plan` (torchvision's focal loss)."""
-    check_reduction(reduction)
-    x = args.array(inputs, "inputs")
-    y = args.array(targets, "targets")
-    check_same_shape(["inputs", "targets"], [x, y])
-    alpha = check_real_scalar(alpha, "alpha")
-    gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
-    params = cpu.SigmoidFocalSquare(alpha) if gamma == 2 else cpu.SigmoidFocal(alpha, gamma)
-    return Plan(params, x, [x, y], [x, y], reduction, grad_names=("inputs",))
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The softmax family's references: PyTorch (autograd) and plain NumPy from the formulas."""
+"""Plain NumPy references for the softmax family, from the formulas."""
 
 import numpy as np
 
@@ -64,43 +64,3 @@ def np_focal(x, t, gamma, weight=None, ignore_index=-100, reduction="mean"):
         return per_row.sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         return per_row.sum() / w_t.sum()
-
-
-def np_sigmoid_focal(x, y, alpha=0.25, gamma=2.0, reduction="none"):
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    p = 1 / (1 + np.exp(-x))
-    ce = np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
-    p_t = p * y + (1 - p) * (1 - y)
-    loss = ce * (1 - p_t) ** gamma
-    if alpha >= 0:
-        loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
-    if reduction == "none":
-        return loss
-    return loss.sum() if reduction == "sum" else (loss.mean() if loss.size else np.nan)
-
-
-def central_difference(func, x, h=1e-6):
-    """Gradient of the scalar ``func`` at float64 ``x`` by central differences."""
-    x = np.array(x, dtype=np.float64)
-    grad = np.empty_like(x)
-    flat = x.reshape(-1)
-    gflat = grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
-        up = func(x)
-        flat[i] = old - h
-        down = func(x)
-        flat[i] = old
-        gflat[i] = (up - down) / (2 * h)
-    return grad
-
-
-def torch_loss_and_grad(torch, func, x, grad_output, *args, **kwargs):
-    """``func(x_tensor, *args, **kwargs)``, and the gradient of sum(grad_output * loss)."""
-    xt = torch.tensor(np.asarray(x), requires_grad=True)
-    loss = func(xt, *args, **kwargs)
-    g = torch.tensor(np.asarray(grad_output, dtype=np.asarray(x).dtype))
-    (loss * g).sum().backward()
-    return loss.detach().numpy(), xt.grad.numpy()

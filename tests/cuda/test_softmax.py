@@ -270,31 +270,6 @@ class _Args:
         self.focal_loss, self.zero_one_loss = nl.focal_loss, nl.zero_one_loss
 
 
-@pytest.mark.parametrize(
-    ("dtype", "reduction", "gamma"),
-    [(np.float32, "none", 2.0), (np.float64, "mean", 1.5), (np.float64, "sum", 0.0)],
-)
-def test_sigmoid_focal_loss(cuda, rng, dtype, reduction, gamma):
-    x = (3 * rng.standard_normal((4, 5))).astype(dtype)
-    y = rng.integers(0, 2, (4, 5)).astype(dtype)
-    gout = rng.standard_normal((4, 5)).astype(dtype) if reduction == "none" else 1.25
-    dg = cuda.to_device(gout) if reduction == "none" else gout
-    got, got_grad = nl.sigmoid_focal_loss(
-        cuda.to_device(x),
-        cuda.to_device(y),
-        0.3,
-        gamma,
-        reduction,
-        return_grad=True,
-        grad_output=dg,
-    )
-    want, want_grad = nl.sigmoid_focal_loss(
-        x, y, 0.3, gamma, reduction, return_grad=True, grad_output=gout
-    )
-    _compare(got, want, dtype)
-    _compare(got_grad, want_grad, dtype)
-
-
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 def test_zero_one_loss(cuda, rng, reduction):
     x = rng.standard_normal((7, 4)).astype(np.float32)

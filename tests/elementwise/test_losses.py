@@ -7,7 +7,7 @@ from numba import njit
 import numbaloss as nl
 from numbaloss._core.traits import UNIT
 from numbaloss._jit import KERNEL_FASTMATH
-from numbaloss.elementwise import cpu
+from numbaloss.elementwise import points
 from numbaloss.elementwise.cpu import SUB_BLOCK
 from numbaloss.testing.elementwise import CASES, NAMES
 from tests.conftest import assert_close, layouts
@@ -341,9 +341,9 @@ def _pointwise(point, params):
 @pytest.mark.parametrize(
     "name, cls",
     [
-        ("binary_cross_entropy", cpu.BCE),
-        ("soft_margin_loss", cpu.SoftMargin),
-        ("binary_cross_entropy_with_logits", cpu.BCEWithLogits),
+        ("binary_cross_entropy", points.BCE),
+        ("soft_margin_loss", points.SoftMargin),
+        ("binary_cross_entropy_with_logits", points.BCEWithLogits),
     ],
 )
 def test_prepasses_give_the_bits_of_the_point_function(name, cls, dtype, rng):

@@ -4,8 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import numbaloss as nl
-from numbaloss.testing.softmax import central_difference, np_cross_entropy, torch_loss_and_grad
-from tests.conftest import assert_close, layouts
+from numbaloss.testing.softmax import np_cross_entropy
+from tests.conftest import assert_close, central_difference, layouts, torch_loss_and_grad
 
 DTYPES = [np.float32, np.float64]
 
