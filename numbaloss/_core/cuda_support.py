@@ -20,6 +20,12 @@ Imported only once a device array has reached a loss (see :mod:`.devices`), neve
 * :func:`gather` lays an operand out in a kernel's flat element order (other memory
   order, broadcast axes, dtype conversion), :func:`sum_to_shape` sums a gradient back
   over broadcast axes, both without leaving the device.
+* The output contract of a call (docs/conventions.rst): :func:`device_upstream` and
+  :func:`device_scale` check ``grad_output``, a :class:`DeviceGradSlot` per
+  prediction says where its kernel writes the gradient (the caller's ``grad_out``
+  when it can) and hands it back, :func:`device_loss_array` /
+  :func:`device_reduced_loss` / :func:`device_results` finish the call.  Every
+  family's ``cuda.py`` uses them; ``numbaloss._core.outputs`` has their host twins.
 * Device math: the project's math helpers (:mod:`numbaloss._core.vecmath`) and the
   compile-time ``point`` dispatch (:mod:`numbaloss._core.traits`) get CUDA-target
   implementations here, on libdevice's ``exp``/``log``/``log1p`` with the same stable
@@ -39,7 +45,7 @@ How a family plugs in (the elementwise family is the model):
    CUDA function both call them.
 2. ``numbaloss/<family>/cuda.py`` defines the same public names as the family's
    ``losses.py`` (:func:`numbaloss._core.devices.on_device` looks them up by name),
-   with the CPU signature (``elementwise.cuda._device_loss`` shows how).
+   built by :func:`device_twin` (the CPU function's name, signature and docs).
 3. Kernels are ``@cuda.jit`` functions that call the family's CPU point or row
    functions (``math_jit``) where they can; :func:`launch_config` sizes grid-stride
    loops, :func:`block_sum`/:func:`block_max` reduce in a block,
@@ -50,6 +56,8 @@ How a family plugs in (the elementwise family is the model):
    ``numbaloss.cuda_check.FAMILIES``; its tests go in ``tests/cuda/test_<family>.py``.
 """
 
+import functools
+import inspect
 import math
 import os
 import sys
@@ -60,7 +68,8 @@ from numba.core import config as numba_config
 
 from . import traits, vecmath
 from .devices import is_device_array
-from .validation import as_array, compute_dtype
+from .outputs import unpack_grad_out
+from .validation import as_array, check_broadcastable, compute_dtype
 
 #: True under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``).
 SIMULATOR = bool(numba_config.ENABLE_CUDASIM)
@@ -486,6 +495,251 @@ class DeviceArgs:
         return arr
 
 
+# --- the output contract: upstream gradient, gradient slots, loss (docs/conventions.rst) ---
+#
+# One device implementation for every family.  The kernels take the upstream gradient
+# as a per-element (per-row) factor ``gout`` times a scale ``gmul / gdiv`` (see
+# :func:`ratio`), write gradients into :attr:`DeviceGradSlot.buffer`, and leave the
+# loss as per-element values or per-block partial sums; these pieces check the
+# caller's ``grad_output``/``grad_out`` and hand results back as the caller's arrays.
+
+
+def device_upstream(args, grad_output, loss_shape, cdtype, *, kernel_order="C", host_arrays=False):
+    """``reduction='none'``'s upstream gradient: a scalar, or a flat device array.
+
+    ``None`` is 1 and a host scalar stays a scalar (in ``cdtype``); a device array is
+    checked to broadcast to ``loss_shape`` (the CPU's ``ValueError``) and laid out as
+    ``prod(loss_shape)`` elements of ``cdtype`` in kernel order (C order of the loss's
+    shape, or its memory order ``'F'``), without leaving the device.  A host array of
+    more than one element is a ``TypeError`` (the call must not wait for a copy),
+    unless ``host_arrays``: then it is laid out on the host and copied over (the CTC
+    losses, whose targets and lengths come from the host anyway).
+    """
+    cdtype = np.dtype(cdtype)
+    loss_shape = tuple(loss_shape)
+    if grad_output is None:
+        return cdtype.type(1)
+    g = args.device(grad_output, "grad_output")
+    if g is None:
+        host = as_array(grad_output, "grad_output")
+        check_broadcastable("grad_output", host, "the loss", loss_shape)
+        if host_arrays:
+            full = np.broadcast_to(host.astype(cdtype), loss_shape)
+            return cuda.to_device(np.ascontiguousarray(full.ravel(order=kernel_order)))
+        if host.size != 1:
+            raise TypeError(
+                "grad_output is on the host while the other arguments are CUDA device arrays; "
+                "pass a scalar or a device array"
+            )
+        return cdtype.type(host.reshape(()))
+    check_broadcastable("grad_output", g, "the loss", loss_shape)
+    if not loss_shape:  # gather's kernel needs at least one axis
+        return gather(g.reshape(1), (1,), False, cdtype)
+    return gather(g, loss_shape, kernel_order == "F", cdtype)
+
+
+def device_scale(args, grad_output):
+    """A reduced loss's ``grad_output``: a float, or a 1-element device array.
+
+    A device value is never read back (that would wait for the GPU): the kernels
+    take it as their ``gmul`` and multiply on the device.
+    """
+    return 1.0 if grad_output is None else args.scalar_or_device(grad_output, "grad_output")
+
+
+class DeviceLayout:
+    """How a prediction of one call maps onto the gradient buffer its kernel writes.
+
+    ``shape`` is the prediction's (the caller's) shape, ``dtype`` the result dtype,
+    ``cdtype`` the dtype the kernel writes.  ``kernel_order`` says what the kernel
+    writes: ``'C'`` or ``'F'``, a flat buffer of the ``n`` elements in that memory
+    order of ``shape`` (elementwise kernels); ``'strided'``, an array of
+    ``kernel_shape`` (``shape`` reshaped in C order; default ``shape``) through its own
+    strides, so that any array of that shape will do (row kernels).
+    """
+
+    def __init__(self, shape, dtype, cdtype, kernel_order="C", kernel_shape=None):
+        self.shape = tuple(int(s) for s in shape)
+        self.n = int(np.prod(self.shape, dtype=np.int64))
+        self.dtype, self.cdtype = np.dtype(dtype), np.dtype(cdtype)
+        self.kernel_order = kernel_order
+        if kernel_order == "strided":
+            self.kernel_shape = self.shape if kernel_shape is None else tuple(kernel_shape)
+        else:
+            self.kernel_shape = (self.n,)
+
+    @property
+    def fortran(self):
+        """True when the kernel walks the elements in Fortran order."""
+        return self.kernel_order == "F"
+
+    def kernel_view(self, arr):
+        """A view of a device array of ``shape`` that the kernel can write, or ``None``.
+
+        Flat kernels need the kernel's memory order (a strided array is a
+        ``ValueError``, as for operands); strided kernels take the array itself, or a
+        C-ordered one reshaped to ``kernel_shape``.
+        """
+        if self.kernel_order == "strided":
+            if tuple(arr.shape) == self.kernel_shape:
+                return arr
+            return arr.reshape(self.kernel_shape) if arr.is_c_contiguous() else None
+        order = contiguous_order(arr)
+        return flat_view(arr) if arr.ndim <= 1 or order == self.kernel_order else None
+
+    def new_buffer(self):
+        return cuda.device_array(self.kernel_shape, dtype=self.cdtype)
+
+    def to_caller(self, flat):
+        """A flat buffer, in the kernel's memory order, as an array of ``shape``."""
+        return flat.reshape(self.shape, order="F" if self.fortran else "C")
+
+
+class DeviceGradSlot:
+    """Where a kernel writes the gradient of the prediction ``name``, and how the caller gets it.
+
+    ``grad_out`` is the caller's entry for this prediction (``None``: a new array).  It
+    must be a device array of the prediction's shape and result dtype; the kernel
+    writes :attr:`buffer`, which is ``grad_out`` itself when its dtype is the compute
+    dtype and its layout one the kernel can write (also when it is the prediction:
+    the kernels read an element before they write its gradient), else a new array
+    that :meth:`finish` copies into ``grad_out``.
+    """
+
+    #: whether the kernel may write the caller's ``grad_out`` itself
+    writes_grad_out = True
+
+    def __init__(self, args, name, layout, grad_out):
+        self.args, self.layout, self.caller = args, layout, grad_out
+        self.out = None if grad_out is None else self._checked(args, name, layout, grad_out)
+        if self.out is not None and self.writes_grad_out:
+            view = layout.kernel_view(self.out)
+            if view is not None and layout.dtype == layout.cdtype:
+                self.buffer, self.direct = view, True
+                return
+        self.buffer, self.direct = layout.new_buffer(), False
+
+    def _checked(self, args, name, layout, grad_out):
+        out = args.array(grad_out, f"grad_out for {name}")
+        if tuple(out.shape) != layout.shape:
+            raise ValueError(
+                f"grad_out for {name} must have shape {layout.shape}, got {tuple(out.shape)}"
+            )
+        if np.dtype(out.dtype) != layout.dtype:
+            raise ValueError(f"grad_out for {name} must have dtype {layout.dtype}, got {out.dtype}")
+        return out
+
+    def _flat_buffer(self):
+        return self.buffer if self.buffer.ndim == 1 else flat_view(self.buffer)
+
+    def finish(self):
+        """The gradient: the caller's ``grad_out`` object filled, or a new array of its type."""
+        layout, out = self.layout, self.out
+        if self.direct:
+            return self.caller
+        if out is None:
+            if not layout.n:
+                return self.args.wrap(cuda.device_array(layout.shape, dtype=layout.dtype))
+            return self.args.wrap(layout.to_caller(cast(self._flat_buffer(), layout.dtype)))
+        if out.size:
+            fortran = out.ndim > 1 and contiguous_order(out) == "F"
+            grad = layout.to_caller(self._flat_buffer())
+            flat_view(out).copy_to_device(gather(grad, layout.shape, fortran, out.dtype))
+        return self.caller
+
+
+class DeviceBroadcastGradSlot(DeviceGradSlot):
+    """The gradient of a prediction of ``shape`` that the kernel saw broadcast to the call's.
+
+    (``gaussian_nll_loss``'s ``var``.)  ``operand_shape`` is the prediction as the
+    kernel's operand (``shape`` with its broadcast axes, at most the layout's rank);
+    the kernel writes one value per element of the call, and :meth:`finish` sums
+    them over the broadcast axes on the device.  ``grad_out`` has the caller's
+    ``shape`` (its size is checked) and C order.
+    """
+
+    # the kernel writes one value per element of the call, more than grad_out holds
+    writes_grad_out = False
+
+    def __init__(self, args, name, layout, grad_out, shape, operand_shape):
+        self.shape = tuple(shape)
+        operand_shape = tuple(operand_shape)
+        self.operand_shape = (1,) * (len(layout.shape) - len(operand_shape)) + operand_shape
+        super().__init__(args, name, layout, grad_out)
+
+    def _checked(self, args, name, layout, grad_out):
+        out = args.array(grad_out, f"grad_out for {name}")
+        if out.size != int(np.prod(self.shape, dtype=np.int64)) or not out.is_c_contiguous():
+            raise ValueError(
+                f"grad_out for {name} must be a C-contiguous array of shape {self.shape}, "
+                f"got shape {tuple(out.shape)}"
+            )
+        if np.dtype(out.dtype) != layout.dtype:
+            raise ValueError(f"grad_out for {name} must have dtype {layout.dtype}, got {out.dtype}")
+        return out
+
+    def finish(self):
+        layout = self.layout
+        c_order = gather(layout.to_caller(self._flat_buffer()), layout.shape, False, layout.cdtype)
+        grad = sum_to_shape(c_order, layout.shape, self.operand_shape, layout.dtype)
+        grad = grad.reshape(self.shape)
+        if self.out is None:
+            return self.args.wrap(grad)
+        flat_view(self.out).copy_to_device(flat_view(grad))
+        return self.caller
+
+
+def device_grad_slots(args, names, layouts, grad_out):
+    """One :class:`DeviceGradSlot` per prediction (``layouts``: one, or one per name)."""
+    if not isinstance(layouts, (tuple, list)):
+        layouts = [layouts] * len(names)
+    outs = unpack_grad_out(grad_out, names)
+    return [DeviceGradSlot(args, n, lay, out) for n, lay, out in zip(names, layouts, outs)]
+
+
+def device_loss_array(args, values, loss_shape, dtype, *, kernel_order="C"):
+    """An unreduced loss: the kernel's flat per-element values (kernel order) as the
+    caller's array type, of ``loss_shape`` and ``dtype``."""
+    order = "F" if kernel_order == "F" else "C"
+    return args.wrap(cast(values, dtype).reshape(tuple(loss_shape), order=order))
+
+
+def device_reduced_loss(args, partials, divisor, dtype):
+    """A reduced loss: the per-block float64 ``partials`` summed (over ``divisor``, a
+    float or a 1-element device array) on the device, as a 0-d array of ``dtype``.
+
+    Nothing is read back: the call returns while the GPU still works.
+    """
+    return args.wrap(reduce_partials(partials, divisor, dtype).reshape(()))
+
+
+def device_results(loss, slots=None):
+    """What a call returns: ``loss``, or ``(loss, grad)`` / ``(loss, (grad, ...))``."""
+    if slots is None:
+        return loss
+    grads = [slot.finish() for slot in slots]
+    return loss, grads[0] if len(grads) == 1 else tuple(grads)
+
+
+def device_twin(cpu_function, run=None):
+    """The CUDA twin of a public loss: ``run`` under ``cpu_function``'s name, docs and signature.
+
+    ``run`` takes the call's arguments as the CPU function does.  Without ``run``, a
+    decorator.  (:func:`~numbaloss._core.devices.on_device` finds the twin in the
+    family's ``cuda.py`` by name.)
+    """
+    if run is None:
+        return functools.partial(device_twin, cpu_function)
+    cpu_function = inspect.unwrap(cpu_function)
+
+    @functools.wraps(cpu_function)
+    def twin(*args, **kwargs):
+        return run(*args, **kwargs)
+
+    twin.__signature__ = inspect.signature(cpu_function)
+    return twin
+
+
 def result_dtypes(*arrays):
     """``(dtype, compute dtype)`` of device arrays, as :func:`.validation.result_dtype` does."""
     floats = [np.dtype(a.dtype) for a in arrays if a is not None and np.dtype(a.dtype).kind == "f"]
@@ -625,7 +879,7 @@ def ptx_signatures():
         for ndim in (1, 2, 3):
             tup = types.UniTuple(i64, ndim)
             yield gather_kernel, (src[::1], tup, tup, dst[::1])
-    for src, dst in ((f32, f16), (f16, f32), (f64, f32)):
+    for src, dst in ((f32, f16), (f16, f32), (f64, f32), (f64, f16)):
         yield cast_kernel, (src[::1], dst[::1])
     for dtype in (f32, f64):
         yield sum_kernel, (dtype[::1], f64[::1])

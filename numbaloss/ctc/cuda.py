@@ -23,8 +23,6 @@ Kernels, one block per sample (grid-stride over samples):
   :func:`.cuda_support.reduce_partials` (deterministic, on the device).
 """
 
-import functools
-import inspect
 import math
 
 import numpy as np
@@ -32,7 +30,6 @@ from numba import cuda, float64
 
 from .._core import cuda_support as cs
 from .._core import traits
-from .._core.driver import unpack_grad_out
 from . import losses, plans
 
 
@@ -194,12 +191,6 @@ def ctc_kernel(
         cuda.syncthreads()
 
 
-@cuda.jit
-def cast_losses_kernel(src, out):
-    for i in range(cuda.grid(1), src.shape[0], cuda.gridsize(1)):
-        out[i] = src[i]
-
-
 def _ctc(
     x,
     pred,
@@ -247,47 +238,23 @@ def _ctc(
     else:
         weights = np.ones(n_samples)
     gmul = 1.0
-    grad = None
-    out = None
+    slots = None
+    grad3 = None
     if return_grad:
-        if grad_output is not None:
-            if reduction == "none":
-                g = args.device(grad_output, "grad_output")
-                if g is None:
-                    g = losses._grad_output_array(grad_output, loss_shape)
-                    g = np.broadcast_to(np.asarray(g, np.float64), loss_shape).reshape(n_samples)
-                    gmul = cuda.to_device(np.ascontiguousarray(g))
-                elif g.size == 1:
-                    gmul = _broadcast_scalar(cs.flat_view(g), n_samples)
-                elif tuple(g.shape) == loss_shape:
-                    gmul = cs.flat_view(g)
-                else:
-                    raise ValueError(
-                        f"grad_output of shape {tuple(g.shape)} cannot be broadcast to the "
-                        f"shape {loss_shape} of the loss"
-                    )
-            else:
-                gmul = args.scalar_or_device(grad_output, "grad_output")
-                if not isinstance(gmul, float):
-                    gmul = _broadcast_scalar(gmul, n_samples)
-        (out,) = unpack_grad_out(grad_out, [pred])
-        if out is not None:
-            out = args.array(out, "grad_out")
-            if tuple(out.shape) != tuple(x.shape) or np.dtype(out.dtype) != dtype:
-                raise ValueError(
-                    f"grad_out must have the shape {tuple(x.shape)} and dtype {dtype} of the "
-                    f"gradient, got shape {tuple(out.shape)} and dtype {out.dtype}"
-                )
-            grad = out
+        if reduction == "none":
+            gmul = cs.device_upstream(args, grad_output, loss_shape, np.float64, host_arrays=True)
         else:
-            grad = cuda.device_array(x.shape, dtype=dtype)
-        grad3 = grad.reshape(n_frames, 1, n_classes) if unbatched else grad
+            gmul = cs.device_scale(args, grad_output)
+        # The kernel writes the gradient in the result dtype (it computes in float64),
+        # through the strides of a (T, N, C) array: any grad_out of that dtype will do.
+        layout = cs.DeviceLayout(x.shape, dtype, dtype, "strided", (n_frames, n_samples, n_classes))
+        slots = cs.device_grad_slots(args, [pred], layout, grad_out)
+        grad3 = slots[0].buffer
+    # one factor per sample: a scalar, a reduced loss's 1-element device array, or per row
+    if cs.is_numba_device_array(gmul):
+        gmul = cs.gather(gmul, (n_samples,), False, np.float64)
     else:
-        grad3 = None
-    if isinstance(gmul, float):
-        gmul = np.full(n_samples, gmul)
-    if not hasattr(gmul, "copy_to_host"):
-        gmul = cuda.to_device(np.ascontiguousarray(gmul, dtype=np.float64))
+        gmul = cuda.to_device(np.full(n_samples, gmul, dtype=np.float64))
 
     width = 2 * int(tl.max(initial=0)) + 1
     rows = max(n_frames, 1)
@@ -324,42 +291,20 @@ def _ctc(
         )
 
     if reduction == "none":
-        result = cuda.device_array(n_samples, dtype=dtype)
-        if n_samples:
-            b, t = cs.launch_config(n_samples)
-            cast_losses_kernel[b, t](losses64, result)
-        result = result.reshape(loss_shape)
+        result = cs.device_loss_array(args, losses64, loss_shape, dtype)
     else:
         b, t = cs.launch_config(n_samples)
         partials = cuda.device_array(b, dtype=np.float64)
         cs.sum_kernel[b, t](terms, partials)
         divisor = 1.0 if reduction == "sum" or n_samples else 0.0
-        result = cs.reduce_partials(partials, divisor, dtype).reshape(())
-    result = args.wrap(result)
-    if not return_grad:
-        return result
-    return result, args.wrap(grad)
+        result = cs.device_reduced_loss(args, partials, divisor, dtype)
+    return cs.device_results(result, slots)
 
 
-@cuda.jit
-def _broadcast_kernel(src, out):
-    for i in range(cuda.grid(1), out.shape[0], cuda.gridsize(1)):
-        out[i] = src[0]
+def _runner(from_logits, pred):
+    """Runs a CTC loss on device arrays (``pred``: the name of its first argument)."""
 
-
-def _broadcast_scalar(src, n):
-    out = cuda.device_array(n, dtype=np.float64)
-    if n:
-        b, t = cs.launch_config(n)
-        _broadcast_kernel[b, t](src, out)
-    return out
-
-
-def _device_loss(name, from_logits, pred):
-    cpu_func = inspect.unwrap(getattr(losses, name))
-
-    @functools.wraps(cpu_func)
-    def loss(
+    def run(
         x,
         targets,
         input_lengths,
@@ -387,12 +332,11 @@ def _device_loss(name, from_logits, pred):
             from_logits,
         )
 
-    loss.__signature__ = inspect.signature(cpu_func)
-    return loss
+    return run
 
 
-ctc_loss = _device_loss("ctc_loss", False, "log_probs")
-ctc_loss_from_logits = _device_loss("ctc_loss_from_logits", True, "logits")
+ctc_loss = cs.device_twin(losses.ctc_loss, _runner(False, "log_probs"))
+ctc_loss_from_logits = cs.device_twin(losses.ctc_loss_from_logits, _runner(True, "logits"))
 
 
 def ptx_signatures():

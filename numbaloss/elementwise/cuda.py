@@ -16,16 +16,12 @@ Results stay on the device, a reduced loss as a 0-d device array.  The one excep
 read their one flag back to raise ``ValueError``, as on the CPU.
 """
 
-import functools
-import inspect
-
 import numpy as np
 from numba import cuda, float64
 
 from .._core import cuda_support as cs
-from .._core.driver import unpack_grad_out
+from .._core.outputs import unpack_grad_out
 from .._core.traits import UNIT, at, like, point
-from .._core.validation import as_array, check_broadcastable
 from . import losses, plans
 
 
@@ -63,17 +59,15 @@ def elementwise_kernel(
         flags[cuda.blockIdx.x] = bad
 
 
-class _Layout:
-    """Shape, memory order and dtypes of one call's operands."""
+class _Layout(cs.DeviceLayout):
+    """The call's layout (shape, dtypes, kernel order: the first operand's memory
+    order), and its operands laid out for the kernel."""
 
     def __init__(self, plan):
         x = plan.first
-        self.shape = tuple(x.shape)
-        self.n = int(np.prod(self.shape, dtype=np.int64))
-        self.fortran = (
-            len(self.shape) > 1 and cs.contiguous_order(x) == "F" and not x.is_c_contiguous()
-        )
-        self.dtype, self.cdtype = cs.result_dtypes(*plan.dtype_from)
+        shape = tuple(x.shape)
+        fortran = len(shape) > 1 and cs.contiguous_order(x) == "F" and not x.is_c_contiguous()
+        super().__init__(shape, *cs.result_dtypes(*plan.dtype_from), "F" if fortran else "C")
 
     def operand(self, value):
         """A kernel operand: a scalar, or a flat device array in kernel order."""
@@ -86,61 +80,6 @@ class _Layout:
                 return self.cdtype.type(value.reshape(()))
             value = cuda.to_device(np.ascontiguousarray(value, dtype=self.cdtype))
         return cs.gather(value, self.shape, self.fortran, self.cdtype)
-
-    def view(self, flat):
-        """A flat result in kernel order as an array of the call's shape."""
-        return flat.reshape(self.shape, order="F" if self.fortran else "C")
-
-
-def _grad_output(args, grad_output, layout):
-    """``reduction='none'``'s per-element upstream gradient (scalar or flat device array)."""
-    if grad_output is None:
-        return layout.cdtype.type(1)
-    g = args.device(grad_output, "grad_output")
-    if g is None:
-        host = as_array(grad_output, "grad_output")
-        if host.size != 1:
-            raise TypeError(
-                "grad_output is on the host while the other arguments are CUDA device arrays; "
-                "pass a scalar or a device array"
-            )
-        return layout.cdtype.type(host.reshape(()))
-    check_broadcastable("grad_output", g, "the loss", layout.shape)
-    return cs.gather(g, layout.shape, layout.fortran, layout.cdtype)
-
-
-def _grad_buffer(args, out, name, layout):
-    """``(flat buffer the kernel writes, caller's grad_out or None, whether it is grad_out)``."""
-    if out is None:
-        return cuda.device_array(layout.n, dtype=layout.cdtype), None, False
-    out = args.array(out, f"grad_out for {name}")
-    if tuple(out.shape) != layout.shape:
-        raise ValueError(
-            f"grad_out for {name} must have shape {layout.shape}, got {tuple(out.shape)}"
-        )
-    if np.dtype(out.dtype) != layout.dtype:
-        raise ValueError(f"grad_out for {name} must have dtype {layout.dtype}, got {out.dtype}")
-    order = cs.contiguous_order(out)
-    in_kernel_order = out.ndim <= 1 or order == ("F" if layout.fortran else "C")
-    if in_kernel_order and layout.dtype == layout.cdtype:
-        return cs.flat_view(out), out, True
-    return cuda.device_array(layout.n, dtype=layout.cdtype), out, False
-
-
-def _finish_grad(buffer, out, in_place, layout, sum_to=None, full_shape=None):
-    """The gradient as the caller gets it: ``out`` filled, or a new array."""
-    if sum_to is not None:
-        c_order = cs.gather(layout.view(buffer), layout.shape, False, layout.cdtype)
-        result = cs.sum_to_shape(c_order, layout.shape, full_shape, layout.dtype)
-        result = result.reshape(sum_to)
-    else:
-        result = layout.view(cs.cast(buffer, layout.dtype))
-    if out is None or in_place:
-        return out if in_place else result
-    if out.size:
-        fortran = out.ndim > 1 and cs.contiguous_order(out) == "F"
-        cs.flat_view(out).copy_to_device(cs.gather(result, tuple(out.shape), fortran, out.dtype))
-    return out
 
 
 def _run(plan, args, return_grad, grad_output, grad_out):
@@ -159,29 +98,27 @@ def _run(plan, args, return_grad, grad_output, grad_out):
 
     if plan.reduction == "none":
         loss_out = cuda.device_array(n, dtype=layout.cdtype)
-        gout, gmul, gdiv = _grad_output(args, grad_output, layout), 1.0, 1.0
+        gout = cs.device_upstream(
+            args, grad_output, layout.shape, layout.cdtype, kernel_order=layout.kernel_order
+        )
+        gmul, gdiv = 1.0, 1.0
     else:
         loss_out = None
         gout = layout.cdtype.type(1)
-        gmul = 1.0 if grad_output is None else args.scalar_or_device(grad_output, "grad_output")
+        gmul = cs.device_scale(args, grad_output)
         gdiv = divisor if plan.reduction == "mean" else 1.0
 
     names = list(plan.grad_names)
-    broadcast_b = plan.grad_b_shape is not None
-    buffers = [None, None]
-    outs = [None, None]
-    in_place = [False, False]
-    callers = [None, None]  # the caller's grad_out objects, handed back as they are
+    slots = [None, None]  # by kernel gradient output: dloss/da, dloss/db
     if return_grad:
         for slot, name, out in zip(plan.grad_slots, names, unpack_grad_out(grad_out, names)):
-            callers[slot] = out
-            if broadcast_b and slot == 1:
-                buffers[1] = cuda.device_array(n, dtype=layout.cdtype)
-                if out is not None:
-                    outs[1] = args.array(out, f"grad_out for {name}")
-                    _check_small_grad_out(outs[1], plan.grad_b_shape, name, layout.dtype)
+            if plan.grad_b_shape is not None and slot == 1:
+                slots[1] = cs.DeviceBroadcastGradSlot(
+                    args, name, layout, out, plan.grad_b_shape, plan.operands[2].shape
+                )
             else:
-                buffers[slot], outs[slot], in_place[slot] = _grad_buffer(args, out, name, layout)
+                slots[slot] = cs.DeviceGradSlot(args, name, layout, out)
+    buffers = [None if s is None else s.buffer for s in slots]
 
     blocks, threads = cs.launch_config(n)
     partials = cuda.device_array(blocks, dtype=np.float64)
@@ -207,57 +144,34 @@ def _run(plan, args, return_grad, grad_output, grad_out):
             raise ValueError(plan.domain_error)
 
     if loss_out is not None:
-        loss = layout.view(cs.cast(loss_out, layout.dtype))
+        loss = cs.device_loss_array(
+            args, loss_out, layout.shape, layout.dtype, kernel_order=layout.kernel_order
+        )
     else:
-        loss = cs.reduce_partials(partials, gdiv if plan.reduction == "mean" else 1.0, layout.dtype)
-        loss = loss.reshape(())
-    loss = args.wrap(loss)
+        loss = cs.device_reduced_loss(args, partials, gdiv, layout.dtype)
     if not return_grad:
         return loss
-    grads = []
-    for slot in plan.grad_slots:
-        if broadcast_b and slot == 1:
-            full_shape = tuple(plan.operands[2].shape)
-            full_shape = (1,) * (len(layout.shape) - len(full_shape)) + full_shape
-            g = _finish_grad(buffers[1], None, False, layout, plan.grad_b_shape, full_shape)
-            if outs[1] is not None:
-                cs.flat_view(outs[1]).copy_to_device(cs.flat_view(g))
-        else:
-            g = _finish_grad(buffers[slot], outs[slot], in_place[slot], layout)
-        grads.append(args.wrap(g) if callers[slot] is None else callers[slot])
-    return loss, grads[0] if len(grads) == 1 else tuple(grads)
+    return cs.device_results(loss, [slots[slot] for slot in plan.grad_slots])
 
 
-def _check_small_grad_out(out, shape, name, dtype):
-    """A grad_out for a broadcast prediction: its own (caller's) shape, C order."""
-    if out.size != int(np.prod(shape, dtype=np.int64)) or not out.is_c_contiguous():
-        raise ValueError(
-            f"grad_out for {name} must be a C-contiguous array of shape {tuple(shape)}, "
-            f"got shape {tuple(out.shape)}"
-        )
-    if np.dtype(out.dtype) != dtype:
-        raise ValueError(f"grad_out for {name} must have dtype {dtype}, got {out.dtype}")
-
-
-def _device_loss(name):
-    """The CUDA version of ``losses.<name>``: same signature and docs, device arrays."""
-    cpu_func = inspect.unwrap(getattr(losses, name))
+def _runner(name):
+    """Runs ``losses.<name>`` on device arrays (validated by ``plans.<name>``)."""
     make_plan = getattr(plans, name)
 
-    @functools.wraps(cpu_func)
-    def loss(*arrays, return_grad=False, grad_output=None, grad_out=None, **options):
+    def run(*arrays, return_grad=False, grad_output=None, grad_out=None, **options):
         args = cs.DeviceArgs()
         plan = make_plan(args, *arrays, **options)
         return _run(plan, args, return_grad, grad_output, grad_out)
 
-    loss.__signature__ = inspect.signature(cpu_func)
-    return loss
+    return run
 
 
 # The same public names as the CPU family (``numbaloss.elementwise.__all__``).
 from . import __all__  # noqa: E402
 
-globals().update({_name: _device_loss(_name) for _name in __all__})
+globals().update(
+    {_name: cs.device_twin(getattr(losses, _name), _runner(_name)) for _name in __all__}
+)
 
 
 def ptx_signatures():

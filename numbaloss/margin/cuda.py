@@ -33,17 +33,14 @@ flag (one float per block, summed on the device) is read back to raise the CPU's
 ``ValueError``.
 """
 
-import functools
-import inspect
 import math
 
 import numpy as np
 from numba import cuda, float64
 
 from .._core import cuda_support as cs
-from .._core.driver import unpack_grad_out
 from .._core.traits import at, like
-from .._core.validation import as_array, check_bool
+from .._core.validation import check_bool
 from . import losses, plans, points
 
 
@@ -421,7 +418,7 @@ class _RowCall:
 
     The device twin of :class:`.losses._RowCall`: ``preds`` are ``(name, device
     array)`` pairs of the predictions that get gradients (each of ``n_rows * width``
-    elements).
+    elements), written as ``(n_rows, width)`` rows through their strides.
     """
 
     def __init__(self, args, plan, preds, *, return_grad, grad_output, grad_out):
@@ -433,73 +430,28 @@ class _RowCall:
         if plan.reduction == "none":
             self.loss_out = cuda.device_array(n, dtype=self.cdtype)
             self.gmul, self.gdiv = 1.0, 1.0
-            self.gout = self._row_grad_output(grad_output)
+            self.gout = cs.device_upstream(args, grad_output, plan.loss_shape, self.cdtype)
         else:
             self.loss_out = None
             self.gout = self.cdtype.type(1)
-            self.gmul = (
-                1.0 if grad_output is None else args.scalar_or_device(grad_output, "grad_output")
-            )
+            self.gmul = cs.device_scale(args, grad_output)
             self.gdiv = float(n) if plan.reduction == "mean" else 1.0
-        self.grads = []
+        self.slots = None
         if self.return_grad:
-            names = [name for name, _ in preds]
-            outs = unpack_grad_out(grad_out, names)
-            self.grads = [
-                self._grad_target(name, pred, out) for (name, pred), out in zip(preds, outs)
+            layouts = [
+                cs.DeviceLayout(pred.shape, self.dtype, self.cdtype, "strided", (n, plan.width))
+                for _, pred in preds
             ]
+            self.slots = cs.device_grad_slots(args, [name for name, _ in preds], layouts, grad_out)
         blocks = min(max(1, n), cs.get_launch_config()[1])
         self.blocks = blocks
         self.threads = cs.get_launch_config()[0]
         self.partials = cuda.device_array(blocks, dtype=np.float64)
         self.flags = cuda.device_array(blocks, dtype=np.float64)
 
-    def _row_grad_output(self, grad_output):
-        """``reduction='none'``'s upstream gradient: a scalar or an ``(n_rows,)`` device array."""
-        if grad_output is None:
-            return self.cdtype.type(1)
-        shape = self.plan.loss_shape
-        g = self.args.device(grad_output, "grad_output")
-        if g is None:
-            host = as_array(grad_output, "grad_output")
-            if host.size != 1:
-                raise TypeError(
-                    "grad_output is on the host while the other arguments are CUDA device "
-                    "arrays; pass a scalar or a device array"
-                )
-            return self.cdtype.type(host.reshape(()))
-        try:
-            np.broadcast_shapes(tuple(g.shape), shape)
-            fits = len(g.shape) <= len(shape)
-        except ValueError:
-            fits = False
-        if not fits:
-            raise ValueError(
-                f"grad_output of shape {tuple(g.shape)} cannot be broadcast to the loss's "
-                f"shape {shape}"
-            )
-        return cs.gather(g, shape, False, self.cdtype).reshape(self.plan.n_rows)
-
-    def _grad_target(self, name, pred, out):
-        """``[buffer (n_rows, width) the kernel writes, caller's out, pred shape, direct]``."""
-        shape = tuple(pred.shape)
-        n_rows, width = self.plan.n_rows, self.plan.width
-        if out is None:
-            return [cuda.device_array((n_rows, width), dtype=self.cdtype), None, shape, False]
-        caller = out
-        out = self.args.array(out, f"grad_out for {name}")
-        if tuple(out.shape) != shape:
-            raise ValueError(f"grad_out for {name} must have shape {shape}, got {tuple(out.shape)}")
-        if np.dtype(out.dtype) != self.dtype:
-            raise ValueError(f"grad_out for {name} must have dtype {self.dtype}, got {out.dtype}")
-        if self.dtype == self.cdtype and (out.ndim == 2 or out.is_c_contiguous()):
-            return [out if out.ndim == 2 else out.reshape(n_rows, width), caller, shape, True]
-        buffer = cuda.device_array((n_rows, width), dtype=self.cdtype)
-        return [buffer, (caller, out), shape, False]
-
     def buffer(self, k):
         """The ``k``-th gradient buffer for the kernel, or None without gradients."""
-        return self.grads[k][0] if self.return_grad else None
+        return self.slots[k].buffer if self.return_grad else None
 
     def check_flag(self, message):
         """Read the kernel's error flag back (the one synchronisation) and raise ``message()``."""
@@ -508,29 +460,11 @@ class _RowCall:
 
     def finish(self):
         """The loss as the caller gets it, and the gradients with ``return_grad``."""
-        args = self.args
         if self.loss_out is not None:
-            loss = cs.cast(self.loss_out, self.dtype).reshape(self.plan.loss_shape)
+            loss = cs.device_loss_array(self.args, self.loss_out, self.plan.loss_shape, self.dtype)
         else:
-            loss = cs.reduce_partials(self.partials, self.gdiv, self.dtype).reshape(())
-        loss = args.wrap(loss)
-        if not self.return_grad:
-            return loss
-        grads = []
-        for buffer, out, shape, direct in self.grads:
-            if direct:
-                grads.append(out)
-                continue
-            result = cs.cast(cs.flat_view(buffer), self.dtype).reshape(shape)
-            if out is None:
-                grads.append(args.wrap(result))
-                continue
-            caller, dev = out
-            if dev.size:
-                fortran = dev.ndim > 1 and cs.contiguous_order(dev) == "F"
-                cs.flat_view(dev).copy_to_device(cs.gather(result, shape, fortran, dev.dtype))
-            grads.append(caller)
-        return loss, grads[0] if len(grads) == 1 else tuple(grads)
+            loss = cs.device_reduced_loss(self.args, self.partials, self.gdiv, self.dtype)
+        return cs.device_results(loss, self.slots)
 
 
 def _bad_class_message(plan, lowest=0):
@@ -550,15 +484,7 @@ def _bad_class_message(plan, lowest=0):
 # --- the public functions --------------------------------------------------------------
 
 
-def _device_twin(impl):
-    """``impl`` under the name, signature and docs of its CPU twin in :mod:`.losses`."""
-    cpu_func = inspect.unwrap(getattr(losses, impl.__name__))
-    wrapped = functools.wraps(cpu_func)(impl)
-    wrapped.__signature__ = inspect.signature(cpu_func)
-    return wrapped
-
-
-@_device_twin
+@cs.device_twin(losses.multi_margin_loss)
 def multi_margin_loss(
     input, target, p=1, margin=1.0, weight=None, reduction="mean", *,
     return_grad=False, grad_output=None, grad_out=None,
@@ -584,7 +510,7 @@ def multi_margin_loss(
     return call.finish()
 
 
-@_device_twin
+@cs.device_twin(losses.multilabel_soft_margin_loss)
 def multilabel_soft_margin_loss(
     input, target, weight=None, reduction="mean", *,
     return_grad=False, grad_output=None, grad_out=None,
@@ -609,7 +535,7 @@ def multilabel_soft_margin_loss(
     return call.finish()
 
 
-@_device_twin
+@cs.device_twin(losses.cosine_embedding_loss)
 def cosine_embedding_loss(
     input1, input2, target, margin=0.0, reduction="mean", *,
     return_grad=False, grad_output=None, grad_out=None,
@@ -631,7 +557,7 @@ def cosine_embedding_loss(
     return call.finish()
 
 
-@_device_twin
+@cs.device_twin(losses.multilabel_margin_loss)
 def multilabel_margin_loss(
     input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
 ):
@@ -683,7 +609,7 @@ def _triplet(plan, args, eps, return_grad, grad_output, grad_out):
     return call.finish()
 
 
-@_device_twin
+@cs.device_twin(losses.triplet_margin_loss)
 def triplet_margin_loss(
     anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, reduction="mean", *,
     return_grad=False, grad_output=None, grad_out=None,
@@ -699,7 +625,7 @@ def triplet_margin_loss(
     return _triplet(plan, args, eps, return_grad, grad_output, grad_out)
 
 
-@_device_twin
+@cs.device_twin(losses.triplet_margin_with_distance_loss)
 def triplet_margin_with_distance_loss(
     anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,
     reduction="mean", distance_grad=None, return_grad=False, grad_output=None, grad_out=None,

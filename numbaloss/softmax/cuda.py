@@ -45,8 +45,6 @@ when the axes already are the last ones of a C-ordered array), and the result la
 back.  Results stay on the device; a reduced loss is a 0-d device array.
 """
 
-import functools
-import inspect
 import math
 
 import numpy as np
@@ -55,7 +53,7 @@ from numba import cuda, float64
 from .._core import cuda_support as cs
 from .._core.cuda_support import MAX_THREADS
 from .._core.traits import at, like
-from .._core.validation import as_array, check_broadcastable, native
+from .._core.validation import native
 from .._core.vecmath import exp, log
 from . import losses, plans
 from .points import (
@@ -564,59 +562,6 @@ def _check_targets(target, weight, ignore_index, n_classes):
     return cs.reduce_partials(sums, 1.0, np.float64)
 
 
-def _row_grad_output(args, grad_output, loss_shape, cdtype):
-    """``reduction='none'``'s upstream gradient: a scalar or flat C-ordered device array."""
-    if grad_output is None:
-        return cdtype.type(1)
-    g = args.device(grad_output, "grad_output")
-    if g is None:
-        host = as_array(grad_output, "grad_output")
-        check_broadcastable("grad_output", host, "the loss", loss_shape)
-        if host.size != 1:
-            raise TypeError(
-                "grad_output is on the host while the other arguments are CUDA device arrays; "
-                "pass a scalar or a device array"
-            )
-        return cdtype.type(host.reshape(()))
-    check_broadcastable("grad_output", g, "the loss", loss_shape)
-    if not loss_shape:
-        return cs.gather(g.reshape(1), (1,), False, cdtype)
-    return cs.gather(g, loss_shape, False, cdtype)
-
-
-class _Grad:
-    """Where a row kernel writes the gradient, and how the caller gets it."""
-
-    def __init__(self, args, grad_out, name, shape, dtype, cdtype):
-        self.shape, self.dtype = tuple(shape), dtype
-        self.out = None
-        if isinstance(grad_out, (tuple, list)) and len(grad_out) == 1:
-            grad_out = grad_out[0]
-        if grad_out is not None:
-            out = args.array(grad_out, f"grad_out for {name}")
-            if tuple(out.shape) != self.shape:
-                raise ValueError(
-                    f"grad_out for {name} must have shape {self.shape}, got {tuple(out.shape)}"
-                )
-            if np.dtype(out.dtype) != dtype:
-                raise ValueError(f"grad_out for {name} must have dtype {dtype}, got {out.dtype}")
-            self.out, self.caller = out, grad_out
-            if dtype == cdtype and (out.is_c_contiguous() or out.is_f_contiguous()):
-                self.array = out  # written directly (also when it is the input itself)
-                return
-        self.array = cuda.device_array(self.shape, dtype=cdtype)
-
-    def finish(self, args):
-        if self.out is None:
-            flat = cs.cast(_flat(self.array), self.dtype)
-            return args.wrap(flat.reshape(self.shape))
-        if self.array is not self.out and self.out.size:
-            fortran = self.out.ndim > 1 and not self.out.is_c_contiguous()
-            laid_out = cs.gather(self.array, self.shape, fortran, self.out.dtype)
-            cs.flat_view(self.out).copy_to_device(laid_out)
-        return self.caller
-
-
 def _class_loss(plan, args, return_grad, grad_output, grad_out):
     """Run a validated :class:`~.plans.ClassPlan` on the GPU; results stay on the device."""
     x = plan.x
@@ -638,17 +583,19 @@ def _class_loss(plan, args, return_grad, grad_output, grad_out):
             divisor = w_total
     if reduction == "none":
         loss_out = cuda.device_array(rows, dtype=cdtype)
-        gout, gmul, gdiv = _row_grad_output(args, grad_output, plan.loss_shape, cdtype), 1.0, 1.0
+        gout, gmul, gdiv = cs.device_upstream(args, grad_output, plan.loss_shape, cdtype), 1.0, 1.0
     else:
         loss_out = None
         gout = cdtype.type(1)
-        gmul = 1.0 if grad_output is None else args.scalar_or_device(grad_output, "grad_output")
+        gmul = cs.device_scale(args, grad_output)
         gdiv = divisor
-    grad = None
+    slots = None
     gflat, gs = None, tuple(0 for _ in xs)
     if return_grad:
-        grad = _Grad(args, grad_out, "input", x.shape, dtype, cdtype)
-        gflat, gs = _flat(grad.array), _row_strides(grad.array)
+        # the kernel writes any C- or F-ordered array of the input's shape (in place too)
+        layout = cs.DeviceLayout(x.shape, dtype, cdtype, "strided")
+        slots = cs.device_grad_slots(args, ["input"], layout, grad_out)
+        gflat, gs = _flat(slots[0].buffer), _row_strides(slots[0].buffer)
     blocks, threads, group = _row_launch(rows, n_classes)
     partials = cuda.device_array(blocks, dtype=np.float64)
     common = (gout, gmul, gdiv, lshape, n_classes, rows, group, zero, loss_out, gflat, gs, partials)
@@ -662,11 +609,10 @@ def _class_loss(plan, args, return_grad, grad_output, grad_out):
             _flat(x), xs, _flat(prob), _row_strides(prob), weight, plan.label_smoothing, *common
         )
     if loss_out is not None:
-        loss = cs.cast(loss_out, dtype).reshape(tuple(plan.loss_shape))
+        loss = cs.device_loss_array(args, loss_out, plan.loss_shape, dtype)
     else:
-        loss = cs.reduce_partials(partials, gdiv, dtype).reshape(())
-    loss = args.wrap(loss)
-    return (loss, grad.finish(args)) if return_grad else loss
+        loss = cs.device_reduced_loss(args, partials, gdiv, dtype)
+    return cs.device_results(loss, slots)
 
 
 def _zero_one(plan, args):
@@ -684,9 +630,9 @@ def _zero_one(plan, args):
         _flat(x), s0, s1, n_classes, plan.scores, target, rows, loss_out, partials
     )
     if loss_out is not None:
-        return args.wrap(cs.cast(loss_out, dtype))
+        return cs.device_loss_array(args, loss_out, (rows,), dtype)
     divisor = float(rows) if plan.reduction == "mean" else 1.0
-    return args.wrap(cs.reduce_partials(partials, divisor, dtype).reshape(()))
+    return cs.device_reduced_loss(args, partials, divisor, dtype)
 
 
 # --- stable primitives ------------------------------------------------------------------
@@ -739,36 +685,24 @@ def _primitive(args, kind, x, axis, name):
 # --- public functions ----------------------------------------------------------------------
 
 
-def _signed(name):
-    """Decorator: the CPU function's docs and signature on a CUDA function."""
-    cpu_func = inspect.unwrap(getattr(losses, name))
-
-    def deco(func):
-        func = functools.wraps(cpu_func)(func)
-        func.__signature__ = inspect.signature(cpu_func)
-        return func
-
-    return deco
-
-
-def _class_device_loss(name):
+def _class_runner(name):
+    """Runs ``losses.<name>`` (class scores) on device arrays."""
     make_plan = getattr(plans, name)
 
-    @_signed(name)
-    def loss(*arrays, return_grad=False, grad_output=None, grad_out=None, **options):
+    def run(*arrays, return_grad=False, grad_output=None, grad_out=None, **options):
         args = cs.DeviceArgs()
         plan = make_plan(args, *arrays, **options)
         return _class_loss(plan, args, return_grad, grad_output, grad_out)
 
-    return loss
+    return run
 
 
-cross_entropy = _class_device_loss("cross_entropy")
-focal_loss = _class_device_loss("focal_loss")
-nll_loss = _class_device_loss("nll_loss")
+cross_entropy = cs.device_twin(losses.cross_entropy, _class_runner("cross_entropy"))
+focal_loss = cs.device_twin(losses.focal_loss, _class_runner("focal_loss"))
+nll_loss = cs.device_twin(losses.nll_loss, _class_runner("nll_loss"))
 
 
-@_signed("zero_one_loss")
+@cs.device_twin(losses.zero_one_loss)
 def zero_one_loss(
     input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
 ):
@@ -776,7 +710,7 @@ def zero_one_loss(
     return _zero_one(plans.zero_one_loss(args, input, target, reduction, return_grad), args)
 
 
-@_signed("logsumexp")
+@cs.device_twin(losses.logsumexp)
 def logsumexp(a, axis=None, *, keepdims=False):
     args = cs.DeviceArgs()
     flat, kept, axes = _primitive(args, LOGSUMEXP, a, axis, "a")
@@ -789,13 +723,13 @@ def logsumexp(a, axis=None, *, keepdims=False):
     return args.wrap(result)
 
 
-@_signed("log_softmax")
+@cs.device_twin(losses.log_softmax)
 def log_softmax(x, axis=None):
     args = cs.DeviceArgs()
     return args.wrap(_primitive(args, LOG_SOFTMAX, x, axis, "x")[0])
 
 
-@_signed("softmax")
+@cs.device_twin(losses.softmax)
 def softmax(x, axis=None):
     args = cs.DeviceArgs()
     return args.wrap(_primitive(args, SOFTMAX, x, axis, "x")[0])
