@@ -194,7 +194,10 @@ def zero_one_loss(args, input, target, reduction="mean", return_grad=False):
 
 def primitive_axes(ndim, axis):
     """``(axes, dest)``: the reduced axes (normalized) and where they are moved (last)."""
-    from numpy.lib.array_utils import normalize_axis_tuple
+    try:
+        from numpy.lib.array_utils import normalize_axis_tuple  # NumPy 2
+    except ImportError:  # NumPy 1.x
+        from numpy.core.numeric import normalize_axis_tuple
 
     axes = tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
     dest = tuple(range(ndim - len(axes), ndim))
