@@ -1,5 +1,7 @@
 """Sequence losses: Connectionist Temporal Classification."""
 
-from .losses import ctc_loss, ctc_loss_from_logits
+from .._core.registry import export
+from . import losses
 
-__all__ = ["ctc_loss", "ctc_loss_from_logits"]
+#: The public functions of the family, as the registry declares them.
+__all__ = export("ctc", losses, globals())

@@ -3,8 +3,8 @@
 import numpy as np
 
 from .._core import outputs, parallel
-from .._core.devices import on_device
 from .._core.driver import Operands
+from .._core.registry import public
 from .._core.validation import (
     HOST,
     compute_dtype,
@@ -174,7 +174,7 @@ def _ctc(
     return outputs.results(loss, [target] if return_grad else None)
 
 
-@on_device("ctc")
+@public
 @_fill_doc("log_probs")
 def ctc_loss(
     log_probs,
@@ -274,7 +274,7 @@ def ctc_loss(
     )
 
 
-@on_device("ctc")
+@public
 @_fill_doc("logits")
 def ctc_loss_from_logits(
     logits,

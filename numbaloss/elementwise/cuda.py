@@ -177,34 +177,27 @@ globals().update(
 def ptx_signatures():
     """``(kernel, argument types)`` of representative launches, for the offline PTX check.
 
-    Every loss (and each option that changes its code path), float32 and float64,
+    Every loss's samples in the registry (one per code path its options select;
+    the sigmoid focal loss ignores the weight slot ``c`` typed here as an array), float32 and float64,
     unreduced with an upstream-gradient array and reduced with device-side
     ``grad_output``/divisor, one and two gradients.
     """
     from numba import types
     from numba.core.typing import typeof
 
+    from .._core import registry
     from . import points
 
+    # (parameters, number of gradients) of each loss's samples in the registry
     params = [
-        points.L1(),
-        points.MSE(),
-        points.SmoothL1(1.0),
-        points.Huber(1.0),
-        points.SoftMargin(),
-        points.BCE(),
-        points.BCEWithLogits(),
-        points.PoissonNLL(True, True, 1e-8),
-        points.PoissonNLL(False, False, 1e-8),
-        points.GaussianNLL(True, 1e-6),
-        points.KLDiv(False),
-        points.KLDiv(True),
-        points.MarginRanking(0.0),
-        points.HingeEmbedding(1.0),
+        (getattr(points, cls)(*args), len(e.predictions))
+        for e in registry.ENTRIES
+        if e.family == "elementwise"
+        for cls, *args in e.ptx
     ]
     f64, i64 = types.float64, types.int64
-    for p in params:
-        two = isinstance(p, (points.GaussianNLL, points.MarginRanking))
+    for p, n_grads in params:
+        two = n_grads == 2
         for dt in (types.float32, f64):
             arr = dt[::1]
             # reduction='none': loss array, per-element grad_output, scalar scale
@@ -213,18 +206,6 @@ def ptx_signatures():
                 arr if two else types.none, i64, f64[::1], f64[::1],
             )  # fmt: skip
             # reduced: no loss array, grad_output and divisor on the device, no gradient
-            yield elementwise_kernel, (
-                typeof.typeof(p), arr, arr, dt, dt, dt, f64[::1], f64[::1], types.none, arr,
-                types.none, i64, f64[::1], f64[::1],
-            )  # fmt: skip
-    # The sigmoid focal loss has no weight: its c and d are the zeros _run pads with.
-    for p in (points.SigmoidFocal(0.25, 1.5), points.SigmoidFocalSquare(0.25)):
-        for dt in (types.float32, f64):
-            arr = dt[::1]
-            yield elementwise_kernel, (
-                typeof.typeof(p), arr, arr, dt, dt, arr, f64, f64, arr, arr, types.none, i64,
-                f64[::1], f64[::1],
-            )  # fmt: skip
             yield elementwise_kernel, (
                 typeof.typeof(p), arr, arr, dt, dt, dt, f64[::1], f64[::1], types.none, arr,
                 types.none, i64, f64[::1], f64[::1],

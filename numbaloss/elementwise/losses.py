@@ -9,52 +9,12 @@ there by :func:`~numbaloss._core.devices.on_device`.
 
 import numpy as np
 
-from .._core.devices import on_device
 from .._core.driver import Operands, run_elementwise
 from .._core.outputs import unpack_grad_out
+from .._core.registry import public
 from .._core.traits import UNIT
 from .._core.validation import HOST
 from . import cpu, plans
-
-_GRAD_DOC = """
-    return_grad : bool, optional
-        Also return the gradient of ``sum(grad_output * loss)`` with respect to
-        {preds}, from the same fused pass.
-    grad_output : scalar or array_like, optional
-        Upstream gradient, broadcastable to the loss's shape; ``None`` means 1.
-    grad_out : ndarray{s}, optional
-        Preallocated array{s} (shape and result dtype of {preds}) to write the
-        gradient into; may be the prediction itself, for an in-place update.
-
-    Returns
-    -------
-    loss : ndarray or NumPy scalar
-        ``reduction='none'``: an array of the input's shape; otherwise a scalar of
-        the result dtype (NumPy's ``result_type`` of the floating inputs).
-    grad : ndarray{s}
-        Only with ``return_grad=True``: ``(loss, grad)`` is returned.
-"""
-
-
-def _grad_doc(preds):
-    many = "," in preds
-    return _GRAD_DOC.format(preds=preds, s=" or tuple" if many else "")
-
-
-def _fill_doc(func):
-    """Put the common keywords' docs where ``{grad_doc}`` stands, at that line's indentation."""
-    # _GRAD_DOC is written at four spaces, as are the docstrings' bodies
-    block = _grad_doc(func._preds).strip("\n")
-    func.__doc__ = func.__doc__.replace("    {grad_doc}\n", block + "\n\n")
-    return func
-
-
-def _doc(preds):
-    def deco(func):
-        func._preds = preds
-        return _fill_doc(func)
-
-    return deco
 
 
 def _run(plan, return_grad, grad_output, grad_out):
@@ -96,8 +56,7 @@ def _run(plan, return_grad, grad_output, grad_out):
     return loss, (ga, gb)
 
 
-@on_device("elementwise")
-@_doc("input")
+@public
 def l1_loss(
     input,
     target,
@@ -137,8 +96,7 @@ def l1_loss(
     )
 
 
-@on_device("elementwise")
-@_doc("input")
+@public
 def mse_loss(
     input,
     target,
@@ -175,8 +133,7 @@ def mse_loss(
     )
 
 
-@on_device("elementwise")
-@_doc("input")
+@public
 def smooth_l1_loss(
     input, target, reduction="mean", beta=1.0, *, return_grad=False, grad_output=None, grad_out=None
 ):
@@ -212,8 +169,7 @@ def smooth_l1_loss(
     )
 
 
-@on_device("elementwise")
-@_doc("input")
+@public
 def huber_loss(
     input,
     target,
@@ -258,8 +214,7 @@ def huber_loss(
     )
 
 
-@on_device("elementwise")
-@_doc("input")
+@public
 def soft_margin_loss(
     input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
 ):
@@ -289,8 +244,7 @@ def soft_margin_loss(
     )
 
 
-@on_device("elementwise")
-@_doc("input")
+@public
 def binary_cross_entropy(
     input,
     target,
@@ -337,8 +291,7 @@ def binary_cross_entropy(
     )
 
 
-@on_device("elementwise")
-@_doc("input")
+@public
 def binary_cross_entropy_with_logits(
     input,
     target,
@@ -388,8 +341,7 @@ def binary_cross_entropy_with_logits(
     )
 
 
-@on_device("elementwise")
-@_doc("input")
+@public
 def poisson_nll_loss(
     input,
     target,
@@ -439,8 +391,7 @@ def poisson_nll_loss(
     )
 
 
-@on_device("elementwise")
-@_doc("input, var")
+@public
 def gaussian_nll_loss(
     input,
     target,
@@ -505,8 +456,7 @@ def _sum_to_shape(g, shape):
     return g.sum(axis=axes, keepdims=True, dtype=np.float64)
 
 
-@on_device("elementwise")
-@_doc("input")
+@public
 def kl_div(
     input,
     target,
@@ -549,8 +499,7 @@ def kl_div(
     )
 
 
-@on_device("elementwise")
-@_doc("input1, input2")
+@public
 def margin_ranking_loss(
     input1,
     input2,
@@ -594,8 +543,7 @@ def margin_ranking_loss(
     )
 
 
-@on_device("elementwise")
-@_doc("input")
+@public
 def hinge_embedding_loss(
     input,
     target,
@@ -638,7 +586,7 @@ def hinge_embedding_loss(
     )
 
 
-@on_device("elementwise")
+@public
 def sigmoid_focal_loss(
     inputs,
     targets,

@@ -1,19 +1,7 @@
 """Margin and embedding losses: multi-class margins and metric learning, row by row."""
 
-from .losses import (
-    cosine_embedding_loss,
-    multi_margin_loss,
-    multilabel_margin_loss,
-    multilabel_soft_margin_loss,
-    triplet_margin_loss,
-    triplet_margin_with_distance_loss,
-)
+from .._core.registry import export
+from . import losses
 
-__all__ = [
-    "cosine_embedding_loss",
-    "multi_margin_loss",
-    "multilabel_margin_loss",
-    "multilabel_soft_margin_loss",
-    "triplet_margin_loss",
-    "triplet_margin_with_distance_loss",
-]
+#: The public functions of the family, as the registry declares them.
+__all__ = export("margin", losses, globals())

@@ -12,8 +12,8 @@ import numpy as np
 from numba.core.registry import CPUDispatcher
 
 from .._core import outputs, parallel
-from .._core.devices import on_device
 from .._core.driver import Operands
+from .._core.registry import public
 from .._core.validation import (
     HOST,
     as_array,
@@ -23,39 +23,6 @@ from .._core.validation import (
     result_dtype,
 )
 from . import cpu, plans, points
-
-_GRAD_DOC = """
-    return_grad : bool, optional
-        Also return the gradient of ``sum(grad_output * loss)`` with respect to
-        {preds}, from the same fused pass.
-    grad_output : scalar or array_like, optional
-        Upstream gradient, broadcastable to the loss's shape; ``None`` means 1.
-    grad_out : ndarray{s}, optional
-        Preallocated array{s} (shape and result dtype of {preds}) to write the
-        gradient into; may be the prediction itself, for an in-place update.
-
-    Returns
-    -------
-    loss : ndarray or NumPy scalar
-        ``reduction='none'``: one value per row, of PyTorch's unreduced shape;
-        otherwise a scalar of the result dtype.
-    grad : ndarray{s}
-        Only with ``return_grad=True``: ``(loss, grad)`` is returned.
-"""
-
-
-def _doc(preds):
-    many = "," in preds
-    # The placeholder line is indented like the rest of the docstring: drop the text's
-    # own indentation on its first line.
-    text = _GRAD_DOC.format(preds=preds, s=" or tuple" if many else "").strip() + "\n"
-
-    def deco(func):
-        func.__doc__ = func.__doc__.replace("{grad_doc}", text)
-        return func
-
-    return deco
-
 
 # --- argument handling ---------------------------------------------------------------------
 
@@ -144,8 +111,7 @@ def _compute_dtype_of(arrays):
 # --- multi_margin_loss ---------------------------------------------------------------------
 
 
-@on_device("margin")
-@_doc("input")
+@public
 def multi_margin_loss(
     input,
     target,
@@ -243,8 +209,7 @@ def multi_margin_loss(
 # --- multilabel_margin_loss ----------------------------------------------------------------
 
 
-@on_device("margin")
-@_doc("input")
+@public
 def multilabel_margin_loss(
     input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
 ):
@@ -322,8 +287,7 @@ def multilabel_margin_loss(
 # --- multilabel_soft_margin_loss -----------------------------------------------------------
 
 
-@on_device("margin")
-@_doc("input")
+@public
 def multilabel_soft_margin_loss(
     input,
     target,
@@ -402,8 +366,7 @@ def multilabel_soft_margin_loss(
 # --- cosine_embedding_loss -----------------------------------------------------------------
 
 
-@on_device("margin")
-@_doc("input1, input2")
+@public
 def cosine_embedding_loss(
     input1,
     input2,
@@ -548,8 +511,7 @@ def _pnorm_metric(p, eps):
     return points.PNorm(p, eps)
 
 
-@on_device("margin")
-@_doc("anchor, positive, negative")
+@public
 def triplet_margin_loss(
     anchor,
     positive,
@@ -628,8 +590,7 @@ DISTANCES = {
 }
 
 
-@on_device("margin")
-@_doc("anchor, positive, negative")
+@public
 def triplet_margin_with_distance_loss(
     anchor,
     positive,

@@ -1,21 +1,7 @@
 """The softmax family: losses over a class axis, and the stable softmax primitives."""
 
-from .losses import (
-    cross_entropy,
-    focal_loss,
-    log_softmax,
-    logsumexp,
-    nll_loss,
-    softmax,
-    zero_one_loss,
-)
+from .._core.registry import export
+from . import losses
 
-__all__ = [
-    "cross_entropy",
-    "focal_loss",
-    "log_softmax",
-    "logsumexp",
-    "nll_loss",
-    "softmax",
-    "zero_one_loss",
-]
+#: The public functions of the family, as the registry declares them.
+__all__ = export("softmax", losses, globals())

@@ -747,13 +747,16 @@ def ptx_signatures():
     from numba import types
     from numba.core.typing import typeof
 
+    from .._core import registry
     from . import points
 
     f64, i64 = types.float64, types.int64
+    # the row losses' parameter samples in the registry (cross entropy, focal loss)
     params = [
-        points.CrossEntropy(-100, 0.0),
-        points.CrossEntropy(-100, 0.1),
-        points.Focal(-100, 0.0, 2.0),
+        getattr(points, cls)(*args)
+        for e in registry.ENTRIES
+        if e.family == "softmax"
+        for cls, *args in e.ptx
     ]
     for dt in (types.float32, f64):
         arr = dt[::1]

@@ -11,7 +11,7 @@ CUDA back end (:mod:`.cuda`, taken for device arrays) shares.
 import numpy as np
 
 from .._core import outputs, parallel
-from .._core.devices import on_device
+from .._core.registry import public
 from .._core.validation import (
     HOST,
     as_array,
@@ -20,36 +20,6 @@ from .._core.validation import (
     result_dtype,
 )
 from . import cpu, plans, points
-
-_GRAD_DOC = """
-    return_grad : bool, optional
-        Also return the gradient of ``sum(grad_output * loss)`` with respect to
-        ``{pred}``, from the same fused pass.
-    grad_output : scalar or array_like, optional
-        Upstream gradient, broadcastable to the loss's shape; ``None`` means 1.
-    grad_out : ndarray, optional
-        Preallocated array (shape and result dtype of ``{pred}``) to write the
-        gradient into; may be ``{pred}`` itself, for an in-place update.
-
-    Returns
-    -------
-    loss : ndarray or NumPy scalar
-        ``reduction='none'``: an array of PyTorch's unreduced shape; otherwise a
-        scalar of the result dtype.
-    grad : ndarray
-        Only with ``return_grad=True``: ``(loss, grad)`` is returned.
-"""
-
-
-def _doc(pred):
-    def deco(func):
-        func.__doc__ = func.__doc__.replace(
-            "{grad_doc}", _GRAD_DOC.format(pred=pred).strip("\n") + "\n"
-        )
-        return func
-
-    return deco
-
 
 # --- layout --------------------------------------------------------------------
 
@@ -199,8 +169,7 @@ def _prob_loss(
 # --- public functions ---------------------------------------------------------------
 
 
-@on_device("softmax")
-@_doc("input")
+@public
 def cross_entropy(
     input,
     target,
@@ -297,8 +266,7 @@ def _class_loss(plan, return_grad, grad_output, grad_out):
     )
 
 
-@on_device("softmax")
-@_doc("input")
+@public
 def focal_loss(
     input,
     target,
@@ -353,8 +321,7 @@ def focal_loss(
     return _class_loss(plan, return_grad, grad_output, grad_out)
 
 
-@on_device("softmax")
-@_doc("input")
+@public
 def nll_loss(
     input,
     target,
@@ -420,7 +387,7 @@ def _nll_loss(logits, plan, return_grad, grad_output, grad_out):
     return _result(logits, reduction, value, loss_rows, slot)
 
 
-@on_device("softmax")
+@public
 def zero_one_loss(
     input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
 ):
@@ -496,7 +463,7 @@ def _run_primitive(kind, x, axis, name):
     return out, moved_shape, axes, dest, dtype
 
 
-@on_device("softmax")
+@public
 def logsumexp(a, axis=None, *, keepdims=False):
     r"""``log(sum(exp(a)))`` along ``axis``, without overflow (SciPy's convention).
 
@@ -541,7 +508,7 @@ def _unmove(out, moved_shape, axes, dest, dtype):
     return dtype.type(result[()]) if result.ndim == 0 else result
 
 
-@on_device("softmax")
+@public
 def log_softmax(x, axis=None):
     r"""Logarithm of :func:`softmax`, accurate where softmax saturates (SciPy's convention).
 
@@ -571,7 +538,7 @@ def log_softmax(x, axis=None):
     return _unmove(*_run_primitive(points.LOG_SOFTMAX, x, axis, "x"))
 
 
-@on_device("softmax")
+@public
 def softmax(x, axis=None):
     r"""Softmax along ``axis``, shifted by the maximum (SciPy's convention).
 

@@ -114,3 +114,10 @@ def log_softmax(x, axis=-1):
 def through_log_softmax(grad, log_probs):
     """d/d logits of a loss whose gradient w.r.t. ``log_softmax(logits)`` is ``grad``."""
     return grad - np.exp(log_probs) * grad.sum(axis=-1, keepdims=True)
+
+
+#: The NumPy reference of each function (see ``tests/core/test_registry.py``).
+REFERENCES = {
+    "ctc_loss": ctc_batch,
+    "ctc_loss_from_logits": lambda logits, *args, **kw: ctc_batch(log_softmax(logits), *args, **kw),
+}

@@ -64,3 +64,51 @@ def np_focal(x, t, gamma, weight=None, ignore_index=-100, reduction="mean"):
         return per_row.sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         return per_row.sum() / w_t.sum()
+
+
+def np_nll(logp, t, weight=None, ignore_index=-100, reduction="mean"):
+    """``nll_loss``: minus the (weighted) log-probability of each target class."""
+    rows = class_last(np.asarray(logp, dtype=np.float64))
+    n_classes = rows.shape[-1]
+    rows = rows.reshape(-1, n_classes)
+    t = np.asarray(t).reshape(-1)
+    w = np.ones(n_classes) if weight is None else np.asarray(weight, dtype=np.float64)
+    keep = t != ignore_index
+    safe = np.where(keep, t, 0)
+    w_t = np.where(keep, w[safe], 0.0)
+    loss = -w_t * rows[np.arange(len(t)), safe]
+    if reduction == "none":
+        return loss.reshape(np.shape(t))
+    return loss.sum() if reduction == "sum" else loss.sum() / w_t.sum()
+
+
+def np_logsumexp(x, axis=None):
+    x = np.asarray(x, dtype=np.float64)
+    m = np.max(x, axis=axis, keepdims=True)
+    return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(x - m), axis=axis))
+
+
+def np_softmax(x, axis=None):
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def np_zero_one(x, t, reduction="mean"):
+    x = np.asarray(x)
+    wrong = ((np.argmax(x, axis=1) if x.ndim == 2 else x) != np.asarray(t)).astype(np.float64)
+    if reduction == "none":
+        return wrong
+    return wrong.sum() if reduction == "sum" else wrong.mean()
+
+
+#: The NumPy reference of each function (see ``tests/core/test_registry.py``).
+REFERENCES = {
+    "cross_entropy": np_cross_entropy,
+    "focal_loss": np_focal,
+    "log_softmax": lambda x, axis=None: np.log(np_softmax(x, axis)),
+    "logsumexp": np_logsumexp,
+    "nll_loss": np_nll,
+    "softmax": np_softmax,
+    "zero_one_loss": np_zero_one,
+}

@@ -6,23 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import numbaloss as nl
+from numbaloss.testing.elementwise import np_sigmoid_focal
 from tests.conftest import assert_close, central_difference, layouts, torch_loss_and_grad
 
 DTYPES = [np.float32, np.float64]
-
-
-def np_sigmoid_focal(x, y, alpha=0.25, gamma=2.0, reduction="none"):
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    p = 1 / (1 + np.exp(-x))
-    ce = np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
-    p_t = p * y + (1 - p) * (1 - y)
-    loss = ce * (1 - p_t) ** gamma
-    if alpha >= 0:
-        loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
-    if reduction == "none":
-        return loss
-    return loss.sum() if reduction == "sum" else (loss.mean() if loss.size else np.nan)
 
 
 def torchvision_sigmoid_focal(inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
