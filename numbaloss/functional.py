@@ -1,12 +1,11 @@
-"""The functional API, as in ``torch.nn.functional`` (also at the top level)."""
+"""The functional API, as in ``torch.nn.functional`` (also at the top level).
 
-from .ctc import *  # noqa: F403
-from .ctc import __all__ as _ctc_all
-from .elementwise import *  # noqa: F403
-from .elementwise import __all__ as _elementwise_all
-from .margin import *  # noqa: F403
-from .margin import __all__ as _margin_all
-from .softmax import *  # noqa: F403
-from .softmax import __all__ as _softmax_all
+Its names are the registry's (:mod:`numbaloss._core.registry`), in the registry's
+order; ``functional.pyi`` spells them out for IDEs and type checkers.
+"""
 
-__all__ = [*_elementwise_all, *_ctc_all, *_softmax_all, *_margin_all]
+from ._core import registry
+
+__all__ = registry.names()
+
+globals().update({_entry.name: _entry.function for _entry in registry.ENTRIES})

@@ -36,24 +36,7 @@ Imported only once a device array has reached a loss (see :mod:`.devices`), neve
 Kernels are launched on the default stream and nothing here waits for the GPU, so a
 call returns as soon as its kernels are queued.
 
-How a family plugs in (the elementwise family is the model):
-
-1. Validation is written once, backend-neutral: functions that take the loss's own
-   arguments plus an ``args`` coercer (``HOST`` on the CPU, a :class:`DeviceArgs` on
-   the GPU; ``args.array`` for large arrays, ``args.option`` for small options) and
-   return a plan (see :mod:`numbaloss.elementwise.plans`).  The CPU wrapper and the
-   CUDA function both call them.
-2. ``numbaloss/<family>/cuda.py`` defines the same public names as the family's
-   ``losses.py`` (:func:`numbaloss._core.devices.on_device` looks them up by name),
-   built by :func:`device_twin` (the CPU function's name, signature and docs).
-3. Kernels are ``@cuda.jit`` functions that call the family's CPU point or row
-   functions (``math_jit``) where they can; :func:`launch_config` sizes grid-stride
-   loops, :func:`block_sum`/:func:`block_max` reduce in a block,
-   :func:`reduce_partials` finishes a reduction on the device, :func:`gather` lays
-   operands out, :meth:`DeviceArgs.wrap` returns results as the caller's type.
-4. ``ptx_signatures()`` in the family's ``cuda.py`` lists its launches for the
-   offline compile check, and the family is added to
-   ``numbaloss.cuda_check.FAMILIES``; its tests go in ``tests/cuda/test_<family>.py``.
+How a family plugs in is in ``docs/adding_a_loss.rst`` ("CUDA kernels").
 """
 
 import functools

@@ -255,7 +255,7 @@ def test_grad_output_broadcast():
         nl.multi_margin_loss(x, y, reduction="sum", return_grad=True, grad_output=np.ones(5))
 
 
-# --- bad input (API.md section 5) ---------------------------------------------------------
+# --- bad input (docs/conventions.rst, bad input) ---------------------------------------------------------
 
 
 def test_bad_triplet_margin():
