@@ -362,7 +362,9 @@ def _fill_doc(doc, text):
         if line.strip() == "{grad_doc}":
             indent = line[: len(line) - len(line.lstrip())]
             block = [indent + t if t else "" for t in text.split("\n")]
-            return "\n".join(lines[:i] + block + [""] + lines[i + 1 :])
+            rest = lines[i + 1 :]
+            gap = [""] if rest and rest[0].strip() else []
+            return "\n".join(lines[:i] + block + gap + rest)
     return doc
 
 

@@ -68,7 +68,7 @@ _COMMON_DOC = """
 def _fill_doc(pred):
     def deco(func):
         common = _COMMON_DOC.replace("{pred}", pred).strip("\n")
-        func.__doc__ = func.__doc__.replace("{common_doc}", common)
+        func.__doc__ = func.__doc__.replace("    {common_doc}", common)
         return func
 
     return deco

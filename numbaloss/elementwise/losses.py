@@ -598,59 +598,42 @@ def sigmoid_focal_loss(
     grad_output=None,
     grad_out=None,
 ):
-    # (The docstring words the gradient keywords as the softmax family's losses do,
-    # where this loss was first documented; written out, not made by _doc.)
     r"""torchvision's sigmoid focal loss (RetinaNet), elementwise on logits.
 
-        .. math:: \ell = \alpha_t \, \mathrm{ce}(x, y) \, q^{\gamma}, \quad
-                  q = \sigma(x)(1 - y) + \sigma(-x) y, \quad
-                  \alpha_t = \alpha y + (1 - \alpha)(1 - y)
+    .. math:: \ell = \alpha_t \, \mathrm{ce}(x, y) \, q^{\gamma}, \quad
+              q = \sigma(x)(1 - y) + \sigma(-x) y, \quad
+              \alpha_t = \alpha y + (1 - \alpha)(1 - y)
 
-        with :math:`\mathrm{ce}` the binary cross entropy with logits, and
-        :math:`\alpha_t = 1` when ``alpha < 0``.  The gradient is
+    with :math:`\mathrm{ce}` the binary cross entropy with logits, and
+    :math:`\alpha_t = 1` when ``alpha < 0``.  The gradient is
 
-        .. math:: \partial \ell / \partial x = \alpha_t \bigl[(\sigma(x) - y) q^{\gamma}
-                  + \gamma\, \mathrm{ce}\, (1 - 2y)\, q^{\gamma - 1} \sigma(x) \sigma(-x)\bigr].
+    .. math:: \partial \ell / \partial x = \alpha_t \bigl[(\sigma(x) - y) q^{\gamma}
+              + \gamma\, \mathrm{ce}\, (1 - 2y)\, q^{\gamma - 1} \sigma(x) \sigma(-x)\bigr].
 
-        The logs of the sigmoids are formed without overflow and, for targets 0 and 1,
-        :math:`q^{\gamma-1}\sigma(x)\sigma(-x)` is simplified exactly, so logits in the
-        thousands give finite values and gradients (torchvision's formula in float32
-        gives NaN gradients there for ``gamma < 1``).
+    The logs of the sigmoids are formed without overflow and, for targets 0 and 1,
+    :math:`q^{\gamma-1}\sigma(x)\sigma(-x)` is simplified exactly, so logits in the
+    thousands give finite values and gradients (torchvision's formula in float32
+    gives NaN gradients there for ``gamma < 1``).
 
-        Parameters
-        ----------
-        inputs : array_like
-            Logits, any shape.
-        targets : array_like
-            Binary (or soft) labels of the same shape.
-        alpha : float, optional
-            Weight of the positive class in (0, 1); negative disables the weighting.
-        gamma : float, optional
-            Focusing parameter, non-negative.
-        reduction : {'none', 'mean', 'sum'}, optional
-            Default ``'none'``, as in torchvision.
-        return_grad : bool, optional
-        Also return the gradient of ``sum(grad_output * loss)`` with respect to
-        ``inputs``, from the same fused pass.
-    grad_output : scalar or array_like, optional
-        Upstream gradient, broadcastable to the loss's shape; ``None`` means 1.
-    grad_out : ndarray, optional
-        Preallocated array (shape and result dtype of ``inputs``) to write the
-        gradient into; may be ``inputs`` itself, for an in-place update.
+    Parameters
+    ----------
+    inputs : array_like
+        Logits, any shape.
+    targets : array_like
+        Binary (or soft) labels of the same shape.
+    alpha : float, optional
+        Weight of the positive class in (0, 1); negative disables the weighting.
+    gamma : float, optional
+        Focusing parameter, non-negative.
+    reduction : {'none', 'mean', 'sum'}, optional
+        Default ``'none'``, as in torchvision.
+    {grad_doc}
 
-    Returns
-    -------
-    loss : ndarray or NumPy scalar
-        ``reduction='none'``: an array of PyTorch's unreduced shape; otherwise a
-        scalar of the result dtype.
-    grad : ndarray
-        Only with ``return_grad=True``: ``(loss, grad)`` is returned.
-
-        Examples
-        --------
-        >>> import numbaloss as nl
-        >>> nl.sigmoid_focal_loss([2.0, -1.0], [1.0, 0.0]).round(6).tolist()
-        [0.000451, 0.016994]
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> nl.sigmoid_focal_loss([2.0, -1.0], [1.0, 0.0]).round(6).tolist()
+    [0.000451, 0.016994]
     """
     return _run(
         plans.sigmoid_focal_loss(HOST, inputs, targets, alpha, gamma, reduction),
