@@ -192,9 +192,10 @@ CASES = {
         _np_multilabel_margin,
     ),
 }
-#: The margin family's losses, from the registry (a loss with no case above fails here).
-NAMES = registry.names("margin")
-assert set(NAMES) == set(CASES), sorted(set(NAMES) ^ set(CASES))
+NAMES = list(CASES)
+# Every margin loss of the registry has a case here (a new one fails at import).
+_MISSING = set(registry.names("margin")) - {name.split("(")[0] for name in CASES}
+assert not _MISSING, f"no margin benchmark case for {sorted(_MISSING)}"
 
 
 class Numbaloss:
