@@ -50,7 +50,9 @@ def math_jit(func):
 
     Helpers are inlined into their callers by numba itself (``inline="always"``):
     LLVM's own inliner gives up on a helper that already holds an inlined ``exp``
-    and ``log``, and a call left in a loop keeps the loop scalar.  For the same
+    and ``log``, and a call left in a loop keeps the loop scalar
+    (``tests/core/test_numba_workarounds.py::
+    test_ir_inlined_helper_with_exp_and_log_vectorizes`` shows both).  For the same
     reason helpers are *not* cached on disk: a function loaded from the cache is linked
     as machine code, which LLVM cannot inline into the calling loop, and the loop
     would then stay scalar.  The kernels that call them are cached, with the

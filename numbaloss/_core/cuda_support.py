@@ -740,7 +740,8 @@ def _register_cuda_math():
     overloads take precedence inside ``@cuda.jit`` code.  Under the simulator
     kernels run as Python and call the helpers' Python versions, so nothing is
     registered there.  Maxima and minima are written as conditionals: the builtin
-    ``max``/``min`` failed numba-cuda's typing in the offline PTX check.
+    ``max``/``min`` failed numba-cuda's typing in the offline PTX check
+    (numba/numba#10753, a regression of numba 0.66).
     """
     from numba.extending import overload
 

@@ -67,9 +67,12 @@ def arithmetic_overload(func):
     arithmetic on its arguments.
 
     numba-cuda (0.30) cannot type such arithmetic in an overload inlined at the IR
-    level ("mul(omitted, omitted)"), so :mod:`.cuda_support` registers these typers
-    again for the CUDA target, not inlined.  On the CPU the inlining is kept: the
-    kernels ran up to 1.5x slower with these helpers left to LLVM's inliner.
+    level ("mul(omitted, omitted)"; related: NVIDIA/numba-cuda#624), so
+    :mod:`.cuda_support` registers these typers again for the CUDA target, not
+    inlined; ``python -m numbaloss.cuda_check --ptx`` fails for l1, mse, huber and
+    both BCEs without that.  On the CPU the inlining is kept: the kernels are
+    slower with these helpers left to LLVM's inliner (docs/benchmarks.rst,
+    "Measured design choices").
     """
 
     def register(typer):
@@ -95,8 +98,11 @@ def index(i):
     numba wraps a negative signed index around (``x[-1]`` is the last element)
     with a compare and select on every access; LLVM removes them only where it can
     prove the index non-negative, as for ``range(n)``, not for ``lo + j``.  Left in a
-    loop, they turn its contiguous SIMD loads into gathers: the elementwise kernel
-    ran 4x slower.  An unsigned index has no wraparound.
+    loop, they turn its contiguous SIMD loads into gathers (numba/numba#3205; cost:
+    docs/benchmarks.rst, "Measured design choices").  An unsigned index has no
+    wraparound.  ``tests/core/test_numba_workarounds.py`` checks both the vector
+    loads and that numba still wraps signed indices (when that test fails, this
+    function may go).
     """
     return i
 
@@ -171,10 +177,8 @@ point = static_dispatch("point", "a b c d")
 # prepass): the loss's ``point`` is then ``after_prepasses`` of the prepasses.  The
 # elementwise kernel runs each prepass over a sub-block in a loop of its own
 # before the loop that finishes the points.  Each loop then holds fewer live
-# values than the 16 vector registers of AVX2, where one fused loop spilled.  In
-# cache, on one Zen 3 core, binary cross entropy (one logarithm per prepass) ran
-# 13% faster than with one loop, the soft margin loss and BCE with logits (the
-# exp in the prepass) 23%.
+# values than the 16 vector registers of AVX2, where one fused loop spilled
+# (measured: docs/benchmarks.rst, "Measured design choices").
 
 
 def n_prepasses(params):

@@ -41,13 +41,12 @@ What makes them fast inside the losses' loops, measured on an AMD EPYC (Zen 3):
   :func:`softplus_sigmoid_given_exp` are :func:`softplus_sigmoid`'s two halves,
   for kernels that run them in separate loops (fewer live values per loop).
 
-Together these made the float32 ``log`` in the elementwise kernel about 1.35x
-faster, and binary cross entropy with logits and the soft margin loss about 1.5x.
+What these gained is in docs/benchmarks.rst, "Measured design choices".
 
 Special values follow C99: ``exp(-inf) = 0``, ``exp(inf) = inf``,
 ``log(0) = -inf``, ``log(x < 0) = nan``, ``log1p(-1) = -inf``, NaN in gives NaN
 out, and subnormal inputs and results are handled.  :func:`log_nonnegative` is
-``log`` without those checks (about 25% faster in a loop), for callers that rule
+``log`` without those checks (faster in a loop), for callers that rule
 out or handle such arguments themselves, and :func:`log_unit_interval` is that for
 arguments in ``[0, 1]``, which need no test for subnormal numbers.
 
@@ -214,7 +213,7 @@ def polynomial(coefficients):
 
     The expression is written out here, once per polynomial: a loop over a tuple of
     coefficients inside the cores is not always unrolled and constant-folded by
-    LLVM (it cost the float32 ``exp`` about 30% of its speed).
+    LLVM (cost: docs/benchmarks.rst, "Measured design choices").
 
     ``c[0] + r * (c[1] + r * t(r))``: the two leading terms by Horner's rule, which
     keeps the rounding of the result at that of the last two operations, and the

@@ -38,7 +38,7 @@ the loss in relative accuracy and much more of the gradient.  For float32
 inputs only the increments of each step (an ``exp`` of a difference and a
 ``log`` of a sum in [1e-250, 3]) are evaluated with float32-accuracy
 polynomials, in float64 (:func:`recursion_exp`): errors of about 1e-8 per step
-instead of 1e-16, 1.5 times faster.  At T=3000, S=900 the float32 loss is then
+instead of 1e-16, and faster (measured: docs/benchmarks.rst, "Measured design choices").  At T=3000, S=900 the float32 loss is then
 within 2e-8 (relative) and the gradient within 2e-7 (absolute) of the float64
 result.
 
@@ -78,9 +78,11 @@ from .._jit import core_jit, jit_overload, kernel_jit
 
 #: exp and log in float64 arithmetic with the short polynomials of float32
 #: accuracy (Taylor degree 7, 6 atanh terms: relative error about 1e-8).  Built
-#: like vecmath's own cores (plain ``njit``, which LLVM inlines): numba's IR
-#: inliner (``math_jit``) mixes up closures made by one factory, and these share
-#: their factory with vecmath's float64 cores.
+#: like vecmath's own cores (``core_jit``, which LLVM inlines): numba's IR
+#: inliner (``math_jit``) was seen to mix up closures made by one factory (related:
+#: numba/numba#5775), and these share their factory with vecmath's float64 cores.
+#: ``tests/core/test_numba_workarounds.py::
+#: test_cores_of_one_factory_stay_apart_in_one_function`` guards it.
 _exp_short = core_jit(make_exp_core(polynomial(tuple(1.0 / math.factorial(k) for k in range(8)))))
 _log_short = core_jit(make_log_core(polynomial(tuple(2.0 / (2 * i + 1) for i in range(1, 7)))))
 
@@ -93,7 +95,7 @@ def recursion_exp(precision, x):
     polynomial that float32 accuracy needs (relative error about 1e-8, no
     float32 rounding and no float32 underflow): the recursion's sums stay in
     float64, and only these increments are computed to float32 accuracy, which
-    is 1.5 times faster.
+    is faster (docs/benchmarks.rst, "Measured design choices").
     """
     return np.exp(x)
 
@@ -206,8 +208,8 @@ def _transition_block(src, dst, skip, post, lo, hi, scratch, precision):
         _transition_exact(src, dst, skip, post, lo, hi)
         return
     # Slices indexed from 0: indices that cannot be negative let LLVM drop
-    # numba's wraparound of negative indices, which would turn every load into
-    # a gather and cost a factor of 3.
+    # numba's wraparound of negative indices (numba/numba#3205), which would turn
+    # every load into a gather (cost: docs/benchmarks.rst, "Measured design choices").
     p_here = p[2:]
     p_before = p[1 : n + 1]
     skip_here = skip[lo:hi]

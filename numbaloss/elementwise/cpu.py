@@ -24,8 +24,8 @@ from .._jit import kernel_jit
 #: Elements computed together through the kernel's in-cache rows, and whose
 #: losses are summed in the loss's own dtype before the sum moves to float64.
 #: Each loop over a sub-block pays the latency of one element's chain of
-#: operations once, so longer is faster (256 was 10-18% faster than 64 for the
-#: exp and log losses, and 512 slower again: the rows leave the L1 cache); short
+#: operations once, so longer is faster, up to where the rows leave the L1 cache
+#: (measured: docs/benchmarks.rst, "Measured design choices"); short
 #: enough that a float32 sum (in 32 SIMD lanes of 8 terms each) stays accurate
 #: to ~1e-7.
 SUB_BLOCK = 256
@@ -75,7 +75,7 @@ def run_block_range(
                 loss_rows[j] = loss
                 g = at(gout, i)
                 # (a row nobody copies out is not written: LLVM cannot drop the
-                # stores itself, and they cost a tenth of binary cross entropy's time)
+                # stores itself; docs/benchmarks.rst, "Measured design choices")
                 if grad_a is not None:
                     grad_rows_a[j] = ga * g
                 if grad_b is not None:

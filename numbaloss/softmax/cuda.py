@@ -81,9 +81,12 @@ def segment_sum(value, width):
 
     (Defined here rather than in :mod:`numbaloss._core.cuda_support`: numba's CUDA
     simulator swaps the ``cuda`` module into a device function's module at every
-    call, and a device function of another module called many times by many
-    threads sees the swap undone under its feet; device functions of the
-    kernel's own module are swapped once, for the whole launch.)
+    call, and before NVIDIA/numba-cuda#690 a device function of another module
+    called by many threads could see the swap undone by another thread; device
+    functions of the kernel's own module are swapped once, for the whole launch.
+    ``tests/cuda/conftest.py::simulator_device_calls_are_thread_safe`` applies
+    that fix to older simulators; the softmax tests of ``tests/cuda`` under the
+    simulator fail if the race returns.)
     """
     buf = cuda.shared.array(MAX_THREADS, float64)
     tid = cuda.threadIdx.x

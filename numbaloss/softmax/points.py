@@ -20,8 +20,11 @@ CPU kernels (:mod:`.cpu`) and the CUDA kernels (:mod:`.cuda`) compile the same
 functions into their loops.  The CPU kernels are compiled with ``reassoc`` and
 these ``math_jit`` helpers are inlined into them at numba's IR level, so
 precision-critical expressions are written so that no regrouping can hurt them
-(see :func:`log_sum`), and the helpers use single assignments (a variable
-reassigned in a branch of an IR-inlined helper was seen to be miscompiled).
+(see :func:`log_sum`), and the helpers use single assignments: a variable
+reassigned in a branch of an IR-inlined helper once came out wrong (numba's SSA
+bug numba/numba#9242, fixed in 0.59; not reproduced on 0.68).  The value tests of
+``tests/softmax/test_cross_entropy.py`` and ``test_nll_focal.py`` (against NumPy
+and PyTorch) fail if a helper is miscompiled.
 """
 
 from collections import namedtuple
