@@ -149,20 +149,6 @@ def _softmax_family(name, n, dtype, rng):
     )
 
 
-def _sigmoid_focal(name, n, dtype, rng):
-    x = _normal(rng, (n,), dtype, 2.0)
-    t = (rng.random(n) < 0.3).astype(dtype)
-
-    def torchvision_focal(torch):
-        try:
-            from torchvision.ops import sigmoid_focal_loss
-        except ImportError:
-            return None
-        return sigmoid_focal_loss
-
-    return Workload(name, (x, t), torch_function=torchvision_focal)
-
-
 def _margin_family(name, n, dtype, rng):
     if name in (
         "cosine_embedding_loss",
@@ -204,8 +190,6 @@ def _ctc(name, n, dtype, rng):
 def _elementwise(name, n, dtype, rng):
     from .testing.elementwise import CASES
 
-    if name == "sigmoid_focal_loss":  # no Case in the table: torchvision's loss as baseline
-        return _sigmoid_focal(name, n, dtype, rng)
     case = CASES[name]
     arrays = case.make(rng, (n,), dtype)
 
@@ -217,7 +201,12 @@ def _elementwise(name, n, dtype, rng):
 
     preds = tuple(case.arrays.index(p) for p in case.preds)
     return Workload(
-        name, tuple(arrays), preds, dict(case.options), numpy_function=numpy_value_and_grad
+        name,
+        tuple(arrays),
+        preds,
+        dict(case.options),
+        torch_function=case.torch_function,
+        numpy_function=numpy_value_and_grad,
     )
 
 

@@ -4,29 +4,28 @@ import importlib
 import inspect
 import json
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
 import numbaloss as nl
 from numbaloss._core import registry, stubs
+from tests.core.public_api import PATH, public_dir
 
-PINNED = json.loads((pathlib.Path(__file__).parent / "public_api.json").read_text())
+PINNED = json.loads(PATH.read_text())
 NAMES = registry.names()
 
 
 def test_public_names_are_pinned():
-    """``dir(numbaloss)``'s public names: adding or removing one is a decision, made here.
-
-    Read in a fresh interpreter: other tests import submodules (``numbaloss.testing``)
-    that then show up as attributes.
-    """
-    code = "import numbaloss; print(' '.join(n for n in dir(numbaloss) if n[0] != '_'))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert sorted(out.stdout.split()) == sorted(PINNED["dir"])
+    """``dir(numbaloss)``'s public names: adding or removing one is a decision, made here
+    (``python -m tests.core.public_api`` writes the new snapshot)."""
+    assert public_dir() == sorted(PINNED["dir"])
     assert sorted(nl.functional.__all__) == sorted(PINNED["functional"])
     assert sorted(nl.modules.__all__) == sorted(PINNED["classes"])
+
+
+@pytest.mark.parametrize("name", PINNED["other"])
+def test_other_signatures_are_pinned(name):
+    assert str(inspect.signature(getattr(nl, name))) == PINNED["other"][name]
 
 
 @pytest.mark.parametrize("name", PINNED["signatures"])

@@ -6,27 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import numbaloss as nl
-from numbaloss.testing.elementwise import np_sigmoid_focal
+from numbaloss.testing.elementwise import np_sigmoid_focal, torchvision_sigmoid_focal
 from tests.conftest import assert_close, central_difference, layouts, torch_loss_and_grad
 
 DTYPES = [np.float32, np.float64]
-
-
-def torchvision_sigmoid_focal(inputs, targets, alpha=0.25, gamma=2.0, reduction="none"):
-    """torchvision.ops.sigmoid_focal_loss, written in PyTorch ops (torch fixture tests only)."""
-    import torch
-
-    p = torch.sigmoid(inputs)
-    ce = torch.nn.functional.binary_cross_entropy_with_logits(inputs, targets, reduction="none")
-    p_t = p * targets + (1 - p) * (1 - targets)
-    loss = ce * ((1 - p_t) ** gamma)
-    if alpha >= 0:
-        loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -43,7 +26,7 @@ def test_sigmoid_focal_vs_torchvision(torch, rng, dtype, alpha, gamma, reduction
     )
     ref = torch_loss_and_grad(
         torch,
-        torchvision_sigmoid_focal,
+        torchvision_sigmoid_focal(torch),
         x,
         g,
         torch.tensor(y),
