@@ -23,6 +23,7 @@ Kernels, one block per sample (grid-stride over samples):
   :func:`.cuda_support.reduce_partials` (deterministic, on the device).
 """
 
+import inspect
 import math
 
 import numpy as np
@@ -191,33 +192,12 @@ def ctc_kernel(
         cuda.syncthreads()
 
 
-def _ctc(
-    x,
-    pred,
-    targets,
-    input_lengths,
-    target_lengths,
-    blank,
-    reduction,
-    zero_infinity,
-    return_grad,
-    grad_output,
-    grad_out,
-    from_logits,
-):
+def _ctc(call):
+    """Run one :class:`.plans.Call` on device arrays."""
     args = cs.DeviceArgs()
-    plan = plans.ctc(
-        args,
-        x,
-        pred,
-        targets,
-        input_lengths,
-        target_lengths,
-        blank,
-        reduction,
-        zero_infinity,
-        return_grad,
-    )
+    plan = plans.ctc(args, call)
+    pred, from_logits = call.pred, call.from_logits
+    grad_output, grad_out = call.grad_output, call.grad_out
     x = plan.x
     reduction, zero_infinity, return_grad = plan.reduction, plan.zero_infinity, plan.return_grad
     unbatched, blank = plan.unbatched, plan.blank
@@ -301,42 +281,20 @@ def _ctc(
     return cs.device_results(result, slots)
 
 
-def _runner(from_logits, pred):
-    """Runs a CTC loss on device arrays (``pred``: the name of its first argument)."""
+def _runner(cpu_function, from_logits):
+    """Runs a CTC loss on device arrays, with ``cpu_function``'s signature."""
+    cpu_function = inspect.unwrap(cpu_function)
 
-    def run(
-        x,
-        targets,
-        input_lengths,
-        target_lengths,
-        blank=0,
-        reduction="mean",
-        zero_infinity=False,
-        *,
-        return_grad=False,
-        grad_output=None,
-        grad_out=None,
-    ):
-        return _ctc(
-            x,
-            pred,
-            targets,
-            input_lengths,
-            target_lengths,
-            blank,
-            reduction,
-            zero_infinity,
-            return_grad,
-            grad_output,
-            grad_out,
-            from_logits,
-        )
+    def run(*args, **kwargs):
+        return _ctc(plans.Call.bind(cpu_function, from_logits, *args, **kwargs))
 
     return run
 
 
-ctc_loss = cs.device_twin(losses.ctc_loss, _runner(False, "log_probs"))
-ctc_loss_from_logits = cs.device_twin(losses.ctc_loss_from_logits, _runner(True, "logits"))
+ctc_loss = cs.device_twin(losses.ctc_loss, _runner(losses.ctc_loss, False))
+ctc_loss_from_logits = cs.device_twin(
+    losses.ctc_loss_from_logits, _runner(losses.ctc_loss_from_logits, True)
+)
 
 
 def ptx_signatures():

@@ -87,32 +87,11 @@ def _grad_scale(reduction, grad_output, loss_shape, n_samples, target_lengths):
     return g / (n_samples * np.maximum(target_lengths, 1).astype(np.float64))
 
 
-def _ctc(
-    x,
-    pred,
-    targets,
-    input_lengths,
-    target_lengths,
-    blank,
-    reduction,
-    zero_infinity,
-    return_grad,
-    grad_output,
-    grad_out,
-    from_logits,
-):
-    plan = plans.ctc(
-        HOST,
-        x,
-        pred,
-        targets,
-        input_lengths,
-        target_lengths,
-        blank,
-        reduction,
-        zero_infinity,
-        return_grad,
-    )
+def _ctc(call):
+    """Run one :class:`.plans.Call` on the CPU."""
+    plan = plans.ctc(HOST, call)
+    pred, from_logits = call.pred, call.from_logits
+    grad_output, grad_out = call.grad_output, call.grad_out
     x = plan.x
     reduction, zero_infinity, return_grad = plan.reduction, plan.zero_infinity, plan.return_grad
     unbatched, blank = plan.unbatched, plan.blank
@@ -258,20 +237,7 @@ def ctc_loss(
     >>> grad.round(4).tolist()
     [[-0.5, -0.5], [-0.3333, -0.6667], [-0.5, -0.5]]
     """
-    return _ctc(
-        log_probs,
-        "log_probs",
-        targets,
-        input_lengths,
-        target_lengths,
-        blank,
-        reduction,
-        zero_infinity,
-        return_grad,
-        grad_output,
-        grad_out,
-        from_logits=False,
-    )
+    return _ctc(plans.Call.of(locals(), from_logits=False))
 
 
 @public
@@ -323,17 +289,4 @@ def ctc_loss_from_logits(
     >>> grad.round(4).tolist()
     [[0.0, 0.0], [0.1667, -0.1667], [0.0, 0.0]]
     """
-    return _ctc(
-        logits,
-        "logits",
-        targets,
-        input_lengths,
-        target_lengths,
-        blank,
-        reduction,
-        zero_infinity,
-        return_grad,
-        grad_output,
-        grad_out,
-        from_logits=True,
-    )
+    return _ctc(plans.Call.of(locals(), from_logits=True))

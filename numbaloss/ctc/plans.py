@@ -11,6 +11,8 @@ end: in the CPU kernel, on the host copy for CUDA, with the same message
 (:func:`bad_label_message`).
 """
 
+import inspect
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +47,35 @@ class Plan:
     @property
     def loss_shape(self):
         return () if self.unbatched else (self.n_samples,)
+
+
+class Call(
+    namedtuple(
+        "Call",
+        "pred x targets input_lengths target_lengths blank reduction zero_infinity "
+        "return_grad grad_output grad_out from_logits",
+    )
+):
+    """The arguments of one call of ``ctc_loss`` or ``ctc_loss_from_logits``.
+
+    ``pred`` is the name of the first argument (``'log_probs'`` or ``'logits'``) and
+    ``x`` its value; both back ends take a call as this one tuple.
+    """
+
+    @classmethod
+    def of(cls, arguments, from_logits):
+        """The call from a public function's arguments by name, in signature order
+        (its ``locals()`` on entry)."""
+        arguments = dict(arguments)
+        pred = next(iter(arguments))
+        return cls(pred, arguments.pop(pred), from_logits=from_logits, **arguments)
+
+    @classmethod
+    def bind(cls, function, from_logits, *args, **kwargs):
+        """The call ``function(*args, **kwargs)``, with ``function``'s defaults."""
+        bound = inspect.signature(function).bind(*args, **kwargs)
+        bound.apply_defaults()
+        return cls.of(bound.arguments, from_logits)
 
 
 def _host(args, value, name):
@@ -113,37 +144,27 @@ def bad_label_message(label, sample, blank, n_classes):
     return f"targets: label {label} of sample {sample} is {what}"
 
 
-def ctc(
-    args,
-    x,
-    pred,
-    targets,
-    input_lengths,
-    target_lengths,
-    blank,
-    reduction,
-    zero_infinity,
-    return_grad,
-):
-    """Validate one call of ``ctc_loss``/``ctc_loss_from_logits`` (``pred`` names ``x``)."""
-    x = args.array(x, pred)
+def ctc(args, call):
+    """Validate one :class:`Call` of ``ctc_loss``/``ctc_loss_from_logits``."""
+    pred = call.pred
+    x = args.array(call.x, pred)
     shape = tuple(x.shape)
     if len(shape) not in (2, 3):
         raise ValueError(f"{pred} must be (T, N, C) or unbatched (T, C), got shape {shape}")
-    reduction = check_reduction(reduction)
-    zero_infinity = check_bool(zero_infinity, "zero_infinity")
-    return_grad = check_bool(return_grad, "return_grad")
+    reduction = check_reduction(call.reduction)
+    zero_infinity = check_bool(call.zero_infinity, "zero_infinity")
+    return_grad = check_bool(call.return_grad, "return_grad")
     unbatched = len(shape) == 2
     n_frames, n_classes = shape[0], shape[-1]
     n_samples = 1 if unbatched else shape[1]
-    blank = check_index(blank, "blank")
+    blank = check_index(call.blank, "blank")
     if not 0 <= blank < n_classes:
         raise ValueError(f"blank must be in [0, C) = [0, {n_classes}), got {blank}")
     il = _lengths(
-        _host(args, input_lengths, "input_lengths"), "input_lengths", n_samples, unbatched
+        _host(args, call.input_lengths, "input_lengths"), "input_lengths", n_samples, unbatched
     )
     tl = _lengths(
-        _host(args, target_lengths, "target_lengths"), "target_lengths", n_samples, unbatched
+        _host(args, call.target_lengths, "target_lengths"), "target_lengths", n_samples, unbatched
     )
     too_long = np.flatnonzero(il > n_frames)
     if too_long.size:
@@ -151,7 +172,7 @@ def ctc(
         raise ValueError(
             f"input_lengths must be at most T = {n_frames}, got {il[i]} for sample {i}"
         )
-    labels, offsets = _labels(_host(args, targets, "targets"), tl, n_samples)
+    labels, offsets = _labels(_host(args, call.targets, "targets"), tl, n_samples)
     return Plan(
         x,
         reduction,
