@@ -110,8 +110,9 @@ def torchvision_sigmoid_focal(torch):
 
 def _labels_and_soft_labels(rng, shape, dtype):
     """Mostly 0/1 labels, with some soft labels in between."""
-    y = (rng.random(shape) < 0.3).astype(dtype)
-    soft = rng.random(shape) < 0.2
+    # np.asarray: a 0-d shape gives a NumPy scalar, which takes no item assignment
+    y = np.asarray(rng.random(shape) < 0.3).astype(dtype)
+    soft = np.asarray(rng.random(shape) < 0.2)
     y[soft] = rng.uniform(0.05, 0.95, int(soft.sum())).astype(dtype)
     return y
 
