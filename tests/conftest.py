@@ -97,3 +97,35 @@ def torch_loss_and_grad(torch, func, x, grad_output, *args, **kwargs):
     g = torch.tensor(np.asarray(grad_output, dtype=np.asarray(x).dtype))
     (loss * g).sum().backward()
     return loss.detach().numpy(), xt.grad.numpy()
+
+
+def compare_with_torch(
+    torch, func, torch_func, args, grad_args, *, reduction, rng, kwargs=None, dtype=np.float64
+):
+    """``func(*args)`` against ``torch_func`` on the same arguments: the loss's shape and
+    value, and the gradients (of ``sum(grad_output * loss)``, with a random upstream
+    gradient) with respect to the arguments at the positions ``grad_args``, their
+    shapes included.  NumPy arrays (and array options in ``kwargs``) become tensors;
+    other values pass as they are.  Returns numbaloss's ``(loss, grads)``.
+    """
+    kwargs = dict(kwargs or {})
+    tensors = [
+        torch.tensor(a, requires_grad=k in grad_args) if isinstance(a, np.ndarray) else a
+        for k, a in enumerate(args)
+    ]
+    topts = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+    ref = torch_func(*tensors, reduction=reduction, **topts)
+    grad_output = rng.uniform(0.5, 1.5, tuple(ref.shape)).astype(dtype)
+    ref.backward(torch.tensor(grad_output, dtype=ref.dtype))
+    loss, grads = func(
+        *args, reduction=reduction, **kwargs, return_grad=True, grad_output=grad_output
+    )
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    assert np.shape(loss) == tuple(ref.shape)
+    assert_close(loss, ref.detach().numpy(), dtype)
+    assert len(grads) == len(grad_args)
+    for g, k in zip(grads, grad_args):
+        want = tensors[k].grad.numpy()
+        assert np.shape(g) == want.shape
+        assert_close(g, want, dtype)
+    return loss, grads

@@ -413,16 +413,22 @@ def gaussian_nll_loss(
     :math:`\tfrac12 (1/v_i - (x_i - y_i)^2 / v_i^2)` for ``var`` where
     ``var >= eps``, and 0 where the clamp is active.  (PyTorch clamps under
     ``no_grad`` and so passes the unclamped formula's gradient through there.)
-    A ``var`` broadcast along axes (homoscedastic) gets its gradient summed over them.
+    A ``var`` broadcast along axes (homoscedastic) gets its gradient summed over them,
+    so that it has ``var``'s shape; the input's gradient has the input's shape.
 
     Parameters
     ----------
-    input, target : array_like
-        Means and observations, of one shape.
+    input : array_like
+        Means.
+    target : array_like
+        Observations: the input's shape, or the input's shape with one axis of
+        size 1 (broadcast along it).
     var : array_like or float
-        Variances: the input's shape, the input's shape without its last axis,
-        or the input's shape with one axis of size 1 (PyTorch's rules).
-        Negative entries raise ``ValueError``.
+        Variances, the forms of PyTorch's ``GaussianNLLLoss``: the input's shape; the
+        input's shape with one axis of size 1; the input's shape without its last
+        axis (one variance per row of it); or a scalar (a number or 0-d array).
+        Other shapes, and other targets, raise ``ValueError`` naming both shapes;
+        negative entries raise ``ValueError``.
     full : bool, optional
         Add the constant :math:`\tfrac12 \log 2\pi`.
     eps : float, optional

@@ -162,16 +162,22 @@ def poisson_nll_loss(args, input, target, log_input=True, full=False, eps=1e-8, 
 
 def gaussian_nll_loss(args, input, target, var, full=False, eps=1e-6, reduction="mean"):
     check_reduction(reduction)
-    x, t = _input_target(args, input, target)
-    var_given_as_float = isinstance(var, (int, float)) and not isinstance(var, bool)
+    x = args.array(input, "input")
+    shape = tuple(x.shape)
+    t = args.array(target, "target")
+    if tuple(t.shape) != shape and not _one_axis_of_size_one(tuple(t.shape), shape):
+        raise ValueError(
+            f"target of shape {tuple(t.shape)} does not fit input of shape {shape}: target "
+            "must have the input's shape, or that shape with one axis of size 1"
+        )
     v = args.option(var, "var")
-    caller_shape = () if var_given_as_float else tuple(v.shape)
-    v_full_shape = _gaussian_var_shape(tuple(v.shape), tuple(x.shape), var_given_as_float)
-    if v_full_shape != tuple(v.shape):
+    caller_shape = tuple(v.shape)
+    v_full_shape = _gaussian_var_shape(caller_shape, shape)
+    if v_full_shape != caller_shape:
         v = v.reshape(v_full_shape)
     params = points.GaussianNLL(check_bool(full, "full"), check_real_scalar(eps, "eps"))
-    n = _size(x.shape)
-    broadcast = v_full_shape != tuple(x.shape) or (_size(v_full_shape) == 1 and n != 1)
+    n = _size(shape)
+    broadcast = v_full_shape != shape or (_size(v_full_shape) == 1 and n != 1)
     return Plan(
         params,
         x,
@@ -192,15 +198,33 @@ def _size(shape):
     return n
 
 
-def _gaussian_var_shape(vshape, shape, as_float):
-    """The shape ``var`` takes to broadcast to ``shape`` as PyTorch's rules allow."""
-    if as_float or vshape == shape:
+def _one_axis_of_size_one(shape, full):
+    """``shape`` is ``full`` with exactly one axis, of another size there, set to 1."""
+    if len(shape) != len(full):
+        return False
+    differ = [s for s, f in zip(shape, full) if s != f]
+    return differ == [1]
+
+
+def _gaussian_var_shape(vshape, shape):
+    """The shape ``var`` takes to broadcast to the input's ``shape``.
+
+    The forms of ``GaussianNLLLoss``'s documentation, checked in PyTorch's order: the
+    input's shape; a scalar (a number or a 0-d array); the input's shape without its
+    last axis, which ``var`` is given back (one variance per row of the last axis); the
+    input's shape with one axis of size 1.
+    """
+    if vshape == shape or vshape == ():
         return vshape
     if vshape == shape[:-1]:
         return (*vshape, 1)
-    if len(vshape) == len(shape) and sum(s for s, xs in zip(vshape, shape) if s != xs) == 1:
+    if _one_axis_of_size_one(vshape, shape):
         return vshape
-    raise ValueError(f"var is of incorrect size: var {vshape} for input {shape}")
+    raise ValueError(
+        f"var is of incorrect size: var {vshape} for input {shape}; var must have the "
+        "input's shape, that shape with one axis of size 1 or without its last axis, "
+        "or be a scalar"
+    )
 
 
 def kl_div(args, input, target, reduction="mean", log_target=False):

@@ -142,19 +142,22 @@ def multilabel_soft_margin_rows(x, target, weight, gout, loss_rows, grad, want_g
     """Rows of ``sum_j w_j (y_j softplus(-x_j) + (1 - y_j) softplus(x_j)) / C``.
 
     Gradient ``w_j (sigmoid(x_j) - y_j) / C``; one ``exp`` and one ``log1p`` per element.
+    ``weight`` is ``(1, C)`` (the same for every row) or ``(rows, C)``.
     """
     n_classes = x.shape[1]
+    per_row = weight.shape[0] > 1
     loss_row = np.empty(n_classes, dtype=x.dtype)
     sigmoid_row = np.empty(n_classes, dtype=x.dtype)
     for i in range(start, stop):
         row = x[i]
         labels = target[i]
+        weights = weight[i if per_row else 0]
         # Three loops: the elementwise math (writes only scratch rows: it vectorizes, where
         # a float64 sum in the same loop would keep it scalar), the sum (reads only
         # scratch, so its bits do not depend on whether grad aliases x), the gradient.
         for j in range(n_classes):
             loss, sig = soft_margin_point(row[j], labels[j])
-            loss_row[j] = weight[j] * loss
+            loss_row[j] = weights[j] * loss
             sigmoid_row[j] = sig
         total = 0.0
         for j in range(n_classes):
@@ -163,7 +166,7 @@ def multilabel_soft_margin_rows(x, target, weight, gout, loss_rows, grad, want_g
         if want_grad:
             scale = like(gout[i], gout[i] / n_classes)
             for j in range(n_classes):
-                grad[i, j] = (weight[j] * scale) * (sigmoid_row[j] - labels[j])
+                grad[i, j] = (weights[j] * scale) * (sigmoid_row[j] - labels[j])
 
 
 # --- cosine_embedding_loss -----------------------------------------------------------------

@@ -119,12 +119,14 @@ def multi_margin_kernel(
 
 
 @cuda.jit
-def multilabel_soft_margin_kernel(x, target, weight, gout, gmul, gdiv, loss_out, grad, partials):
+def multilabel_soft_margin_kernel(
+    x, target, weight, per_row, gout, gmul, gdiv, loss_out, grad, partials
+):
     """Rows of ``sum_j w_j (y_j softplus(-x_j) + (1 - y_j) softplus(x_j)) / C``.
 
     The per-element math is the shared :func:`.points.soft_margin_point`; ``x`` and
-    ``target`` are ``(N, C)``, ``weight`` ``(C,)`` or the scalar 1, the other
-    arguments as in :func:`multi_margin_kernel`.
+    ``target`` are ``(N, C)``, ``weight`` the scalar 1 or ``(R, C)``: ``(N, C)`` when
+    ``per_row``, else ``(1, C)``; the other arguments as in :func:`multi_margin_kernel`.
     """
     n_rows = x.shape[0]
     n_classes = x.shape[1]
@@ -140,7 +142,7 @@ def multilabel_soft_margin_kernel(x, target, weight, gout, gmul, gdiv, loss_out,
         for j in range(tid, n_classes, step):
             label = target[i, j]
             loss, sig = points.soft_margin_point(x[i, j], label)
-            w_j = at(weight, j)
+            w_j = at(weight, (i if per_row else 0, j))
             total += float64(w_j * loss)
             if grad is not None:
                 grad[i, j] = (w_j * scale) * (sig - label)
@@ -413,6 +415,18 @@ def _vector(args, value, n, dtype, name):
     return cs.gather(value, (n,), False, dtype)
 
 
+def _row_weights(value, shape, per_row, n_rows, dtype):
+    """A weight (host or device) broadcastable to scores of ``shape`` as a ``(R, C)``
+    device array of ``dtype``: ``R = n_rows`` when ``per_row``, else 1."""
+    n_classes = shape[-1]
+    if isinstance(value, np.ndarray):
+        value = cuda.to_device(np.ascontiguousarray(value, dtype=dtype))
+    if per_row:
+        return cs.gather(value, shape, False, dtype).reshape(n_rows, n_classes)
+    row = value.reshape(tuple(value.shape)[-1:]) if value.ndim else value.reshape(1)
+    return cs.gather(row, (n_classes,), False, dtype).reshape(1, n_classes)
+
+
 class _RowCall:
     """The device outputs of one row-kernel call: loss, per-row upstream gradient, grads.
 
@@ -524,13 +538,13 @@ def multilabel_soft_margin_loss(
     cdtype = call.cdtype
     x = _rows(plan.x, plan.n_rows, plan.width, cdtype)
     target = _rows(plan.target, plan.n_rows, plan.width, cdtype)
-    weight = (
-        cdtype.type(1) if plan.weight is None
-        else _vector(args, plan.weight, plan.width, cdtype, "weight")
-    )  # fmt: skip
+    weight, per_row = cdtype.type(1), False
+    if plan.weight is not None:
+        per_row = plans.weight_per_row(plan.weight)
+        weight = _row_weights(plan.weight, tuple(plan.x.shape), per_row, plan.n_rows, cdtype)
     multilabel_soft_margin_kernel[call.blocks, call.threads](
-        x, target, weight, call.gout, call.gmul, call.gdiv, call.loss_out, call.buffer(0),
-        call.partials,
+        x, target, weight, per_row, call.gout, call.gmul, call.gdiv, call.loss_out,
+        call.buffer(0), call.partials,
     )  # fmt: skip
     return call.finish()
 
@@ -571,8 +585,9 @@ def multilabel_margin_loss(
     n_rows, width = plan.n_rows, plan.width
     x = _rows(plan.x, n_rows, width, cdtype)
     target = plan.target
-    if target.ndim == 1:
-        target = cs.gather(target, (width,), False, np.dtype(target.dtype)).reshape(1, width)
+    if target.ndim <= 1:  # an unbatched row: (C,), or 0-d/(1,) for a 0-d input
+        flat = target.reshape(1) if target.ndim == 0 else target
+        target = cs.gather(flat, (width,), False, np.dtype(target.dtype)).reshape(1, width)
     mark = cuda.device_array((n_rows, width), dtype=np.int8)
     scratch = (n_rows, width) if call.return_grad else (1, 1)
     xy = cuda.device_array(scratch, dtype=cdtype)
@@ -671,8 +686,8 @@ def ptx_signatures():
         reduced = (dt, part, f64, none)
         yield multi_margin_kernel, (strided, i64[::1], arr, b1, dt, *unreduced, strided, part, part)
         yield multi_margin_kernel, (rows, i64[::1], dt, b1, dt, *reduced, none, part, part)
-        yield multilabel_soft_margin_kernel, (strided, rows, arr, *unreduced, strided, part)
-        yield multilabel_soft_margin_kernel, (rows, rows, dt, *reduced, none, part)
+        yield multilabel_soft_margin_kernel, (strided, rows, rows, b1, *unreduced, strided, part)
+        yield multilabel_soft_margin_kernel, (rows, rows, dt, b1, *reduced, none, part)
         yield cosine_embedding_kernel, (strided, strided, arr, f64, *unreduced, strided, strided,
                                         part)  # fmt: skip
         yield cosine_embedding_kernel, (rows, rows, arr, f64, *reduced, none, none, part)

@@ -104,6 +104,19 @@ class _RowCall:
         return outputs.results(loss, self.targets if self.return_grad else None)
 
 
+def _row_weights(weight, shape, n_rows, n_classes, cdtype):
+    """A weight broadcastable to scores of ``shape`` as a C-contiguous ``(R, C)`` array in
+    the compute dtype: ``R = 1`` when it is the same for every row (ones when ``None``),
+    else ``R = n_rows``."""
+    if weight is None:
+        return np.ones((1, n_classes), dtype=cdtype)
+    w = native(weight, cdtype)
+    if not plans.weight_per_row(w):
+        row = w.reshape(w.shape[-1:] if w.ndim else ())
+        return np.ascontiguousarray(np.broadcast_to(row, (n_classes,))).reshape(1, n_classes)
+    return np.ascontiguousarray(np.broadcast_to(w, shape)).reshape(n_rows, n_classes)
+
+
 def _compute_dtype_of(arrays):
     return compute_dtype(result_dtype(*arrays))
 
@@ -138,9 +151,11 @@ def multi_margin_loss(
     Parameters
     ----------
     input : array_like
-        Scores ``(N, C)``, or one unbatched row ``(C,)``.
+        Scores ``(N, C)``, or one unbatched row ``(C,)``, or a 0-d score (one
+        class: the loss and its gradient are 0, as in PyTorch).
     target : array_like of int
-        Class indices in ``[0, C)``: ``(N,)``, or ``()``/``(1,)`` for an unbatched row.
+        Class indices in ``[0, C)``: ``(N,)``, or ``()``/``(1,)`` for an unbatched row
+        (the unreduced loss has the target's shape).
     p : {1, 2}, optional
         Power of the hinge.
     margin : float, optional
@@ -227,10 +242,12 @@ def multilabel_margin_loss(
     Parameters
     ----------
     input : array_like
-        Scores ``(N, C)`` or ``(C,)``.
+        Scores ``(N, C)`` or ``(C,)``, or a 0-d score (one class: the loss and
+        its gradient are 0, as in PyTorch).
     target : array_like of int
-        Same shape as ``input``; every entry in ``[-1, C)`` (PyTorch checks all
-        of them, also those after the first ``-1``).
+        Same shape as ``input`` (for an unbatched row also 0-d or ``(1,)`` when
+        ``C = 1``, as PyTorch accepts); every entry in ``[-1, C)`` (PyTorch
+        checks all of them, also those after the first ``-1``).
     reduction : {'mean', 'sum', 'none'}, optional
     {grad_doc}
     Notes
@@ -315,13 +332,15 @@ def multilabel_soft_margin_loss(
     target : array_like
         Targets of the shape of ``input``.
     weight : array_like, optional
-        Per-class weights ``(C,)``.
+        Weights of the elementwise losses, broadcastable to the input's shape:
+        per class ``(C,)``, or e.g. ``(N, C)`` or ``(N, 1)`` per element or per row.
     reduction : {'mean', 'sum', 'none'}, optional
     {grad_doc}
     Notes
     -----
-    Differences from PyTorch: ``target`` must have the shape of ``input`` and
-    ``weight`` must be per class (PyTorch broadcasts both silently).
+    Differences from PyTorch: ``target`` must have the shape of ``input`` (PyTorch
+    broadcasts it silently), and ``weight`` must broadcast to the input's shape
+    without enlarging it.
 
     Examples
     --------
@@ -336,7 +355,7 @@ def multilabel_soft_margin_loss(
     n_classes, loss_shape, n_rows = plan.width, plan.loss_shape, plan.n_rows
     rows = _row_matrix(x, n_rows, n_classes, cdtype)
     labels = _row_matrix(y, n_rows, n_classes, cdtype)
-    weights = _per_class_weight(w, n_classes, cdtype)
+    weights = _row_weights(w, x.shape, n_rows, n_classes, cdtype)
     call = _RowCall(
         [("input", rows.reshape(x.shape))],
         dtype_from,

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._core.validation import (
     check_bool,
+    check_broadcastable,
     check_real_scalar,
     check_reduction,
     check_same_shape,
@@ -62,13 +63,18 @@ def class_indices(args, target, name="target"):
 
 
 def scores_and_rows(x, name="input"):
-    """``(n_rows, n_classes)`` of ``(N, C)`` or unbatched ``(C,)`` scores; C must not be 0."""
+    """``(n_rows, n_classes)`` of ``(N, C)`` or unbatched ``(C,)`` scores; C must not be 0.
+
+    A 0-d ``x`` is one row of one class, as PyTorch takes it.
+    """
     shape = tuple(x.shape)
-    if x.ndim not in (1, 2) or shape[-1] == 0:
+    if x.ndim > 2 or (x.ndim and shape[-1] == 0):
         raise ValueError(
-            f"{name} must be a non-empty vector (C,) or a matrix (N, C) with C > 0; "
-            f"got shape {tuple(x.shape)}"
+            f"{name} must be a non-empty vector (C,) or a matrix (N, C) with C > 0, or a "
+            f"0-d scalar; got shape {tuple(x.shape)}"
         )
+    if x.ndim == 0:
+        return 1, 1
     return (shape[0] if x.ndim == 2 else 1), shape[-1]
 
 
@@ -122,11 +128,22 @@ def multilabel_soft_margin_loss(args, input, target, weight=None, reduction="mea
     check_same_shape(["input", "target"], [x, y])
     shape = tuple(x.shape)
     n_classes = shape[-1]
-    w = class_weight(args, weight, n_classes)
+    w = None
+    if weight is not None:
+        # PyTorch multiplies the elementwise losses by ``weight``: any shape that
+        # broadcasts to the input's (without enlarging it) is a weight.
+        w = args.option(weight, "weight")
+        check_broadcastable("weight", w, "input", shape)
     loss_shape = shape[:-1]
     n_rows = int(np.prod(loss_shape, dtype=np.int64))
     dtype_from = [x, y] if w is None else [x, y, w]
     return RowPlan(x, y, w, reduction, n_rows, n_classes, loss_shape, dtype_from)
+
+
+def weight_per_row(weight):
+    """Whether a weight (checked to broadcast to the scores) differs between rows (has
+    an axis before the last of size other than 1), or is one per class for every row."""
+    return any(s != 1 for s in tuple(weight.shape)[:-1])
 
 
 @dataclass
@@ -181,7 +198,9 @@ def multilabel_margin_loss(args, input, target, reduction="mean"):
     t = class_indices(args, target)
     check_reduction(reduction)
     n_rows, n_classes = scores_and_rows(x)
-    if tuple(t.shape) != tuple(x.shape):
+    # (an unbatched row's target may also be 0-d or (1,) for one class, as in PyTorch)
+    unbatched_fits = x.ndim <= 1 and t.ndim <= 1 and t.size == n_classes
+    if tuple(t.shape) != tuple(x.shape) and not unbatched_fits:
         raise ValueError(
             f"target must have the shape of input; got input {tuple(x.shape)}, "
             f"target {tuple(t.shape)}"

@@ -378,3 +378,47 @@ def test_sigmoid_focal_loss(cuda, rng, dtype, reduction, gamma):
     )
     _compare(got, want, dtype)
     _compare(got_grad, want_grad, dtype)
+
+
+# (target shape, var shape) of gaussian_nll_loss's documented forms for SHAPE = (5, 7):
+# the target broadcast along one axis of size 1, with each form of var
+GAUSSIAN_TARGET_FORMS = [
+    ((SHAPE[0], 1), SHAPE),
+    ((1, SHAPE[1]), SHAPE[:-1]),
+    ((SHAPE[0], 1), (1, SHAPE[1])),
+    ((1, SHAPE[1]), "float"),
+    ((1, SHAPE[1]), "0-d"),
+]
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize(("target_shape", "var_shape"), GAUSSIAN_TARGET_FORMS, ids=str)
+def test_gaussian_target_broadcasts(cuda, rng, target_shape, var_shape, order):
+    x = np.asarray(rng.standard_normal(SHAPE), order=order)
+    y = rng.standard_normal(target_shape)
+    if var_shape == "float":
+        var, dvar = 0.7, 0.7
+    else:
+        var = rng.uniform(0.2, 2.0, () if var_shape == "0-d" else var_shape)
+        dvar = cuda.to_device(var)
+    for reduction in REDUCTIONS:
+        gout = rng.uniform(0.5, 1.5, SHAPE) if reduction == "none" else 1.5
+        want, (wx, wv) = nl.gaussian_nll_loss(
+            x, y, var, reduction=reduction, return_grad=True, grad_output=gout
+        )
+        loss, (gx, gv) = nl.gaussian_nll_loss(
+            cuda.to_device(x), cuda.to_device(y), dvar, reduction=reduction,
+            return_grad=True, grad_output=cuda.to_device(gout) if reduction == "none" else gout,
+        )  # fmt: skip
+        assert tuple(loss.shape) == np.shape(want)
+        _compare(loss, want, np.float64)
+        assert tuple(gx.shape) == SHAPE and tuple(gv.shape) == np.shape(wv)
+        _compare(gx, wx, np.float64)
+        _compare(gv, wv, np.float64)
+
+
+def test_gaussian_undocumented_target_is_refused(cuda, rng):
+    x = cuda.to_device(rng.standard_normal(SHAPE))
+    for bad in [(SHAPE[1],), (1, 1), (SHAPE[0], 2)]:
+        with pytest.raises(ValueError, match="target of shape"):
+            nl.gaussian_nll_loss(x, cuda.to_device(np.zeros(bad)), 1.0)

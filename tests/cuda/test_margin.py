@@ -379,3 +379,53 @@ def test_triplet_in_place_and_errors(cuda, rng):
         nl.triplet_margin_loss(da, dp, dn, margin=0.0)
     with pytest.raises(TypeError, match="negative is on the host"):
         nl.triplet_margin_loss(da, dp, n)
+
+
+# weights broadcastable to the input (2, 3, 5), from the host and the device
+SOFT_WEIGHT_SHAPES = [(5,), (3, 5), (2, 1, 5), (2, 3, 1), (2, 3, 5), (1,), ()]
+
+
+@pytest.mark.parametrize("where", ["host", "device"])
+@pytest.mark.parametrize("weight_shape", SOFT_WEIGHT_SHAPES, ids=str)
+def test_multilabel_soft_margin_broadcast_weights(cuda, rng, weight_shape, where):
+    shape = (2, 3, 5)
+    x = 3 * rng.standard_normal(shape)
+    y = (rng.uniform(0, 1, shape) > 0.5).astype(np.float64)
+    w = rng.uniform(0.2, 2.0, weight_shape)
+    dw = cuda.to_device(w) if where == "device" else w
+    for reduction in ("none", "sum"):
+        gout = rng.uniform(0.5, 1.5, shape[:-1]) if reduction == "none" else 1.3
+        expected, expected_grad = nl.multilabel_soft_margin_loss(
+            x, y, weight=w, reduction=reduction, return_grad=True, grad_output=gout
+        )
+        loss, grad = nl.multilabel_soft_margin_loss(
+            cuda.to_device(x), cuda.to_device(y), weight=dw, reduction=reduction,
+            return_grad=True, grad_output=cuda.to_device(gout) if reduction == "none" else gout,
+        )  # fmt: skip
+        assert tuple(loss.shape) == np.shape(expected)
+        _compare(loss, expected, np.float64)
+        assert tuple(grad.shape) == shape
+        _compare(grad, expected_grad, np.float64)
+    with pytest.raises(ValueError, match="weight of shape"):
+        nl.multilabel_soft_margin_loss(
+            cuda.to_device(x), cuda.to_device(y), weight=np.ones((4, 2, 3, 5))
+        )
+
+
+@pytest.mark.parametrize("target_shape", [(), (1,)], ids=str)
+@pytest.mark.parametrize("name", ["multi_margin_loss", "multilabel_margin_loss"])
+def test_0d_input(cuda, name, target_shape):
+    """A 0-d score with a 0-d (or (1,)) target: one class, as PyTorch takes it."""
+    func = getattr(nl, name)
+    x = np.array(0.4)
+    for label in (0, -1) if name == "multilabel_margin_loss" else (0,):
+        t = np.full(target_shape, label)
+        for reduction in ("none", "mean"):
+            expected, expected_grad = func(x, t, reduction=reduction, return_grad=True)
+            loss, grad = func(
+                cuda.to_device(x), cuda.to_device(t), reduction=reduction, return_grad=True
+            )
+            assert tuple(loss.shape) == np.shape(expected)
+            assert tuple(grad.shape) == ()
+            _compare(loss, expected, np.float64)
+            _compare(grad, expected_grad, np.float64)
