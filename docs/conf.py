@@ -1,8 +1,9 @@
 """Sphinx configuration of the numbaloss docs.
 
 Build: ``python -m sphinx -W -b html docs docs/_build/html`` (``pip install -e ".[docs]"``).
-The per-loss pages, their plots and the migration table are written at build time
-by the local extension ``_ext/numbaloss_docs.py``.
+The per-loss pages and their plots are written at build time by the local extension
+``_ext/numbaloss_docs.py``; the migration table (``migration_table.rst``, generated
+from the registry) is committed, and the extension rewrites it if it is stale.
 """
 
 import pathlib
@@ -27,7 +28,8 @@ extensions = [
     "numbaloss_docs",
 ]
 
-exclude_patterns = ["_build"]
+# migration_table.rst is included by migration.rst, not a page of its own.
+exclude_patterns = ["_build", "migration_table.rst"]
 templates_path = []
 html_static_path = []
 html_theme = "pydata_sphinx_theme"

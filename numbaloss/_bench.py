@@ -179,7 +179,7 @@ def _margin_family(name, n, dtype, rng):
 def _ctc(name, n, dtype, rng):
     batch = max(1, n // (CTC_TIME * CTC_CLASSES))
     logits = _normal(rng, (CTC_TIME, batch, CTC_CLASSES), np.float64)
-    # ctc_loss takes log-probabilities; ctc_loss_from_logits (where installed) raw scores
+    # ctc_loss takes log-probabilities; ctc_loss_from_logits raw scores
     log_probs = (logits if name == "ctc_loss_from_logits" else _log_softmax(logits)).astype(dtype)
     targets = rng.integers(1, CTC_CLASSES, (batch, CTC_LABELS))
     input_lengths = np.full(batch, CTC_TIME, np.int64)
@@ -230,7 +230,7 @@ def available():
 def workload(name, n, dtype=np.float32, seed=2026):
     """The inputs of loss ``name`` with about ``n`` elements in its first prediction."""
     if name not in available():
-        raise ValueError(f"no benchmark for {name!r}; installed losses: {', '.join(available())}")
+        raise ValueError(f"no benchmark for {name!r}; there are: {', '.join(available())}")
     load = MAKERS[family_of(name)](name, int(n), np.dtype(dtype), np.random.default_rng(seed))
     reduce = _reduced(load.func)
     load.options = {**reduce, **load.options}
@@ -247,7 +247,7 @@ def family_of(name):
 
 
 def families():
-    """``{family: [loss names]}`` of the installed, benchmarkable losses."""
+    """``{family: [loss names]}`` of the benchmarkable losses."""
     grouped = {}
     for name in available():
         grouped.setdefault(family_of(name), []).append(name)
@@ -293,6 +293,13 @@ def torch_callable(load, torch):
     return forward_backward
 
 
+def torch_installed():
+    """Whether PyTorch can be imported here (without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
 def import_torch(threads):
     """PyTorch with ``threads`` threads, or None when it is not installed."""
     try:
@@ -333,7 +340,7 @@ def compare(names, sizes, repeat=5, dtype=np.float32, torch=True, progress=None)
                 if forward_backward is not None:
                     t_th = median_time(forward_backward, repeat)
             if load.numpy_function is not None:
-                t_np = median_time(lambda: load.numpy_function(*load.arrays), max(1, repeat // 2))  # noqa: B023
+                t_np = median_time(lambda: load.numpy_function(*load.arrays), repeat)  # noqa: B023
             results.append(Timing(name, load.n_elements, t_nb, t_th, t_np))
             if progress is not None:
                 progress(f"{name} n={n:,}")

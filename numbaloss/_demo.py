@@ -7,7 +7,6 @@ the loss and its gradient with respect to the logits; the rest of the backward
 pass is two matrix products written out by hand.
 """
 
-import importlib.util
 import inspect
 import sys
 import time
@@ -28,45 +27,49 @@ class DemoLoss:
     #: ``nll_loss`` needs log-probabilities: the demo puts a log_softmax in front
     log_softmax_first: bool = False
 
+    @property
+    def short(self):
+        """The short name ``--loss`` accepts (the registry's, e.g. ``mse``)."""
+        from ._core import registry
 
-#: ``--loss`` choices (short name -> loss); only those installed are offered.
-DEMO_LOSSES = {
-    "cross_entropy": DemoLoss("cross_entropy", "index"),
-    "focal": DemoLoss("focal_loss", "index"),
-    "nll": DemoLoss("nll_loss", "index", log_softmax_first=True),
-    "multi_margin": DemoLoss("multi_margin_loss", "index"),
-    "multilabel_soft_margin": DemoLoss("multilabel_soft_margin_loss", "onehot"),
-    "sigmoid_focal": DemoLoss("sigmoid_focal_loss", "onehot"),
-    "bce_with_logits": DemoLoss("binary_cross_entropy_with_logits", "onehot"),
-    "soft_margin": DemoLoss("soft_margin_loss", "signs"),
-    "mse": DemoLoss("mse_loss", "onehot"),
-    "huber": DemoLoss("huber_loss", "onehot"),
-    "smooth_l1": DemoLoss("smooth_l1_loss", "onehot"),
-    "l1": DemoLoss("l1_loss", "onehot"),
-}
+        return registry.entry(self.function).short_name
 
 
-def available_losses():
-    """``{short name: DemoLoss}`` of the demo losses this installation has."""
-    import numbaloss
+#: The losses a classifier can be trained with, and the form of their targets; the
+#: ``--loss`` choices are their short names (the registry's) or full names.
+DEMO_LOSSES = (
+    DemoLoss("cross_entropy", "index"),
+    DemoLoss("focal_loss", "index"),
+    DemoLoss("nll_loss", "index", log_softmax_first=True),
+    DemoLoss("multi_margin_loss", "index"),
+    DemoLoss("multilabel_soft_margin_loss", "onehot"),
+    DemoLoss("sigmoid_focal_loss", "onehot"),
+    DemoLoss("binary_cross_entropy_with_logits", "onehot"),
+    DemoLoss("soft_margin_loss", "signs"),
+    DemoLoss("mse_loss", "onehot"),
+    DemoLoss("huber_loss", "onehot"),
+    DemoLoss("smooth_l1_loss", "onehot"),
+    DemoLoss("l1_loss", "onehot"),
+)
 
-    return {key: spec for key, spec in DEMO_LOSSES.items() if hasattr(numbaloss, spec.function)}
+#: Fewest ``--samples``: 4/5 train the model, 1/5 are held out for the test accuracy.
+MIN_SAMPLES = 10
+
+
+def choices():
+    """The short names ``--loss`` lists (it also accepts the full function names)."""
+    return [spec.short for spec in DEMO_LOSSES]
 
 
 def resolve_loss(name):
-    """The ``DemoLoss`` for ``--loss name`` (short name or function name); ValueError if unknown."""
-    losses = available_losses()
-    for key, spec in losses.items():
-        if name in (key, spec.function):
-            return key, spec
-    known = ", ".join(losses) or "none"
-    missing = [k for k, s in DEMO_LOSSES.items() if name in (k, s.function)]
-    if missing:
-        raise ValueError(
-            f"--loss {name}: numbaloss.{DEMO_LOSSES[missing[0]].function} is not in this "
-            f"installation of numbaloss; available: {known}"
-        )
-    raise ValueError(f"unknown --loss {name!r}; available: {known}")
+    """``(short name, DemoLoss)`` for ``--loss name`` (short or full name); ValueError if unknown."""
+    for spec in DEMO_LOSSES:
+        if name in (spec.short, spec.function):
+            return spec.short, spec
+    raise ValueError(
+        f"unknown --loss {name!r}; choose one of {', '.join(choices())} (or the full "
+        "function name, e.g. mse_loss)"
+    )
 
 
 def make_data(rng, n, features=16, classes=4):
@@ -89,17 +92,12 @@ def _targets(spec, labels, classes):
 
 def cuda_problem(function):
     """Why ``--device cuda`` cannot run ``function`` here, or None when it can."""
-    from ._bench import family_of
-
-    family = family_of(function)
     try:
         from numba import cuda
     except ImportError:  # pragma: no cover - numba ships numba.cuda
         return "numba's CUDA support is not installed (pip install 'numbaloss[cuda]')"
     if not cuda.is_available():
         return "no usable CUDA GPU or driver was found (numba.cuda.is_available() is False)"
-    if importlib.util.find_spec(f"numbaloss.{family}.cuda") is None:
-        return f"the CUDA path of the {family} losses is not in this installation of numbaloss yet"
     return None
 
 
@@ -135,6 +133,40 @@ def _loss_and_logit_grad(function, spec, options, logits, targets, device):
     return float(device.get(loss)), device.get(grad)
 
 
+def _plural(n, word):
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _first_call(function, spec, options, logits, targets, device, out):
+    """Run the loss once before training, saying so if numba compiles its kernels.
+
+    numba compiles a kernel on its first call with new argument types: seconds
+    that would otherwise pass in silence inside the first epoch.  CPU kernels are
+    then kept in numba's on-disk cache for the next run; CUDA kernels are compiled
+    in every process.
+    """
+    from ._compiling import CompileWatch
+
+    where = "CUDA" if device.cuda is not None else "CPU"
+
+    def announce():
+        print(
+            f"compiling numbaloss.{spec.function}'s {where} kernels (numba, first call) ...",
+            file=out,
+            flush=True,
+        )
+
+    with CompileWatch(on_first=announce) as watch:
+        _loss_and_logit_grad(function, spec, options, logits, targets, device)
+    if watch.count:
+        later = (
+            "compiled again in each new process (numba keeps no disk cache of CUDA kernels)"
+            if device.cuda is not None
+            else "cached on disk by numba: the next run loads them instead of compiling"
+        )
+        print(f"compiled in {watch.seconds:.1f} s; {later}", file=out, flush=True)
+
+
 def train_mlp(
     loss="cross_entropy",
     epochs=5,
@@ -145,9 +177,17 @@ def train_mlp(
     device="cpu",
     out=sys.stdout,
 ):
-    """Train a one-hidden-layer MLP with ``loss``; returns the final test accuracy."""
+    """Train a one-hidden-layer MLP with ``loss``; returns the final test accuracy.
+
+    ``samples`` (at least :data:`MIN_SAMPLES`) are generated; 4/5 train the model
+    and the rest are held out for the test accuracy.
+    """
     import numbaloss
 
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if samples < MIN_SAMPLES:
+        raise ValueError(f"samples must be at least {MIN_SAMPLES}, got {samples}")
     key, spec = resolve_loss(loss)
     function = getattr(numbaloss, spec.function)
     options = {"reduction": "mean"} if "reduction" in inspect.signature(function).parameters else {}
@@ -165,10 +205,14 @@ def train_mlp(
     batch = 256
     print(
         f"numbaloss demo: MLP {features}-{hidden}-{classes} trained with numbaloss."
-        f"{spec.function} ({key}) on {split:,} generated samples, "
+        f"{spec.function} ({key}) on {_plural(split, 'generated sample')} "
+        f"({samples - split:,} more held out for the test accuracy), "
         f"{'GPU loss kernels' if device == 'cuda' else 'CPU'}",
         file=out,
     )
+    first = x_train[:batch] @ w1 + b1
+    first_logits = np.maximum(first, 0) @ w2 + b2
+    _first_call(function, spec, options, first_logits, targets[:batch], on, out)
     start = time.perf_counter()
     accuracy = 0.0
     for epoch in range(1, epochs + 1):
@@ -195,55 +239,8 @@ def train_mlp(
         bar.close(f"loss {total / split:.4f}  test accuracy {accuracy:.3f}")
     elapsed = time.perf_counter() - start
     print(
-        f"done: test accuracy {accuracy:.1%} with {spec.function} after {epochs} epochs "
-        f"in {elapsed:.1f} s (chance: {1 / classes:.0%})",
-        file=out,
-    )
-    return accuracy
-
-
-def train_logistic(epochs=5, samples=40_000, dims=32, lr=0.5, seed=0, out=sys.stdout):
-    """Two-class logistic regression with ``binary_cross_entropy_with_logits``; returns accuracy."""
-    import numbaloss
-
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 2, samples)
-    centres = np.where(labels[:, None] == 1, 0.12, -0.12) * (np.arange(dims) % 3 == 0)
-    x = (centres + rng.standard_normal((samples, dims))).astype(np.float32)
-    y = labels.astype(np.float32)
-    split = samples * 4 // 5
-    x_train, y_train, x_test, y_test = x[:split], y[:split], x[split:], y[split:]
-    w = np.zeros(dims, np.float32)
-    b = np.float32(0)
-    batch = 4096
-    print(
-        f"numbaloss demo: logistic regression with binary_cross_entropy_with_logits, "
-        f"{split:,} generated samples, {dims} features",
-        file=out,
-    )
-    start = time.perf_counter()
-    accuracy = 0.0
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(split)
-        steps = range(0, split, batch)
-        bar = ProgressBar(len(steps), f"epoch {epoch:2d}/{epochs}", out=out)
-        total = 0.0
-        for i in steps:
-            idx = order[i : i + batch]
-            logits = x_train[idx] @ w + b
-            loss, grad = numbaloss.binary_cross_entropy_with_logits(
-                logits, y_train[idx], return_grad=True
-            )
-            w -= lr * (x_train[idx].T @ grad)
-            b -= lr * grad.sum()
-            total += float(loss) * len(idx)
-            bar.update()
-        accuracy = float(np.mean(((x_test @ w + b) > 0) == (y_test > 0.5)))
-        bar.close(f"loss {total / split:.4f}  test accuracy {accuracy:.3f}")
-    elapsed = time.perf_counter() - start
-    print(
-        f"done: test accuracy {accuracy:.1%} after {epochs} epochs in {elapsed:.1f} s "
-        "(chance: 50%)",
+        f"done: test accuracy {accuracy:.1%} with {spec.function} after "
+        f"{_plural(epochs, 'epoch')} in {elapsed:.1f} s (chance: {1 / classes:.0%})",
         file=out,
     )
     return accuracy
@@ -251,22 +248,16 @@ def train_logistic(epochs=5, samples=40_000, dims=32, lr=0.5, seed=0, out=sys.st
 
 def demo(loss=None, epochs=5, samples=20_000, seed=0, device="cpu", out=sys.stdout, err=None):
     """Run the demo; returns the process exit status (0 on success, 2 on a usage error)."""
-    import numbaloss
-
     err = sys.stderr if err is None else err
-    if loss is None and not hasattr(numbaloss, "cross_entropy"):
-        if device == "cuda":
-            print("--device cuda needs a loss with a CUDA path; see --loss", file=err)
-            return 2
-        print(
-            "numbaloss.cross_entropy is not in this installation (the softmax family is "
-            "missing): falling back to logistic regression with binary_cross_entropy_with_logits",
-            file=out,
-        )
-        train_logistic(epochs=epochs, samples=samples, seed=seed, out=out)
-        return 0
     try:
         _, spec = resolve_loss(loss or "cross_entropy")
+        if epochs < 1:
+            raise ValueError(f"--epochs must be at least 1, got {epochs}")
+        if samples < MIN_SAMPLES:
+            raise ValueError(
+                f"--samples must be at least {MIN_SAMPLES} (1/5 of them are held out "
+                f"for the test accuracy), got {samples}"
+            )
     except ValueError as exc:
         print(f"error: {exc}", file=err)
         return 2

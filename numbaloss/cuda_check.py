@@ -174,10 +174,19 @@ def ptx_check(cc=(9, 0)):
     return failures
 
 
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Help that keeps the description's line breaks and shows each option's default."""
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m numbaloss.cuda_check", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m numbaloss.cuda_check",
+        description=__doc__,
+        # the description's examples are laid out by line; each option shows its default
+        formatter_class=_Formatter,
+    )
     parser.add_argument("--size", type=int, default=10**8, help="elements per benchmark array")
-    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=10, help="timed runs per measurement")
     parser.add_argument("--bench-only", action="store_true", help="skip the tests")
     parser.add_argument("--tests-only", action="store_true", help="skip the benchmarks")
     parser.add_argument("--ptx", action="store_true", help="offline PTX compile of all kernels")

@@ -1,12 +1,18 @@
 """Loss classes named as in ``torch.nn``: built with the options, called with the arrays.
 
-Each class stores its options (validated when called) and forwards to the
-functional form, with the same ``return_grad``, ``grad_output`` and ``grad_out``
-keywords::
+Each class keeps its options as attributes, as ``torch.nn`` does: they are the
+state of the instance, so setting one (``loss_fn.reduction = "sum"``) changes the
+next call and the ``repr``.  The options are validated by the function at each
+call, so an invalid value raises the same error as the function would.  Calling
+the instance forwards to the functional form, with the same ``return_grad``,
+``grad_output`` and ``grad_out`` keywords::
 
     >>> import numbaloss as nl
     >>> loss_fn = nl.SmoothL1Loss(beta=0.5)
     >>> loss, grad = loss_fn([0.0, 2.0], [0.1, 0.0], return_grad=True)
+    >>> loss_fn.reduction = "sum"
+    >>> loss_fn
+    SmoothL1Loss(reduction='sum', beta=0.5)
 
 The classes are made by :func:`loss_class` from the registry
 (:mod:`numbaloss._core.registry`), which gives each its name and options.
@@ -21,29 +27,33 @@ __all__ = []
 
 
 class Loss:
-    """Base class: options in the constructor, arrays in the call."""
+    """Base class: options in the constructor (kept as attributes), arrays in the call."""
 
     _function = None
-    _options = ()
+    #: the names of the options, in the constructor's order
+    _option_names = ()
 
     def __init__(self, *args, **kwargs):
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        self.options = dict(bound.arguments)
-        for key, value in self.options.items():
+        for key, value in bound.arguments.items():
             setattr(self, key, value)
+
+    def _current_options(self):
+        """The options as they are now (the attributes), in the constructor's order."""
+        return {name: getattr(self, name) for name in self._option_names}
 
     def __call__(self, *arrays, return_grad=False, grad_output=None, grad_out=None):
         return type(self)._function(
             *arrays,
-            **self.options,
+            **self._current_options(),
             return_grad=return_grad,
             grad_output=grad_output,
             grad_out=grad_out,
         )
 
     def __repr__(self):
-        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        opts = ", ".join(f"{k}={v!r}" for k, v in self._current_options().items())
         return f"{type(self).__name__}({opts})"
 
 
@@ -52,8 +62,10 @@ def _class_doc(name, function_name, signature):
     lines = [
         f"Class form of :func:`numbaloss.{function_name}`.",
         "",
-        f"``{name}{signature}`` stores the options; calling the instance with the",
-        f"arrays returns ``{function_name}(*arrays, **options)``, and accepts",
+        f"``{name}{signature}`` keeps the options as attributes of the same names;",
+        "calling the instance with the arrays returns",
+        f"``{function_name}(*arrays, **options)`` with the attributes' current values",
+        "(set one to change the next call; the function validates them), and accepts",
         "``return_grad``, ``grad_output`` and ``grad_out`` as the function does.",
         "",
     ]
@@ -100,6 +112,7 @@ def loss_class(name, function, options):
         {
             "_function": staticmethod(function),
             "_signature": signature,
+            "_option_names": tuple(signature.parameters),
             "__doc__": doc,
             "__module__": __name__,
         },

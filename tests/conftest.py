@@ -36,6 +36,23 @@ def torch():
 
 
 @pytest.fixture
+def any_thread_count(monkeypatch):
+    """Let ``set_num_threads`` take more threads than this machine has CPUs.
+
+    ``set_num_threads`` refuses more threads than CPUs; the determinism tests ask for
+    several thread counts on any machine (2 CPUs in CI) so that the work is split as
+    on a larger one.  The thread count in force before the test is restored.
+    """
+    import numbaloss
+    from numbaloss._core import parallel
+
+    before = numbaloss.get_num_threads()
+    monkeypatch.setattr(parallel, "available_cpus", lambda: 64)
+    yield
+    numbaloss.set_num_threads(before)
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(12345)
 

@@ -8,11 +8,12 @@ At ``builder-inited`` it reads the registry of public functions
 * ``losses/index.rst``: the losses grouped by family,
 * ``_generated/plots/<name>.png``: the loss and its derivative along one input
   element, computed with numbaloss itself (matplotlib, Agg backend),
-* ``_generated/migration_table.rst``: every function with its PyTorch counterpart,
-  its class and what differs.
+* ``migration_table.rst``: every function with its PyTorch counterpart, its class
+  and what differs (:mod:`numbaloss._core.migration`; committed, so it is only
+  rewritten when the registry changed).
 
 Nothing here lists losses: a loss declared in the registry gets its page, plot and
-table row at the next build.
+table row at the next build.  Of these, only the migration table is committed.
 """
 
 import inspect
@@ -166,21 +167,6 @@ def _index_page(names):
     return "\n".join(text)
 
 
-def _migration_table(names):
-    rows = []
-    for name in names:
-        e = _entry(name)
-        torch_name = f"``{e.torch}``" if e.torch else "(none)"
-        cls_text = f":class:`numbaloss.{e.cls}`" if e.cls else ""
-        rows.append((torch_name, f":func:`numbaloss.{name}`", cls_text, e.heading, e.note))
-    header = ("PyTorch", "numbaloss", "class", "family", "notes")
-    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 24 24 18 12 22", ""]
-    for row in (header, *rows):
-        lines.append(f"   * - {row[0]}")
-        lines += [f"     - {cell}" for cell in row[1:]]
-    return "\n".join(lines) + "\n"
-
-
 def generate(app):
     import numbaloss
 
@@ -199,7 +185,11 @@ def generate(app):
             has_plot = True
         _write(src / "losses" / f"{name}.rst", _loss_page(name, has_plot))
     _write(src / "losses" / "index.rst", _index_page(installed))
-    _write(src / "_generated" / "migration_table.rst", _migration_table(installed))
+    # Committed (readable in the repository); rewritten here only when the registry
+    # changed, which tests/core/test_registry.py reports as out of date.
+    from numbaloss._core import migration
+
+    _write(src / pathlib.PurePath(migration.PATH).name, migration.migration_table())
 
 
 def setup(app):

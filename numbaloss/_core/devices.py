@@ -60,16 +60,24 @@ def on_device(family):
     """Decorate a loss so that device-array arguments run its CUDA version.
 
     The CPU function is called unchanged for host arguments; the check costs one
-    attribute lookup per argument.  A ``grad_out`` without ``return_grad=True`` is a
-    ``ValueError`` (on both devices), since no gradient would be written into it.
+    attribute lookup per argument.  Before routing, on both devices, the flags
+    (``return_grad`` and every other parameter with a bool default) must be bools
+    (:func:`~.validation.check_flags`), and a ``grad_out`` without
+    ``return_grad=True`` is a ``ValueError``, since no gradient would be written
+    into it.
     """
     import functools
+    import inspect
+
+    from .validation import check_flags, flag_positions
 
     def deco(func):
         name = func.__name__
+        flags = flag_positions(inspect.signature(func))
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
+            check_flags(flags, args, kwargs)
             if kwargs.get("grad_out") is not None and not kwargs.get("return_grad"):
                 raise ValueError(
                     f"{name}: grad_out is only written with return_grad=True; "

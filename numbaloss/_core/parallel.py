@@ -16,13 +16,17 @@ small pool of Python threads that it owns:
   ranges to the pool and runs the first range itself.
 * After ``fork()`` the child starts a fresh pool on first use.
 
-The number of threads is :func:`get_num_threads` (default: the CPUs this process
-may run on; the environment variable ``NUMBALOSS_NUM_THREADS`` overrides it).
+The number of threads is :func:`get_num_threads`; how it is chosen (and how
+``NUMBALOSS_NUM_THREADS`` and numba's ``NUMBA_NUM_THREADS`` interact) is described
+there and in docs/conventions.rst ("Threads and determinism").
 """
 
+import operator
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+
+from numpy import bool_ as np_bool
 
 #: Elements per block of an elementwise reduction; fixed, for reproducibility.
 BLOCK = 1 << 13
@@ -37,22 +41,43 @@ _pool = None
 _pool_size = 0
 
 
-def _default_threads():
-    env = os.environ.get("NUMBALOSS_NUM_THREADS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            raise ValueError(
-                f"NUMBALOSS_NUM_THREADS must be a positive integer, got {env!r}"
-            ) from None
-        if n < 1:
-            raise ValueError(f"NUMBALOSS_NUM_THREADS must be a positive integer, got {env!r}")
-        return n
+def available_cpus():
+    """The number of CPUs this process may run on (its affinity mask, where known)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
+
+
+def _env_threads(variable):
+    """The positive integer in environment ``variable``, or None when it is unset or empty."""
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"{variable} must be a positive integer, got {text!r}")
+    return n
+
+
+def _default_threads():
+    cpus = available_cpus()
+    own = _env_threads("NUMBALOSS_NUM_THREADS")
+    if own is not None:
+        if own > cpus:
+            raise ValueError(
+                f"NUMBALOSS_NUM_THREADS={own} is more than the {cpus} CPUs this process "
+                f"may run on; set it to at most {cpus} (or unset it for {cpus})"
+            )
+        return own
+    # numba's own limit on its threads also bounds ours: NUMBA_NUM_THREADS=1 is how a
+    # user (or a job scheduler) asks numba code for one thread.  It caps the default
+    # and is never a request for more threads than there are CPUs.
+    numba_limit = _env_threads("NUMBA_NUM_THREADS")
+    return cpus if numba_limit is None else min(cpus, numba_limit)
 
 
 _num_threads = None
@@ -61,11 +86,24 @@ _num_threads = None
 def get_num_threads():
     """The number of threads numbaloss kernels use.
 
+    numbaloss runs its kernels on a pool of threads of its own (numba's
+    ``parallel=True`` is not used), so numba's :func:`numba.set_num_threads` does
+    not change it.  In order of precedence, the number is:
+
+    1. the last :func:`set_num_threads` of this process;
+    2. else the environment variable ``NUMBALOSS_NUM_THREADS`` (a positive integer,
+       at most the CPUs this process may run on; ``ValueError`` at the first call
+       that needs it otherwise);
+    3. else the number of CPUs this process may run on (its affinity mask), capped
+       by numba's ``NUMBA_NUM_THREADS`` when that is set: ``NUMBA_NUM_THREADS=1``
+       makes numbaloss single-threaded too, while a value above the CPUs does not
+       add threads.
+
+    The environment variables are read once, at the first call that needs the number.
+
     Returns
     -------
     int
-        The value set by :func:`set_num_threads`, else ``NUMBALOSS_NUM_THREADS``,
-        else the number of CPUs this process may run on.
 
     Examples
     --------
@@ -85,18 +123,37 @@ def set_num_threads(n):
     Parameters
     ----------
     n : int
-        Positive number of threads; ``ValueError`` otherwise.
+        Any integer type (``int``, ``numpy.int64``, anything with ``__index__``)
+        from 1 to the number of CPUs this process may run on.  Not an integer
+        (``2.0``, ``"2"``, ``True``): ``TypeError``.  Below 1, or more threads than
+        CPUs (which would only make the threads wait for each other):
+        ``ValueError``.  Overrides ``NUMBALOSS_NUM_THREADS`` and
+        ``NUMBA_NUM_THREADS`` (see :func:`get_num_threads`).
 
     Examples
     --------
     >>> import numbaloss as nl
-    >>> nl.set_num_threads(2)
+    >>> nl.set_num_threads(1)
     >>> nl.get_num_threads()
-    2
+    1
     """
     global _num_threads
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if isinstance(n, (bool, np_bool)):
+        raise TypeError(f"n must be an integer number of threads, got {type(n).__name__} {n!r}")
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(
+            f"n must be an integer number of threads, got {type(n).__name__} {n!r}"
+        ) from None
+    if n < 1:
+        raise ValueError(f"n must be at least 1 thread, got {n}")
+    cpus = available_cpus()
+    if n > cpus:
+        raise ValueError(
+            f"n={n} threads is more than the {cpus} CPUs this process may run on; "
+            f"use at most {cpus}"
+        )
     _num_threads = n
 
 

@@ -60,6 +60,14 @@ class Entry:
         "scalar of the result dtype (NumPy's ``result_type`` of the floating inputs)."
     )
 
+    #: short name the command line also accepts (``demo --loss``, ``bench``); None:
+    #: the name without its ``_loss`` suffix (``mse`` for ``mse_loss``)
+    short: str = None
+
+    @property
+    def short_name(self):
+        return self.short or self.name.removesuffix("_loss")
+
     @property
     def heading(self):
         return self.group or self.family
@@ -125,12 +133,14 @@ ENTRIES = (
         note="Gradient is the true derivative of the clamped loss (PyTorch's differs where a "
         "log is clamped at -100).",
         ptx=(("BCE",),),
+        short="bce",
     ),
     _elementwise(
         "binary_cross_entropy_with_logits",
         "BCEWithLogitsLoss",
         (("weight", None), _R, ("pos_weight", None)),
         ptx=(("BCEWithLogits",),),
+        short="bce_with_logits",
     ),
     _elementwise(
         "poisson_nll_loss",
@@ -306,6 +316,16 @@ def entry(name):
         return BY_NAME[name]
     except KeyError:
         raise KeyError(f"{name!r} is not declared in numbaloss._core.registry.ENTRIES") from None
+
+
+def lookup(name):
+    """The entry whose name or short name (:attr:`Entry.short_name`) is ``name``, or None."""
+    if name in BY_NAME:
+        return BY_NAME[name]
+    for e in ENTRIES:
+        if e.short_name == name:
+            return e
+    return None
 
 
 def classes():

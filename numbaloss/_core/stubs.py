@@ -1,8 +1,11 @@
-"""The ``.pyi`` stubs that show the registry's functions and classes to IDEs and type checkers.
+"""The files generated from the registry and committed: the ``.pyi`` stubs and the docs' table.
 
 :mod:`numbaloss.functional` and :mod:`numbaloss.modules` build their names from the
 registry at import, which static analysis cannot follow; the stubs written here
-spell them out.  Regenerate them after changing the registry::
+spell them out for IDEs and type checkers (the classes with their options as
+attributes).  In a source checkout the migration table of the docs
+(:mod:`.migration`, ``docs/migration_table.rst``) is written too.  Regenerate them
+after changing the registry::
 
     python -m numbaloss._core.stubs
 
@@ -16,6 +19,11 @@ from . import registry
 
 def _stub_function(name, func):
     return f"def {name}{inspect.signature(func)}: ...\n"
+
+
+def _annotation(default):
+    """The type an option's attribute is declared with: its default's, ``Any`` for None."""
+    return "Any" if default is None else type(default).__name__
 
 
 def stubs():
@@ -42,18 +50,30 @@ def stubs():
             continue
         cls = getattr(numbaloss, e.cls)
         init = inspect.signature(cls.__init__)
-        classes.append(f"class {e.cls}(Loss):\n    def __init__{init}: ...\n\n")
+        # The options are the instance's attributes (set one to change the next call).
+        attributes = "".join(
+            f"    {name}: {_annotation(param.default)}\n"
+            for name, param in init.parameters.items()
+            if name != "self"
+        )
+        classes.append(f"class {e.cls}(Loss):\n{attributes}    def __init__{init}: ...\n\n")
     return {"functional.pyi": "".join(funcs), "modules.pyi": "".join(classes).rstrip() + "\n"}
 
 
 def write_stubs():
-    """Write the stubs of :func:`stubs` next to the package's modules; returns their paths."""
+    """Write the stubs of :func:`stubs` next to the package's modules, and the docs'
+    migration table where the package sits in a source checkout; returns the paths."""
     import pathlib
 
+    from . import migration
+
     root = pathlib.Path(__file__).resolve().parent.parent
+    files = {root / rel: text for rel, text in stubs().items()}
+    docs = root.parent / "docs"
+    if (docs / "conf.py").is_file():
+        files[root.parent / migration.PATH] = migration.migration_table()
     written = []
-    for rel, text in stubs().items():
-        path = root / rel
+    for path, text in files.items():
         path.write_text(text)
         written.append(path)
     return written

@@ -15,9 +15,21 @@ REDUCTIONS = ("none", "mean", "sum")
 def as_array(value, name):
     """Coerce ``value`` to an ndarray without copying when it already is one.
 
-    Raises ``TypeError`` for complex, object, string and other non-numeric data.
+    Raises ``TypeError`` for complex, object, string and other non-numeric data,
+    and ``ValueError`` naming the argument for a ragged nested sequence (rows of
+    different lengths), which NumPy cannot make into an array.
     """
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except ValueError as exc:
+        # NumPy's wording: "setting an array element with a sequence. The requested
+        # array has an inhomogeneous shape after 1 dimensions ..."
+        if "inhomogeneous" not in str(exc) and "with a sequence" not in str(exc):
+            raise
+        raise ValueError(
+            f"{name} is a ragged nested sequence (its rows have different lengths or "
+            f"depths), which cannot be an array; pass a rectangular array_like"
+        ) from None
     kind = arr.dtype.kind
     if kind not in "biuf":
         raise TypeError(
@@ -98,9 +110,45 @@ def check_real_scalar(value, name, *, positive=False, nonnegative=False):
 
 
 def check_bool(value, name):
+    """A flag: a Python or NumPy bool, returned as ``bool``; ``TypeError`` naming it otherwise.
+
+    Truthy stand-ins (``1``, ``"yes"``, ``None``) are refused rather than read as
+    truth values, so that a misplaced positional argument is not taken for a flag.
+    """
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+        raise TypeError(
+            f"{name} must be a bool (True or False), got {type(value).__name__} {value!r}"
+        )
     return bool(value)
+
+
+def flag_positions(signature):
+    """``(position or None, name)`` of the flags of ``signature``: parameters with a bool default.
+
+    The position is the parameter's index among the positional parameters (``None``
+    for a keyword-only one); :func:`check_flags` uses it to find a flag among a
+    call's ``args`` without binding the signature.
+    """
+    import inspect
+
+    flags = []
+    for index, param in enumerate(signature.parameters.values()):
+        if isinstance(param.default, bool):
+            positional = param.kind in (
+                inspect.Parameter.POSITIONAL_ONLY,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            )
+            flags.append((index if positional else None, param.name))
+    return tuple(flags)
+
+
+def check_flags(flags, args, kwargs):
+    """:func:`check_bool` on every flag of :func:`flag_positions` that a call passes."""
+    for index, name in flags:
+        if index is not None and index < len(args):
+            check_bool(args[index], name)
+        elif name in kwargs:
+            check_bool(kwargs[name], name)
 
 
 def check_index(value, name):

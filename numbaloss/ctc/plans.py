@@ -138,6 +138,15 @@ def _labels(targets, target_lengths, n_samples):
     return np.ascontiguousarray(tg, dtype=np.int64).reshape(-1), offsets
 
 
+def _batch_first_hint(pred, shape):
+    """The hint for lengths that fit a batch-first ``(N, T, C)`` reading of ``shape``."""
+    return (
+        f"{pred} is (T, N, C), time first, as in PyTorch; the lengths fit a batch-first "
+        f"(N, T, C) reading of its shape {shape}: pass {pred}.transpose(1, 0, 2) "
+        f"(np.swapaxes({pred}, 0, 1))"
+    )
+
+
 def bad_label_message(label, sample, blank, n_classes):
     """The ``ValueError`` message of a label equal to ``blank`` or outside ``[0, C)``."""
     what = "equal to blank" if label == blank else f"outside [0, C) = [0, {n_classes})"
@@ -160,18 +169,23 @@ def ctc(args, call):
     blank = check_index(call.blank, "blank")
     if not 0 <= blank < n_classes:
         raise ValueError(f"blank must be in [0, C) = [0, {n_classes}), got {blank}")
-    il = _lengths(
-        _host(args, call.input_lengths, "input_lengths"), "input_lengths", n_samples, unbatched
-    )
+    il_given = _host(args, call.input_lengths, "input_lengths")
+    try:
+        il = _lengths(il_given, "input_lengths", n_samples, unbatched)
+    except ValueError as exc:
+        if not unbatched and np.shape(il_given) == (shape[0],) and shape[0] != shape[1]:
+            raise ValueError(f"{exc}; {_batch_first_hint(pred, shape)}") from None
+        raise
     tl = _lengths(
         _host(args, call.target_lengths, "target_lengths"), "target_lengths", n_samples, unbatched
     )
     too_long = np.flatnonzero(il > n_frames)
     if too_long.size:
         i = too_long[0]
-        raise ValueError(
-            f"input_lengths must be at most T = {n_frames}, got {il[i]} for sample {i}"
-        )
+        message = f"input_lengths must be at most T = {n_frames}, got {il[i]} for sample {i}"
+        if not unbatched and il.max() <= shape[1]:
+            message += f"; {_batch_first_hint(pred, shape)}"
+        raise ValueError(message)
     labels, offsets = _labels(_host(args, call.targets, "targets"), tl, n_samples)
     return Plan(
         x,

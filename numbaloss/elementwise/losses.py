@@ -628,7 +628,8 @@ def sigmoid_focal_loss(
     targets : array_like
         Binary (or soft) labels of the same shape.
     alpha : float, optional
-        Weight of the positive class in (0, 1); negative disables the weighting.
+        Weight of the positive class, in [0, 1]; a negative value switches the
+        weighting off (as in torchvision).  Anything else is a ``ValueError``.
     gamma : float, optional
         Focusing parameter, non-negative.
     reduction : {'none', 'mean', 'sum'}, optional

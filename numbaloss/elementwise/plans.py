@@ -273,6 +273,13 @@ def sigmoid_focal_loss(args, inputs, targets, alpha=0.25, gamma=2.0, reduction="
     y = args.array(targets, "targets")
     check_same_shape(["inputs", "targets"], [x, y])
     alpha = check_real_scalar(alpha, "alpha")
+    # torchvision weights by alpha_t only for alpha >= 0; a negative alpha is its way to
+    # switch the weighting off.  Above 1, 1 - alpha < 0 would give negative losses.
+    if not (alpha < 0 or 0 <= alpha <= 1):
+        raise ValueError(
+            f"alpha must be in [0, 1] (the weight of the positive class), or negative to "
+            f"switch the weighting off; got {alpha}"
+        )
     gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
     params = points.SigmoidFocalSquare(alpha) if gamma == 2 else points.SigmoidFocal(alpha, gamma)
     return Plan(params, x, [x, y], [x, y], reduction, grad_names=("inputs",))

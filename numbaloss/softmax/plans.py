@@ -117,10 +117,7 @@ def cross_entropy(
     t = args.array(target, "target")
     if np.dtype(t.dtype).kind == "f":
         if tuple(t.shape) != tuple(x.shape):
-            raise ValueError(
-                f"class-probability target must have the input's shape {tuple(x.shape)}; "
-                f"got {tuple(t.shape)}"
-            )
+            raise ValueError(_float_target_message(t, x, loss_shape))
         w = class_weight(args, weight, n_classes)
         return ClassPlan(
             "prob",
@@ -137,6 +134,21 @@ def cross_entropy(
         )
     return _index_plan(
         args, points.CrossEntropy(ignore_index, label_smoothing), x, t, weight, reduction
+    )
+
+
+def _float_target_message(t, x, loss_shape):
+    """Why a floating ``target`` that is not of the input's shape is refused, and the fix."""
+    shape, x_shape, loss_shape = tuple(t.shape), tuple(x.shape), tuple(loss_shape)
+    if shape == loss_shape:
+        return (
+            f"target has dtype {t.dtype} and the shape {shape} of class indices, but class "
+            f"indices must be integers (e.g. target.astype(np.int64)); a floating target "
+            f"holds class probabilities, of the input's shape {x_shape}"
+        )
+    return (
+        f"a floating target holds class probabilities and must have the input's shape "
+        f"{x_shape}; got {shape} (class indices, of shape {loss_shape}, must be integers)"
     )
 
 

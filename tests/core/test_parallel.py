@@ -22,10 +22,8 @@ def big(rng):
 
 
 @pytest.fixture
-def restore_threads():
-    before = nl.get_num_threads()
-    yield
-    nl.set_num_threads(before)
+def restore_threads(any_thread_count):
+    """Any thread count may be set (see ``any_thread_count``), and is restored after."""
 
 
 def _all_results(x, y):
@@ -132,11 +130,80 @@ def test_import_does_not_import_cuda_or_compile():
     assert out.stdout.strip() == "False"
 
 
-def test_set_num_threads_validates():
-    with pytest.raises(ValueError):
-        nl.set_num_threads(0)
+def test_split_covers_the_range():
     assert parallel.split(10, 3) == [(0, 3), (3, 6), (6, 10)]
     assert parallel.split(2, 8) == [(0, 1), (1, 2)]
+
+
+@pytest.mark.parametrize("kind", [int, np.int64, np.int32, np.uint8, np.intp])
+def test_set_num_threads_takes_any_integer_type(kind, restore_threads):
+    nl.set_num_threads(kind(1))
+    assert nl.get_num_threads() == 1
+    assert type(nl.get_num_threads()) is int
+
+
+@pytest.mark.parametrize("n", [2.0, "2", None, True, np.True_, np.float64(2)])
+def test_set_num_threads_refuses_non_integers(n):
+    before = nl.get_num_threads()
+    with pytest.raises(TypeError, match="n must be an integer number of threads"):
+        nl.set_num_threads(n)
+    assert nl.get_num_threads() == before
+
+
+@pytest.mark.parametrize("n", [0, -1, np.int64(0)])
+def test_set_num_threads_refuses_fewer_than_one(n):
+    with pytest.raises(ValueError, match="at least 1"):
+        nl.set_num_threads(n)
+
+
+def test_set_num_threads_refuses_more_threads_than_cpus():
+    cpus = parallel.available_cpus()
+    before = nl.get_num_threads()
+    with pytest.raises(ValueError, match=f"more than the {cpus} CPUs"):
+        nl.set_num_threads(cpus + 1)
+    assert nl.get_num_threads() == before
+
+
+def _threads_in_fresh_process(**env):
+    """``get_num_threads()`` (or the error) in a fresh interpreter with ``env`` set."""
+    full = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NUMBA_NUM_THREADS", "NUMBALOSS_NUM_THREADS")
+    }
+    full.update(env)
+    code = (
+        "import numbaloss as nl\n"
+        "try:\n    print(nl.get_num_threads())\n"
+        "except ValueError as exc:\n    print('ValueError', exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=full
+    )
+    return out.stdout.strip()
+
+
+def test_numba_num_threads_caps_the_default():
+    assert _threads_in_fresh_process(NUMBA_NUM_THREADS="1") == "1"
+    cpus = parallel.available_cpus()
+    # numba's variable above the CPUs adds no threads
+    assert _threads_in_fresh_process(NUMBA_NUM_THREADS=str(cpus + 3)) == str(cpus)
+    assert _threads_in_fresh_process() == str(cpus)
+
+
+def test_numbaloss_num_threads_overrides_numba_num_threads():
+    cpus = parallel.available_cpus()
+    got = _threads_in_fresh_process(NUMBALOSS_NUM_THREADS=str(cpus), NUMBA_NUM_THREADS="1")
+    assert got == str(cpus)
+    assert _threads_in_fresh_process(NUMBALOSS_NUM_THREADS="1") == "1"
+
+
+def test_numbaloss_num_threads_is_checked():
+    cpus = parallel.available_cpus()
+    got = _threads_in_fresh_process(NUMBALOSS_NUM_THREADS=str(cpus + 1))
+    assert got.startswith("ValueError") and f"more than the {cpus} CPUs" in got
+    got = _threads_in_fresh_process(NUMBALOSS_NUM_THREADS="two")
+    assert got.startswith("ValueError") and "NUMBALOSS_NUM_THREADS must be a positive" in got
 
 
 def _recording_kernel(seen, fail_at=None, delay_first=0.0):

@@ -88,3 +88,32 @@ def test_stubs_are_current(path):
     ``python -m numbaloss._core.stubs``."""
     text = (pathlib.Path(nl.__file__).parent / path).read_text()
     assert text == stubs.stubs()[path]
+
+
+def test_migration_table_is_current():
+    """The committed ``docs/migration_table.rst`` matches the registry; regenerate it with
+    ``python -m numbaloss._core.stubs`` (the docs build also rewrites it)."""
+    from numbaloss._core import migration
+
+    path = pathlib.Path(__file__).resolve().parents[2] / migration.PATH
+    assert path.is_file(), f"{migration.PATH} is missing; run python -m numbaloss._core.stubs"
+    assert path.read_text() == migration.migration_table()
+    for name in NAMES:
+        assert f":func:`numbaloss.{name}`" in path.read_text()
+
+
+def test_migration_rst_includes_the_committed_table():
+    docs = pathlib.Path(__file__).resolve().parents[2] / "docs"
+    assert ".. include:: migration_table.rst" in (docs / "migration.rst").read_text()
+
+
+def test_class_stubs_declare_the_options_as_attributes():
+    text = stubs.stubs()["modules.pyi"]
+    block = text[text.index("class CrossEntropyLoss(Loss):") :].split("\n\n")[0]
+    for line in (
+        "    weight: Any",
+        "    ignore_index: int",
+        "    reduction: str",
+        "    label_smoothing: float",
+    ):
+        assert line in block

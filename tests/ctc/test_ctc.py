@@ -336,7 +336,7 @@ def test_ctc_loss_class(rng):
     assert "CTCLoss(blank=1" in repr(module)
 
 
-def test_deterministic_across_threads(rng):
+def test_deterministic_across_threads(rng, any_thread_count):
     lp, targets, il, tl, _ = make_batch(rng, T=200, N=24, C=30, S=40)
     work = 200 * (2 * 40 + 1 + 30) * 24
     assert work > 65536
@@ -471,3 +471,26 @@ def test_concurrent_calls_from_python_threads(rng):
         )
     for loss, grad in results:
         assert loss == expected[0] and np.array_equal(grad, expected[1])
+
+
+def test_a_batch_first_input_is_named_as_such(rng):
+    """A (N, T, C) input, with its lengths: the error says that log_probs is (T, N, C)."""
+    lp, targets, il, tl, _ = make_batch(rng, T=12, N=5, C=6, S=4)
+    batch_first = np.ascontiguousarray(lp.transpose(1, 0, 2))  # (N, T, C)
+    for func, pred in ((nl.ctc_loss, "log_probs"), (nl.ctc_loss_from_logits, "logits")):
+        with pytest.raises(ValueError, match=rf"{pred} is \(T, N, C\), time first") as info:
+            func(batch_first, targets, il, tl)
+        assert "transpose(1, 0, 2)" in str(info.value)
+    # scalar lengths: a length above the first axis but within the second points the way
+    with pytest.raises(ValueError, match=r"at most T = 5, got 12.*\(T, N, C\), time first"):
+        nl.ctc_loss(batch_first, targets[:1].repeat(12, axis=0), 12, 4)
+
+
+def test_the_batch_first_hint_is_not_given_when_it_does_not_fit(rng):
+    lp, targets, il, tl, _ = make_batch(rng, T=12, N=5, C=6, S=4)
+    with pytest.raises(ValueError) as info:
+        nl.ctc_loss(lp, targets, il[:3], tl)  # wrong length, not a transposed input
+    assert "time first" not in str(info.value)
+    with pytest.raises(ValueError) as info:
+        nl.ctc_loss(lp, targets, np.full(5, 40), tl)  # too long for either reading
+    assert "time first" not in str(info.value)

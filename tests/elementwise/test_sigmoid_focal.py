@@ -110,7 +110,7 @@ def test_sigmoid_focal_property(n, scale, gamma, seed):
     assert ((grad <= 0) | (y == 0)).all() and ((grad >= 0) | (y == 1)).all()
 
 
-def test_sigmoid_focal_deterministic_across_thread_counts(rng):
+def test_sigmoid_focal_deterministic_across_thread_counts(rng, any_thread_count):
     x = rng.standard_normal(150_000).astype(np.float32)
     y = (rng.random(x.shape) < 0.2).astype(np.float32)
     threads = nl.get_num_threads()
@@ -123,3 +123,22 @@ def test_sigmoid_focal_deterministic_across_thread_counts(rng):
         nl.set_num_threads(threads)
     assert l1 == l2
     np.testing.assert_array_equal(g1, g2)
+
+
+@pytest.mark.parametrize("alpha", [2.0, 1.0000001, float("nan"), float("inf")])
+def test_alpha_outside_zero_one_is_refused(alpha):
+    """alpha=2 gave negative losses; torchvision's range is [0, 1], or negative (no weighting)."""
+    x, y = np.array([0.5, -1.0]), np.array([1.0, 0.0])
+    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\].*or negative"):
+        nl.sigmoid_focal_loss(x, y, alpha=alpha)
+    loss_fn = nl.SigmoidFocalLoss(alpha=alpha)
+    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
+        loss_fn(x, y)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, 0.5, -1.0, -0.5])
+def test_alpha_in_range_or_negative_is_accepted(alpha):
+    x, y = np.array([0.5, -1.0, 3.0]), np.array([1.0, 0.0, 0.0])
+    loss = nl.sigmoid_focal_loss(x, y, alpha=alpha)
+    assert np.all(loss >= 0)
+    assert_close(loss, np_sigmoid_focal(x, y, alpha), np.float64)

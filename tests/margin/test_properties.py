@@ -136,7 +136,7 @@ def test_nan_and_inf_propagate():
     assert np.isnan(loss[0])  # inf - inf, as in PyTorch
 
 
-def test_determinism_across_threads():
+def test_determinism_across_threads(any_thread_count):
     rng = np.random.default_rng(7)
     x = rng.normal(size=(4099, 33)).astype(np.float32)
     y = rng.integers(0, 33, 4099)

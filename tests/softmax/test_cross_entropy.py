@@ -226,7 +226,7 @@ def test_float16_computed_in_float32(rng):
 
 
 @pytest.mark.parametrize("n_classes", [3, 600])
-def test_deterministic_across_thread_counts(rng, n_classes):
+def test_deterministic_across_thread_counts(rng, n_classes, any_thread_count):
     rows = 200_000 // n_classes
     x = rng.standard_normal((rows, n_classes)).astype(np.float32)
     t = rng.integers(0, n_classes, rows)
@@ -289,9 +289,9 @@ def test_bad_inputs():
         nl.cross_entropy(x, [0, 1, 2, 3])
     with pytest.raises(ValueError, match=r"target of shape \(3, 1\)"):
         nl.cross_entropy(x, [[0], [1], [2]])
-    with pytest.raises(ValueError, match="probability target must have the input's shape"):
+    with pytest.raises(ValueError, match="class probabilities and must have the input's shape"):
         nl.cross_entropy(x, np.zeros((3, 5)))
-    with pytest.raises(ValueError, match="probability target"):
+    with pytest.raises(ValueError, match="class indices must be integers"):
         nl.cross_entropy(x, np.zeros(3))  # float class indices are not accepted
     with pytest.raises(ValueError, match="weight"):
         nl.cross_entropy(x, [0, 1, 2], weight=[1.0, 2.0])
@@ -356,3 +356,20 @@ def test_property_large_logits(rows, n_classes, scale, smoothing, dtype, seed):
     np.testing.assert_allclose(
         grad.astype(np.float32).sum(axis=1), 0, atol=1e-5 if dtype == np.float32 else 2e-3
     )
+
+
+def test_float_class_labels_say_that_class_indices_must_be_integers():
+    """Float labels of the shape of class indices: the error says to make them integers."""
+    x = np.zeros((3, 4))
+    with pytest.raises(ValueError, match=r"class indices must be integers") as info:
+        nl.cross_entropy(x, np.array([0.0, 1.0, 3.0]))
+    assert "astype(np.int64)" in str(info.value) and "(3,)" in str(info.value)
+    with pytest.raises(ValueError, match=r"class indices must be integers"):
+        nl.CrossEntropyLoss()(np.zeros((2, 4, 5)), np.zeros((2, 5)))
+    # another shape: the probabilities' rule, and the integers' one
+    with pytest.raises(
+        ValueError, match=r"must have the input's shape \(3, 4\); got \(4,\)"
+    ) as info:
+        nl.cross_entropy(x, np.zeros(4))
+    assert "must be integers" in str(info.value)
+    assert nl.cross_entropy(x, np.array([0, 1, 3])) == pytest.approx(np.log(4))

@@ -214,7 +214,7 @@ def test_focal_property_float32(rows, n_classes, scale, gamma, seed):
 
 
 @pytest.mark.parametrize("n_classes", [5, 300])
-def test_deterministic_across_thread_counts(rng, n_classes):
+def test_deterministic_across_thread_counts(rng, n_classes, any_thread_count):
     rows = 150_000 // n_classes
     x = rng.standard_normal((rows, n_classes)).astype(np.float32)
     t = rng.integers(0, n_classes, rows)
