@@ -5,7 +5,6 @@ Run the benchmarks once (this machine, the installed numbaloss), then print::
     cd asv_bench
     asv run --python=same --set-commit-hash=$(git rev-parse HEAD) \\
         -b "^bandwidth" -b "^elementwise\\.(Numbaloss\\.time_value_and_grad|Numbaloss\\.time_value_and_grad_into|Torch\\.time_forward_backward|NumPy\\.time_value_and_grad)" \\
-        -b "^elementwise\\.(SigmoidFocal|TorchSigmoidFocal)\\.time" \\
         -b "^softmax\\.(CrossEntropy|TorchCrossEntropy|Focal|TorchFocal)\\.time"
     python asv_table.py            # newest results file; or --file results/<machine>/<file>.json
     python asv_table.py --stat min # the fastest sample (run asv with --record-samples)
@@ -134,12 +133,10 @@ def softmax_table(table, gbs):
     ce_torch = table.get("softmax.TorchCrossEntropy.time_forward_backward", {})
     focal = table.get("softmax.Focal.time_value_and_grad", {})
     focal_torch = table.get("softmax.TorchFocal.time_forward_backward", {})
-    sig = table.get("elementwise.SigmoidFocal.time_value_and_grad", {})
-    sig_torch = table.get("elementwise.TorchSigmoidFocal.time_forward_backward", {})
     lines = [
         f"Softmax family, float32, value+gradient vs PyTorch CPU forward+backward; "
         f"triad bandwidth {gbs:.1f} GB/s (floor: read the logits twice and write the gradient "
-        "once; for sigmoid focal loss read inputs and targets once and write the gradient)",
+        "once; sigmoid_focal_loss is in the elementwise table)",
         "",
         "| case | numbaloss (ms) | in place (ms) | PyTorch (ms) | vs PyTorch | in place vs PyTorch "
         "| time / floor (in place) |",
@@ -167,9 +164,6 @@ def softmax_table(table, gbs):
         n, c = (int(v) for v in shape.split("x"))
         if n * c >= 10**6:
             row(f"focal_loss {shape}", (shape,), focal, {}, focal_torch, 3 * 4 * n * c)
-    for (size,) in sig:
-        if size >= 10**6:
-            row(f"sigmoid_focal_loss {size:.0e}", (size,), sig, {}, sig_torch, 3 * 4 * size)
     return "\n".join(lines)
 
 

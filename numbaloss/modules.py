@@ -5,7 +5,7 @@ state of the instance, so setting one (``loss_fn.reduction = "sum"``) changes th
 next call and the ``repr``.  The options are validated by the function at each
 call, so an invalid value raises the same error as the function would.  Calling
 the instance forwards to the functional form, with the same ``return_grad``,
-``grad_output`` and ``grad_out`` keywords::
+``grad_output``, ``grad_out``, ``return_hess`` and ``hess_out`` keywords::
 
     >>> import numbaloss as nl
     >>> loss_fn = nl.SmoothL1Loss(beta=0.5)
@@ -43,13 +43,23 @@ class Loss:
         """The options as they are now (the attributes), in the constructor's order."""
         return {name: getattr(self, name) for name in self._option_names}
 
-    def __call__(self, *arrays, return_grad=False, grad_output=None, grad_out=None):
+    def __call__(
+        self,
+        *arrays,
+        return_grad=False,
+        grad_output=None,
+        grad_out=None,
+        return_hess=False,
+        hess_out=None,
+    ):
         return type(self)._function(
             *arrays,
             **self._current_options(),
             return_grad=return_grad,
             grad_output=grad_output,
             grad_out=grad_out,
+            return_hess=return_hess,
+            hess_out=hess_out,
         )
 
     def __repr__(self):
@@ -66,7 +76,8 @@ def _class_doc(name, function_name, signature):
         "calling the instance with the arrays returns",
         f"``{function_name}(*arrays, **options)`` with the attributes' current values",
         "(set one to change the next call; the function validates them), and accepts",
-        "``return_grad``, ``grad_output`` and ``grad_out`` as the function does.",
+        "``return_grad``, ``grad_output``, ``grad_out``, ``return_hess`` and",
+        "``hess_out`` as the function does.",
         "",
     ]
     if signature.parameters:

@@ -23,7 +23,7 @@ Imported only once a device array has reached a loss (see :mod:`.devices`), neve
 * The output contract of a call (docs/conventions.rst): :func:`device_upstream` and
   :func:`device_scale` check ``grad_output``, a :class:`DeviceGradSlot` per
   prediction says where its kernel writes the gradient (the caller's ``grad_out``
-  when it can) and hands it back, :func:`device_loss_array` /
+  when it can; :func:`device_hess_slots` the same for ``hess_out``) and hands it back, :func:`device_loss_array` /
   :func:`device_reduced_loss` / :func:`device_results` finish the call.  Every
   family's ``cuda.py`` uses them; ``numbaloss._core.outputs`` has their host twins.
 * Device math: the project's math helpers (:mod:`numbaloss._core.vecmath`) and the
@@ -592,8 +592,9 @@ class DeviceGradSlot:
     #: whether the kernel may write the caller's ``grad_out`` itself
     writes_grad_out = True
 
-    def __init__(self, args, name, layout, grad_out):
+    def __init__(self, args, name, layout, grad_out, label="grad_out"):
         self.args, self.layout, self.caller = args, layout, grad_out
+        self.label = label  # the caller's argument, in errors: "grad_out" or "hess_out"
         self.out = None if grad_out is None else self._checked(args, name, layout, grad_out)
         if self.out is not None and self.writes_grad_out:
             view = layout.kernel_view(self.out)
@@ -603,13 +604,12 @@ class DeviceGradSlot:
         self.buffer, self.direct = layout.new_buffer(), False
 
     def _checked(self, args, name, layout, grad_out):
-        out = args.array(grad_out, f"grad_out for {name}")
+        what = f"{self.label} for {name}"
+        out = args.array(grad_out, what)
         if tuple(out.shape) != layout.shape:
-            raise ValueError(
-                f"grad_out for {name} must have shape {layout.shape}, got {tuple(out.shape)}"
-            )
+            raise ValueError(f"{what} must have shape {layout.shape}, got {tuple(out.shape)}")
         if np.dtype(out.dtype) != layout.dtype:
-            raise ValueError(f"grad_out for {name} must have dtype {layout.dtype}, got {out.dtype}")
+            raise ValueError(f"{what} must have dtype {layout.dtype}, got {out.dtype}")
         return out
 
     def _flat_buffer(self):
@@ -644,21 +644,22 @@ class DeviceBroadcastGradSlot(DeviceGradSlot):
     # the kernel writes one value per element of the call, more than grad_out holds
     writes_grad_out = False
 
-    def __init__(self, args, name, layout, grad_out, shape, operand_shape):
+    def __init__(self, args, name, layout, grad_out, shape, operand_shape, label="grad_out"):
         self.shape = tuple(shape)
         operand_shape = tuple(operand_shape)
         self.operand_shape = (1,) * (len(layout.shape) - len(operand_shape)) + operand_shape
-        super().__init__(args, name, layout, grad_out)
+        super().__init__(args, name, layout, grad_out, label)
 
     def _checked(self, args, name, layout, grad_out):
-        out = args.array(grad_out, f"grad_out for {name}")
+        what = f"{self.label} for {name}"
+        out = args.array(grad_out, what)
         if out.size != int(np.prod(self.shape, dtype=np.int64)) or not out.is_c_contiguous():
             raise ValueError(
-                f"grad_out for {name} must be a C-contiguous array of shape {self.shape}, "
+                f"{what} must be a C-contiguous array of shape {self.shape}, "
                 f"got shape {tuple(out.shape)}"
             )
         if np.dtype(out.dtype) != layout.dtype:
-            raise ValueError(f"grad_out for {name} must have dtype {layout.dtype}, got {out.dtype}")
+            raise ValueError(f"{what} must have dtype {layout.dtype}, got {out.dtype}")
         return out
 
     def finish(self):
@@ -672,12 +673,56 @@ class DeviceBroadcastGradSlot(DeviceGradSlot):
         return self.caller
 
 
-def device_grad_slots(args, names, layouts, grad_out):
+def device_grad_slots(args, names, layouts, grad_out, label="grad_out"):
     """One :class:`DeviceGradSlot` per prediction (``layouts``: one, or one per name)."""
     if not isinstance(layouts, (tuple, list)):
         layouts = [layouts] * len(names)
-    outs = unpack_grad_out(grad_out, names)
-    return [DeviceGradSlot(args, n, lay, out) for n, lay, out in zip(names, layouts, outs)]
+    outs = unpack_grad_out(grad_out, names, label)
+    return [DeviceGradSlot(args, n, lay, out, label) for n, lay, out in zip(names, layouts, outs)]
+
+
+def _byte_span(arr):
+    """``[lo, hi)``: the bytes a device array's elements occupy (under the simulator,
+    those of the NumPy array it wraps); ``None`` for an empty array."""
+    if not arr.size:
+        return None
+    host = getattr(arr, "_ary", None) if SIMULATOR else None
+    if host is not None:
+        ptr = host.__array_interface__["data"][0]
+    else:
+        ptr = arr.__cuda_array_interface__["data"][0]
+    lo = hi = ptr
+    for size, stride in zip(arr.shape, arr.strides):
+        step = (int(size) - 1) * int(stride)
+        lo, hi = (lo + step, hi) if step < 0 else (lo, hi + step)
+    return lo, hi + np.dtype(arr.dtype).itemsize
+
+
+def check_disjoint_device_outputs(args, names, grad_out, hess_out):
+    """``ValueError`` where a ``hess_out`` overlaps a ``grad_out`` (by the bytes they
+    span; the device twin of :func:`.outputs.check_disjoint_outputs`)."""
+    grads = unpack_grad_out(grad_out, names)
+    hessians = unpack_grad_out(hess_out, names, "hess_out")
+    for name, h in zip(names, hessians):
+        hd = None if h is None else args.device(h, f"hess_out for {name}")
+        h_span = None if hd is None else _byte_span(hd)
+        if h_span is None:
+            continue
+        for other, g in zip(names, grads):
+            gd = None if g is None else args.device(g, f"grad_out for {other}")
+            g_span = None if gd is None else _byte_span(gd)
+            if g_span is not None and g_span[0] < h_span[1] and h_span[0] < g_span[1]:
+                raise ValueError(
+                    f"hess_out for {name} overlaps grad_out for {other}: the gradient and the "
+                    "Hessian need separate arrays"
+                )
+
+
+def device_hess_slots(args, names, layouts, hess_out, grad_out=None):
+    """One :class:`DeviceGradSlot` per prediction for the Hessian's diagonal
+    (``hess_out``), which must not overlap ``grad_out``."""
+    check_disjoint_device_outputs(args, names, grad_out, hess_out)
+    return device_grad_slots(args, names, layouts, hess_out, "hess_out")
 
 
 def device_loss_array(args, values, loss_shape, dtype, *, kernel_order="C"):
@@ -696,12 +741,17 @@ def device_reduced_loss(args, partials, divisor, dtype):
     return args.wrap(reduce_partials(partials, divisor, dtype).reshape(()))
 
 
-def device_results(loss, slots=None):
-    """What a call returns: ``loss``, or ``(loss, grad)`` / ``(loss, (grad, ...))``."""
+def device_results(loss, slots=None, hess=None):
+    """What a call returns: ``loss``, or ``(loss, grad)`` / ``(loss, (grad, ...))``, or
+    with the Hessian's slots ``hess`` ``(loss, grad, hess)``."""
     if slots is None:
         return loss
     grads = [slot.finish() for slot in slots]
-    return loss, grads[0] if len(grads) == 1 else tuple(grads)
+    grad = grads[0] if len(grads) == 1 else tuple(grads)
+    if hess is None:
+        return loss, grad
+    hessians = [slot.finish() for slot in hess]
+    return loss, grad, hessians[0] if len(hessians) == 1 else tuple(hessians)
 
 
 def device_twin(cpu_function, run=None):

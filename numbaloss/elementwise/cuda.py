@@ -8,7 +8,9 @@ too), compiled for the GPU (libdevice math, see :mod:`numbaloss._core.cuda_suppo
 
 :func:`elementwise_kernel` is the one kernel for every loss: a grid-stride loop that
 writes the loss (``reduction='none'``) or adds it to a float64 per-thread sum, writes
-the gradient(s) times ``grad_output`` in the same pass, and ends with the
+the gradient(s) times ``grad_output`` in the same pass (and, with
+``return_hess=True``, the second derivatives: the kernel is compiled from the
+loss's ``point_hess`` only where a Hessian is written), and ends with the
 deterministic block reduction; a second one-block kernel sums the block partials.
 Results stay on the device, a reduced loss as a 0-d device array.  The one exception to
 "no synchronisation": losses that check their input's domain in the kernel
@@ -21,26 +23,46 @@ from numba import cuda, float64
 
 from .._core import cuda_support as cs
 from .._core.outputs import unpack_grad_out
-from .._core.traits import UNIT, at, like, point
+from .._core.traits import UNIT, at, like, point_and_hess
 from . import losses, plans
 
 
 @cuda.jit
 def elementwise_kernel(
-    params, a, b, c, d, gout, gmul, gdiv, loss_out, grad_a, grad_b, n, partials, flags
+    params,
+    a,
+    b,
+    c,
+    d,
+    gout,
+    gmul,
+    gdiv,
+    loss_out,
+    grad_a,
+    grad_b,
+    hess_a,
+    hess_b,
+    n,
+    partials,
+    flags,
 ):
-    """Loss, gradients and per-block partial sums of ``n`` elements.
+    """Loss, gradients, second derivatives and per-block partial sums of ``n`` elements.
 
     ``a..d`` are flat operands or scalars; ``gout`` the per-element upstream
-    gradient (flat or scalar); every gradient is also scaled by ``gmul / gdiv``
-    (scalars or 1-element device arrays: a reduced loss's ``grad_output`` and the
-    mean's divisor, which may still be being computed on the device).
+    gradient (flat or scalar); every gradient (and second derivative) is also
+    scaled by ``gmul / gdiv`` (scalars or 1-element device arrays: a reduced
+    loss's ``grad_output`` and the mean's divisor, which may still be being
+    computed on the device).  ``hess_a``/``hess_b`` are ``None`` where no Hessian is
+    written, and the kernel is then the gradient-only one
+    (:func:`numbaloss._core.traits.point_and_hess`).
     """
     scale = cs.ratio(gmul, gdiv)
     total = 0.0
     bad = 0.0
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        loss, ga, gb, flag = point(params, at(a, i), at(b, i), at(c, i), at(d, i))
+        loss, ga, gb, ha, hb, flag = point_and_hess(
+            params, at(a, i), at(b, i), at(c, i), at(d, i), hess_a, hess_b
+        )
         if loss_out is not None:
             loss_out[i] = loss
         else:
@@ -50,6 +72,10 @@ def elementwise_kernel(
             grad_a[i] = ga * g
         if grad_b is not None:
             grad_b[i] = gb * g
+        if hess_a is not None:
+            hess_a[i] = ha * g
+        if hess_b is not None:
+            hess_b[i] = hb * g
         if flag:
             bad += 1.0
     total = cs.block_sum(total)
@@ -82,7 +108,21 @@ class _Layout(cs.DeviceLayout):
         return cs.gather(value, self.shape, self.fortran, self.cdtype)
 
 
-def _run(plan, args, return_grad, grad_output, grad_out):
+def _slots(plan, args, layout, outs, label="grad_out"):
+    """The device slots of the predictions, by kernel output (``dloss/da``, ``dloss/db``)."""
+    names = list(plan.grad_names)
+    slots = [None, None]
+    for slot, name, out in zip(plan.grad_slots, names, unpack_grad_out(outs, names, label)):
+        if plan.grad_b_shape is not None and slot == 1:
+            slots[1] = cs.DeviceBroadcastGradSlot(
+                args, name, layout, out, plan.grad_b_shape, plan.operands[2].shape, label
+            )
+        else:
+            slots[slot] = cs.DeviceGradSlot(args, name, layout, out, label)
+    return slots
+
+
+def _run(plan, args, return_grad, grad_output, grad_out, return_hess=False, hess_out=None):
     """Run a validated :class:`~.plans.Plan` on the GPU; results stay on the device."""
     layout = _Layout(plan)
     n = layout.n
@@ -108,17 +148,12 @@ def _run(plan, args, return_grad, grad_output, grad_out):
         gmul = cs.device_scale(args, grad_output)
         gdiv = divisor if plan.reduction == "mean" else 1.0
 
-    names = list(plan.grad_names)
-    slots = [None, None]  # by kernel gradient output: dloss/da, dloss/db
-    if return_grad:
-        for slot, name, out in zip(plan.grad_slots, names, unpack_grad_out(grad_out, names)):
-            if plan.grad_b_shape is not None and slot == 1:
-                slots[1] = cs.DeviceBroadcastGradSlot(
-                    args, name, layout, out, plan.grad_b_shape, plan.operands[2].shape
-                )
-            else:
-                slots[slot] = cs.DeviceGradSlot(args, name, layout, out)
-    buffers = [None if s is None else s.buffer for s in slots]
+    slots = _slots(plan, args, layout, grad_out) if return_grad else [None, None]
+    hslots = [None, None]
+    if return_hess:
+        cs.check_disjoint_device_outputs(args, list(plan.grad_names), grad_out, hess_out)
+        hslots = _slots(plan, args, layout, hess_out, "hess_out")
+    buffers = [None if s is None else s.buffer for s in slots + hslots]
 
     blocks, threads = cs.launch_config(n)
     partials = cuda.device_array(blocks, dtype=np.float64)
@@ -135,6 +170,8 @@ def _run(plan, args, return_grad, grad_output, grad_out):
         loss_out,
         buffers[0],
         buffers[1],
+        buffers[2],
+        buffers[3],
         n,
         partials,
         flags,
@@ -151,17 +188,29 @@ def _run(plan, args, return_grad, grad_output, grad_out):
         loss = cs.device_reduced_loss(args, partials, gdiv, layout.dtype)
     if not return_grad:
         return loss
-    return cs.device_results(loss, [slots[slot] for slot in plan.grad_slots])
+    return cs.device_results(
+        loss,
+        [slots[slot] for slot in plan.grad_slots],
+        [hslots[slot] for slot in plan.grad_slots] if return_hess else None,
+    )
 
 
 def _runner(name):
     """Runs ``losses.<name>`` on device arrays (validated by ``plans.<name>``)."""
     make_plan = getattr(plans, name)
 
-    def run(*arrays, return_grad=False, grad_output=None, grad_out=None, **options):
+    def run(
+        *arrays,
+        return_grad=False,
+        grad_output=None,
+        grad_out=None,
+        return_hess=False,
+        hess_out=None,
+        **options,
+    ):
         args = cs.DeviceArgs()
         plan = make_plan(args, *arrays, **options)
-        return _run(plan, args, return_grad, grad_output, grad_out)
+        return _run(plan, args, return_grad, grad_output, grad_out, return_hess, hess_out)
 
     return run
 
@@ -180,7 +229,8 @@ def ptx_signatures():
     Every loss's samples in the registry (one per code path its options select;
     the sigmoid focal loss ignores the weight slot ``c`` typed here as an array), float32 and float64,
     unreduced with an upstream-gradient array and reduced with device-side
-    ``grad_output``/divisor, one and two gradients.
+    ``grad_output``/divisor, one and two gradients, without and (for the losses
+    with ``hessian=True``) with second derivatives.
     """
     from numba import types
     from numba.core.typing import typeof
@@ -188,25 +238,35 @@ def ptx_signatures():
     from .._core import registry
     from . import points
 
-    # (parameters, number of gradients) of each loss's samples in the registry
+    # (parameters, number of gradients, Hessian) of each loss's samples in the registry
     params = [
-        (getattr(points, cls)(*args), len(e.predictions))
+        (getattr(points, cls)(*args), len(e.predictions), e.hessian)
         for e in registry.ENTRIES
         if e.family == "elementwise"
         for cls, *args in e.ptx
     ]
-    f64, i64 = types.float64, types.int64
-    for p, n_grads in params:
+    f64, i64, none = types.float64, types.int64, types.none
+    for p, n_grads, hessian in params:
         two = n_grads == 2
         for dt in (types.float32, f64):
             arr = dt[::1]
+            second = arr if two else none
             # reduction='none': loss array, per-element grad_output, scalar scale
             yield elementwise_kernel, (
                 typeof.typeof(p), arr, arr, arr, dt, arr, f64, f64, arr, arr,
-                arr if two else types.none, i64, f64[::1], f64[::1],
+                second, none, none, i64, f64[::1], f64[::1],
             )  # fmt: skip
-            # reduced: no loss array, grad_output and divisor on the device, no gradient
+            # reduced: no loss array, grad_output and divisor on the device, gradient(s)
             yield elementwise_kernel, (
-                typeof.typeof(p), arr, arr, dt, dt, dt, f64[::1], f64[::1], types.none, arr,
-                types.none, i64, f64[::1], f64[::1],
+                typeof.typeof(p), arr, arr, dt, dt, dt, f64[::1], f64[::1], none, arr,
+                none, none, none, i64, f64[::1], f64[::1],
             )  # fmt: skip
+            if hessian:  # gradients and second derivatives, unreduced and reduced
+                yield elementwise_kernel, (
+                    typeof.typeof(p), arr, arr, arr, dt, arr, f64, f64, arr, arr,
+                    second, arr, second, i64, f64[::1], f64[::1],
+                )  # fmt: skip
+                yield elementwise_kernel, (
+                    typeof.typeof(p), arr, arr, dt, dt, dt, f64[::1], f64[::1], none, arr,
+                    second, arr, second, i64, f64[::1], f64[::1],
+                )  # fmt: skip

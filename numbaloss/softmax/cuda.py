@@ -23,7 +23,9 @@ classes it read, after the row's reductions).  Per row:
 3. every thread of the group evaluates the row math of :mod:`.points`, which the
    CPU kernels share (:func:`.points.log_sum`, :func:`.points.row_terms`, i.e.
    ``CrossEntropy.terms``/``Focal.terms``, and :func:`.points.target_grad`, compiled
-   for the GPU), then writes the gradient of its classes from ``exp(x_c - m)``.
+   for the GPU), then writes the gradient of its classes from ``exp(x_c - m)``, and
+   with ``return_hess=True`` the Hessian's diagonal in the same loop (each thread
+   reads a class before it writes its entries, so either output may be the input).
 
 The first thread of a group adds up its rows' losses in float64, a block tree sums
 those into one partial per block, and the per-block partials are summed by
@@ -63,8 +65,11 @@ from .points import (
     log_sum,
     prob_loss,
     prob_weight,
+    row_hess,
+    row_hess_terms,
     row_terms,
     target_grad,
+    target_hess,
 )
 
 # --- device helpers ------------------------------------------------------------------
@@ -211,6 +216,8 @@ def index_kernel(
     loss_out,
     grad,
     gs,
+    hess,
+    hs,
     partials,
 ):
     """Cross entropy / focal loss with class indices: loss and gradient, a thread group per row.
@@ -220,7 +227,8 @@ def index_kernel(
     ``gout`` (per-row upstream gradient or a scalar) are flat in C order of the
     loss's shape ``lshape``.  Gradients are scaled by ``gmul / gdiv`` (scalars or
     1-element device arrays).  Rows whose target is ``ignore_index`` get loss and
-    gradient 0.
+    gradient 0.  ``hess`` (strides ``hs``), where not ``None``, gets the diagonal of
+    the Hessian (:func:`.points.row_hess`), 0 for ignored rows.
     """
     tid = cuda.threadIdx.x
     lane = tid % group
@@ -230,6 +238,7 @@ def index_kernel(
     smoothing = params.smoothing != 0
     cx = xs[len(lshape)]
     cg = gs[len(lshape)]
+    ch = hs[len(lshape)]
     total = 0.0
     for r0 in range(cuda.blockIdx.x * per_block, rows, cuda.gridDim.x * per_block):
         r = r0 + tid // group
@@ -238,6 +247,7 @@ def index_kernel(
         live = inside and t != params.ignore_index and t >= 0 and t < n_classes
         base = row_offset(r, lshape, xs)
         gbase = row_offset(r, lshape, gs)
+        hbase = row_offset(r, lshape, hs)
         x_t = like(zero, x[base + t * cx]) if live else zero
         m = row_max(x, base, cx, n_classes, zero, group, live)
         if not live:
@@ -271,15 +281,48 @@ def index_kernel(
                 a,
                 a,
             )
-            if grad is not None:
-                factor = big_a / (e_t + s_rest)
+            if hess is None:
+                if grad is not None:
+                    factor = big_a / (e_t + s_rest)
+                    for c in range(lane, n_classes, group):
+                        wc = like(zero, at(weight, c))
+                        if c == t:
+                            grad[gbase + c * cg] = target_grad(
+                                e_t, s_rest, big_a, big_b, big_d * wc
+                            )
+                        else:
+                            e = exp(like(zero, x[base + c * cx]) - m)
+                            grad[gbase + c * cg] = e * factor - big_d * wc
+            else:
+                k = row_hess_terms(
+                    params,
+                    n_classes,
+                    log_s,
+                    (m - x_t) + log_s,
+                    e_t,
+                    s_rest,
+                    sd,
+                    like(zero, at(weight, t)),
+                    wsum,
+                    a,
+                    a,
+                )
+                s = e_t + s_rest
+                factor = big_a / s
+                a_s2 = big_a / (s * s)
+                inv_rest = like(zero, 1) / s_rest if s_rest > 0 else zero
                 for c in range(lane, n_classes, group):
                     wc = like(zero, at(weight, c))
                     if c == t:
-                        grad[gbase + c * cg] = target_grad(e_t, s_rest, big_a, big_b, big_d * wc)
+                        g = target_grad(e_t, s_rest, big_a, big_b, big_d * wc)
+                        h = target_hess(e_t, s_rest, a_s2, k)
                     else:
                         e = exp(like(zero, x[base + c * cx]) - m)
-                        grad[gbase + c * cg] = e * factor - big_d * wc
+                        g = e * factor - big_d * wc
+                        h = row_hess(e, s, a_s2, k, inv_rest)
+                    if grad is not None:
+                        grad[gbase + c * cg] = g
+                    hess[hbase + c * ch] = h
             if lane == 0:
                 if loss_out is not None:
                     loss_out[r] = part0 + part1
@@ -288,6 +331,9 @@ def index_kernel(
             if grad is not None:
                 for c in range(lane, n_classes, group):
                     grad[gbase + c * cg] = 0
+            if hess is not None:
+                for c in range(lane, n_classes, group):
+                    hess[hbase + c * ch] = 0
             if loss_out is not None:
                 if lane == 0:
                     loss_out[r] = 0
@@ -314,12 +360,15 @@ def nll_kernel(
     loss_out,
     grad,
     gs,
+    hess,
+    hs,
     partials,
 ):
-    """``-w_t x_t`` per row of log-probabilities; the gradient row is ``-w_t`` at ``t``.
+    """``-w_t x_t`` per row of log-probabilities; the gradient row is ``-w_t`` at ``t``,
+    the Hessian's diagonal 0 (the loss is linear).
 
     Layout as in :func:`index_kernel`.  ``x_t`` is read before the group writes the
-    row's gradient (a barrier between), so ``grad`` may be ``x``.
+    row's gradient (a barrier between), so ``grad`` (or ``hess``) may be ``x``.
     """
     tid = cuda.threadIdx.x
     lane = tid % group
@@ -327,6 +376,7 @@ def nll_kernel(
     scale = cs.ratio(gmul, gdiv)
     cx = xs[len(lshape)]
     cg = gs[len(lshape)]
+    ch = hs[len(lshape)]
     total = 0.0
     for r0 in range(cuda.blockIdx.x * per_block, rows, cuda.gridDim.x * per_block):
         r = r0 + tid // group
@@ -335,6 +385,7 @@ def nll_kernel(
         keep = inside and t != ignore_index and t >= 0 and t < n_classes
         base = row_offset(r, lshape, xs)
         gbase = row_offset(r, lshape, gs)
+        hbase = row_offset(r, lshape, hs)
         w_t = like(zero, at(weight, t)) if keep else zero
         loss = -w_t * like(zero, x[base + t * cx]) if keep else zero
         cuda.syncthreads()
@@ -343,6 +394,9 @@ def nll_kernel(
                 g = -w_t * like(zero, scale * float64(at(gout, r)))
                 for c in range(lane, n_classes, group):
                     grad[gbase + c * cg] = g if keep and c == t else zero
+            if hess is not None:
+                for c in range(lane, n_classes, group):
+                    hess[hbase + c * ch] = zero
             if lane == 0:
                 if loss_out is not None:
                     loss_out[r] = loss
@@ -371,12 +425,15 @@ def prob_kernel(
     loss_out,
     grad,
     gs,
+    hess,
+    hs,
     partials,
 ):
     """Cross entropy with class probabilities ``prob`` (the input's shape, strides ``ps``).
 
     With ``q_c = (1 - eps) prob_c + eps / C``: loss ``sum_c w_c q_c (m - x_c) + S log s``
     (``S = sum_c w_c q_c``, ``s = sum_c exp(x_c - m)``), gradient ``p_c S - w_c q_c``,
+    Hessian's diagonal ``S p_c (1 - p_c)`` (into ``hess`` where not ``None``),
     with :func:`.cpu.prob_rows`'s helpers :func:`.points.prob_weight` and :func:`.points.prob_loss`.  Layout as in :func:`index_kernel`.
     """
     tid = cuda.threadIdx.x
@@ -388,6 +445,7 @@ def prob_kernel(
     cx = xs[len(lshape)]
     cp = ps[len(lshape)]
     cg = gs[len(lshape)]
+    ch = hs[len(lshape)]
     total = 0.0
     for r0 in range(cuda.blockIdx.x * per_block, rows, cuda.gridDim.x * per_block):
         r = r0 + tid // group
@@ -395,6 +453,7 @@ def prob_kernel(
         base = row_offset(r, lshape, xs)
         pbase = row_offset(r, lshape, ps)
         gbase = row_offset(r, lshape, gs)
+        hbase = row_offset(r, lshape, hs)
         m = row_max(x, base, cx, n_classes, zero, group, inside)
         s = zero
         big_s = zero
@@ -413,15 +472,32 @@ def prob_kernel(
         dot = like(zero, segment_sum(float64(dot), group))
         if inside:
             loss = prob_loss(dot, big_s, s)
-            if grad is not None:
+            if hess is None:
+                if grad is not None:
+                    a = like(zero, scale * float64(at(gout, r)))
+                    factor = a * big_s / s
+                    for c in range(lane, n_classes, group):
+                        xc = like(zero, x[base + c * cx])
+                        wq = prob_weight(
+                            like(zero, at(weight, c)),
+                            like(zero, prob[pbase + c * cp]),
+                            keep,
+                            spread,
+                        )
+                        grad[gbase + c * cg] = exp(xc - m) * factor - a * wq
+            else:
                 a = like(zero, scale * float64(at(gout, r)))
                 factor = a * big_s / s
+                a_s2 = a * big_s / (s * s)
                 for c in range(lane, n_classes, group):
                     xc = like(zero, x[base + c * cx])
                     wq = prob_weight(
                         like(zero, at(weight, c)), like(zero, prob[pbase + c * cp]), keep, spread
                     )
-                    grad[gbase + c * cg] = exp(xc - m) * factor - a * wq
+                    e = exp(xc - m)
+                    if grad is not None:
+                        grad[gbase + c * cg] = e * factor - a * wq
+                    hess[hbase + c * ch] = e * (a_s2 * (s - e))
             if lane == 0:
                 if loss_out is not None:
                     loss_out[r] = loss
@@ -565,7 +641,7 @@ def _check_targets(target, weight, ignore_index, n_classes):
     return cs.reduce_partials(sums, 1.0, np.float64)
 
 
-def _class_loss(plan, args, return_grad, grad_output, grad_out):
+def _class_loss(plan, args, return_grad, grad_output, grad_out, return_hess=False, hess_out=None):
     """Run a validated :class:`~.plans.ClassPlan` on the GPU; results stay on the device."""
     x = plan.x
     dtype, cdtype = cs.result_dtypes(x)
@@ -592,16 +668,35 @@ def _class_loss(plan, args, return_grad, grad_output, grad_out):
         gout = cdtype.type(1)
         gmul = cs.device_scale(args, grad_output)
         gdiv = divisor
-    slots = None
+    slots = hslots = None
     gflat, gs = None, tuple(0 for _ in xs)
+    hflat, hs = None, tuple(0 for _ in xs)
+    # the kernel writes any C- or F-ordered array of the input's shape (in place too)
+    layout = cs.DeviceLayout(x.shape, dtype, cdtype, "strided")
     if return_grad:
-        # the kernel writes any C- or F-ordered array of the input's shape (in place too)
-        layout = cs.DeviceLayout(x.shape, dtype, cdtype, "strided")
         slots = cs.device_grad_slots(args, ["input"], layout, grad_out)
         gflat, gs = _flat(slots[0].buffer), _row_strides(slots[0].buffer)
+    if return_hess:
+        hslots = cs.device_hess_slots(args, ["input"], layout, hess_out, grad_out)
+        hflat, hs = _flat(hslots[0].buffer), _row_strides(hslots[0].buffer)
     blocks, threads, group = _row_launch(rows, n_classes)
     partials = cuda.device_array(blocks, dtype=np.float64)
-    common = (gout, gmul, gdiv, lshape, n_classes, rows, group, zero, loss_out, gflat, gs, partials)
+    common = (
+        gout,
+        gmul,
+        gdiv,
+        lshape,
+        n_classes,
+        rows,
+        group,
+        zero,
+        loss_out,
+        gflat,
+        gs,
+        hflat,
+        hs,
+        partials,
+    )
     if plan.kind == "index":
         index_kernel[blocks, threads](plan.params, _flat(x), xs, target, weight, w_sum, *common)
     elif plan.kind == "nll":
@@ -615,7 +710,7 @@ def _class_loss(plan, args, return_grad, grad_output, grad_out):
         loss = cs.device_loss_array(args, loss_out, plan.loss_shape, dtype)
     else:
         loss = cs.device_reduced_loss(args, partials, gdiv, dtype)
-    return cs.device_results(loss, slots)
+    return cs.device_results(loss, slots, hslots)
 
 
 def _zero_one(plan, args):
@@ -692,10 +787,18 @@ def _class_runner(name):
     """Runs ``losses.<name>`` (class scores) on device arrays."""
     make_plan = getattr(plans, name)
 
-    def run(*arrays, return_grad=False, grad_output=None, grad_out=None, **options):
+    def run(
+        *arrays,
+        return_grad=False,
+        grad_output=None,
+        grad_out=None,
+        return_hess=False,
+        hess_out=None,
+        **options,
+    ):
         args = cs.DeviceArgs()
         plan = make_plan(args, *arrays, **options)
-        return _class_loss(plan, args, return_grad, grad_output, grad_out)
+        return _class_loss(plan, args, return_grad, grad_output, grad_out, return_hess, hess_out)
 
     return run
 
@@ -744,7 +847,7 @@ def ptx_signatures():
     Each kernel in float32 and float64: cross entropy (with and without label
     smoothing) and the focal loss, unreduced with a per-row ``grad_output`` and
     host weights, reduced with the divisor and ``grad_output`` on the device and
-    no weights; ``(N, C)`` and ``(N, C, d)`` layouts; NLL, class probabilities,
+    no weights, each without and with the Hessian's diagonal; ``(N, C)`` and ``(N, C, d)`` layouts; NLL, class probabilities,
     the primitives, zero-one (scores and labels) and the target check.
     """
     from numba import types
@@ -766,29 +869,25 @@ def ptx_signatures():
         for ndim in (1, 2):
             lshape = types.UniTuple(i64, ndim)
             strides = types.UniTuple(i64, ndim + 1)
-            unreduced = (arr, f64, f64, lshape, i64, i64, i64, dt, arr, arr, strides, f64[::1])
-            reduced = (
-                dt,
-                f64[::1],
-                f64[::1],
-                lshape,
-                i64,
-                i64,
-                i64,
-                dt,
-                types.none,
-                arr,
-                strides,
-                f64[::1],
-            )
+            none = types.none
+            head = (arr, f64, f64, lshape, i64, i64, i64, dt, arr, arr, strides)
+            unreduced = (*head, none, strides, f64[::1])
+            unreduced_hess = (*head, arr, strides, f64[::1])
+            head = (dt, f64[::1], f64[::1], lshape, i64, i64, i64, dt, none, arr, strides)
+            reduced = (*head, none, strides, f64[::1])
+            reduced_hess = (*head, arr, strides, f64[::1])
             for p in params:
                 kind = typeof.typeof(p)
-                yield index_kernel, (kind, arr, strides, i64[::1], arr, f64, *unreduced)
-                yield index_kernel, (kind, arr, strides, i64[::1], dt, f64, *reduced)
-            yield nll_kernel, (arr, strides, i64[::1], arr, i64, *unreduced)
-            yield nll_kernel, (arr, strides, i64[::1], dt, i64, *reduced)
-            yield prob_kernel, (arr, strides, arr, strides, arr, f64, *unreduced)
-            yield prob_kernel, (arr, strides, arr, strides, dt, f64, *reduced)
+                for tail in (unreduced, unreduced_hess):
+                    yield index_kernel, (kind, arr, strides, i64[::1], arr, f64, *tail)
+                for tail in (reduced, reduced_hess):
+                    yield index_kernel, (kind, arr, strides, i64[::1], dt, f64, *tail)
+            for tail in (unreduced, unreduced_hess):
+                yield nll_kernel, (arr, strides, i64[::1], arr, i64, *tail)
+                yield prob_kernel, (arr, strides, arr, strides, arr, f64, *tail)
+            for tail in (reduced, reduced_hess):
+                yield nll_kernel, (arr, strides, i64[::1], dt, i64, *tail)
+                yield prob_kernel, (arr, strides, arr, strides, dt, f64, *tail)
         yield target_kernel, (i64[::1], arr, i64, i64, f64[::1], f64[::1])
         yield target_kernel, (i64[::1], dt, i64, i64, f64[::1], f64[::1])
         yield primitive_kernel, (arr, i64, i64, i64, i64, dt, arr)
