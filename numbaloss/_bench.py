@@ -217,7 +217,12 @@ def _elementwise(name, n, dtype, rng):
 
     preds = tuple(case.arrays.index(p) for p in case.preds)
     return Workload(
-        name, tuple(arrays), preds, dict(case.options), numpy_function=numpy_value_and_grad
+        name,
+        tuple(arrays),
+        preds,
+        dict(case.options),
+        torch_function=case.torch_function,  # a PyTorch formulation where F has none
+        numpy_function=numpy_value_and_grad,
     )
 
 

@@ -5,7 +5,7 @@ from typing import Any
 class Loss:
     def __call__(self, *arrays: Any, return_grad: bool = False, grad_output: Any = None, grad_out: Any = None) -> Any: ...
 
-__all__ = ['L1Loss', 'MSELoss', 'SmoothL1Loss', 'HuberLoss', 'SoftMarginLoss', 'BCELoss', 'BCEWithLogitsLoss', 'PoissonNLLLoss', 'GaussianNLLLoss', 'KLDivLoss', 'MarginRankingLoss', 'HingeEmbeddingLoss', 'SigmoidFocalLoss', 'CTCLoss', 'CrossEntropyLoss', 'FocalLoss', 'NLLLoss', 'ZeroOneLoss', 'CosineEmbeddingLoss', 'MultiMarginLoss', 'MultiLabelMarginLoss', 'MultiLabelSoftMarginLoss', 'TripletMarginLoss', 'TripletMarginWithDistanceLoss']
+__all__ = ['L1Loss', 'MSELoss', 'SmoothL1Loss', 'HuberLoss', 'SoftMarginLoss', 'BCELoss', 'BCEWithLogitsLoss', 'PoissonNLLLoss', 'GaussianNLLLoss', 'KLDivLoss', 'MarginRankingLoss', 'HingeEmbeddingLoss', 'SigmoidFocalLoss', 'PseudoHuberLoss', 'QuantileLoss', 'ExpectileLoss', 'LogCoshLoss', 'TweedieLoss', 'GammaLoss', 'SquaredLogErrorLoss', 'CTCLoss', 'CrossEntropyLoss', 'FocalLoss', 'NLLLoss', 'ZeroOneLoss', 'CosineEmbeddingLoss', 'MultiMarginLoss', 'MultiLabelMarginLoss', 'MultiLabelSoftMarginLoss', 'TripletMarginLoss', 'TripletMarginWithDistanceLoss']
 
 class L1Loss(Loss):
     def __init__(self, reduction='mean'): ...
@@ -45,6 +45,27 @@ class HingeEmbeddingLoss(Loss):
 
 class SigmoidFocalLoss(Loss):
     def __init__(self, alpha=0.25, gamma=2.0, reduction='none'): ...
+
+class PseudoHuberLoss(Loss):
+    def __init__(self, delta=1.0, reduction='mean'): ...
+
+class QuantileLoss(Loss):
+    def __init__(self, quantile=0.5, reduction='mean'): ...
+
+class ExpectileLoss(Loss):
+    def __init__(self, expectile=0.5, reduction='mean'): ...
+
+class LogCoshLoss(Loss):
+    def __init__(self, reduction='mean'): ...
+
+class TweedieLoss(Loss):
+    def __init__(self, power=1.5, log_input=True, full=False, reduction='mean'): ...
+
+class GammaLoss(Loss):
+    def __init__(self, log_input=True, full=False, reduction='mean'): ...
+
+class SquaredLogErrorLoss(Loss):
+    def __init__(self, reduction='mean'): ...
 
 class CTCLoss(Loss):
     def __init__(self, blank=0, reduction='mean', zero_infinity=False): ...
