@@ -1,8 +1,8 @@
 """Loss classes named as in ``torch.nn``: built with the options, called with the arrays.
 
 Each class stores its options (validated when called) and forwards to the
-functional form, with the same ``return_grad``, ``grad_output`` and ``grad_out``
-keywords::
+functional form, with the same ``return_grad``, ``grad_output``, ``grad_out``,
+``return_hess`` and ``hess_out`` keywords::
 
     >>> import numbaloss as nl
     >>> loss_fn = nl.SmoothL1Loss(beta=0.5)
@@ -33,13 +33,23 @@ class Loss:
         for key, value in self.options.items():
             setattr(self, key, value)
 
-    def __call__(self, *arrays, return_grad=False, grad_output=None, grad_out=None):
+    def __call__(
+        self,
+        *arrays,
+        return_grad=False,
+        grad_output=None,
+        grad_out=None,
+        return_hess=False,
+        hess_out=None,
+    ):
         return type(self)._function(
             *arrays,
             **self.options,
             return_grad=return_grad,
             grad_output=grad_output,
             grad_out=grad_out,
+            return_hess=return_hess,
+            hess_out=hess_out,
         )
 
     def __repr__(self):
@@ -54,7 +64,8 @@ def _class_doc(name, function_name, signature):
         "",
         f"``{name}{signature}`` stores the options; calling the instance with the",
         f"arrays returns ``{function_name}(*arrays, **options)``, and accepts",
-        "``return_grad``, ``grad_output`` and ``grad_out`` as the function does.",
+        "``return_grad``, ``grad_output``, ``grad_out``, ``return_hess`` and",
+        "``hess_out`` as the function does.",
         "",
     ]
     if signature.parameters:

@@ -3,7 +3,7 @@
 from typing import Any
 
 class Loss:
-    def __call__(self, *arrays: Any, return_grad: bool = False, grad_output: Any = None, grad_out: Any = None) -> Any: ...
+    def __call__(self, *arrays: Any, return_grad: bool = False, grad_output: Any = None, grad_out: Any = None, return_hess: bool = False, hess_out: Any = None) -> Any: ...
 
 __all__ = ['L1Loss', 'MSELoss', 'SmoothL1Loss', 'HuberLoss', 'SoftMarginLoss', 'BCELoss', 'BCEWithLogitsLoss', 'PoissonNLLLoss', 'GaussianNLLLoss', 'KLDivLoss', 'MarginRankingLoss', 'HingeEmbeddingLoss', 'SigmoidFocalLoss', 'PseudoHuberLoss', 'QuantileLoss', 'ExpectileLoss', 'LogCoshLoss', 'TweedieLoss', 'GammaLoss', 'SquaredLogErrorLoss', 'CTCLoss', 'CrossEntropyLoss', 'FocalLoss', 'NLLLoss', 'ZeroOneLoss', 'CosineEmbeddingLoss', 'MultiMarginLoss', 'MultiLabelMarginLoss', 'MultiLabelSoftMarginLoss', 'TripletMarginLoss', 'TripletMarginWithDistanceLoss']
 

@@ -56,12 +56,43 @@ def cuda_backend(family):
         raise RuntimeError(f"the {family} losses have no CUDA implementation yet") from exc
 
 
-def on_device(family):
+def _check_hess_keywords(name, hessian, kwargs):
+    """``return_hess``/``hess_out`` checked (docs/conventions.rst, "Second derivatives").
+
+    A loss without a Hessian (``hessian`` False) accepts ``return_hess=False`` (and
+    drops it: its function has no such keyword) and raises ``TypeError`` naming the
+    loss for ``return_hess=True``; ``return_hess=True`` needs ``return_grad=True``,
+    and ``hess_out`` needs ``return_hess=True`` (``ValueError``s).
+    """
+    if not hessian:
+        wanted = kwargs.pop("return_hess", False)
+        out = kwargs.pop("hess_out", None)
+        if wanted or out is not None:
+            raise TypeError(
+                f"{name} has no Hessian diagonal: return_hess=True (and hess_out) are "
+                "supported by the elementwise losses, cross_entropy, nll_loss and focal_loss"
+            )
+        return
+    if kwargs.get("return_hess") and not kwargs.get("return_grad"):
+        raise ValueError(
+            f"{name}: return_hess=True requires return_grad=True (the call returns "
+            "(loss, grad, hess))"
+        )
+    if kwargs.get("hess_out") is not None and not kwargs.get("return_hess"):
+        raise ValueError(
+            f"{name}: hess_out is only written with return_hess=True; "
+            "pass return_hess=True, or leave hess_out out"
+        )
+
+
+def on_device(family, *, hessian=False):
     """Decorate a loss so that device-array arguments run its CUDA version.
 
     The CPU function is called unchanged for host arguments; the check costs one
     attribute lookup per argument.  A ``grad_out`` without ``return_grad=True`` is a
-    ``ValueError`` (on both devices), since no gradient would be written into it.
+    ``ValueError`` (on both devices), since no gradient would be written into it;
+    ``return_hess`` and ``hess_out`` are checked likewise (``hessian``: whether the
+    loss has a Hessian's diagonal, from the registry).
     """
     import functools
 
@@ -75,6 +106,8 @@ def on_device(family):
                     f"{name}: grad_out is only written with return_grad=True; "
                     "pass return_grad=True, or leave grad_out out"
                 )
+            if "return_hess" in kwargs or "hess_out" in kwargs:
+                _check_hess_keywords(name, hessian, kwargs)
             if any_device_array(*args, *kwargs.values()):
                 return getattr(cuda_backend(family), name)(*args, **kwargs)
             return func(*args, **kwargs)

@@ -76,11 +76,14 @@ def run_elementwise(
     grad_slots=(0,),
     divisor=None,
     domain_error=None,
+    return_hess=False,
+    hess_out=None,
 ):
     """Run ``kernel`` over flat ``operands`` (up to 4) and build the results.
 
     ``grad_slots`` says which kernel gradient outputs (0 = ``dloss/da``, 1 =
-    ``dloss/db``) belong to the predictions named in ``grad_names``.  ``divisor`` is
+    ``dloss/db``) belong to the predictions named in ``grad_names``; the Hessian's
+    outputs (``return_hess``, ``hess_out``) follow the same slots.  ``divisor`` is
     what ``'mean'`` divides by (default: the number of elements); ``'batchmean'`` is
     passed in by the caller as ``reduction='mean'`` with its own divisor.
     """
@@ -114,6 +117,13 @@ def run_elementwise(
             slots[slot] = made_slot
     grad_a = slots[0].buffer if slots[0] is not None else None
     grad_b = slots[1].buffer if slots[1] is not None else None
+    hslots = [None, None]
+    if return_hess:
+        made = outputs.hess_slots(grad_names, ops, hess_out, [a, b, c, d], grad_out)
+        for slot, made_slot in zip(grad_slots, made):
+            hslots[slot] = made_slot
+    hess_a = hslots[0].buffer if hslots[0] is not None else None
+    hess_b = hslots[1].buffer if hslots[1] is not None else None
 
     parallel.run_ranges(
         kernel,
@@ -128,6 +138,8 @@ def run_elementwise(
         loss_out,
         grad_a,
         grad_b,
+        hess_a,
+        hess_b,
         n,
         parallel.BLOCK,
         partials,
@@ -141,4 +153,8 @@ def run_elementwise(
         loss = loss.astype(ops.dtype) if loss.dtype != ops.dtype else loss
     else:
         loss = outputs.reduced_loss(partials.sum(), reduction, divisor, ops.dtype)
-    return outputs.results(loss, [slots[k] for k in grad_slots] if return_grad else None)
+    return outputs.results(
+        loss,
+        [slots[k] for k in grad_slots] if return_grad else None,
+        [hslots[k] for k in grad_slots] if return_hess else None,
+    )

@@ -12,9 +12,11 @@ docs/conventions.rst, "Gradients"), and :mod:`.cuda_support` has their device tw
   is the caller's ``grad_out`` itself when its memory allows (in place, also when
   ``grad_out`` is the prediction), else a new array that :meth:`GradSlot.finish`
   copies into ``grad_out``;
+* :func:`hess_slots`: the same slots for the Hessian's diagonal (``hess_out``,
+  ``return_hess=True``), which must not overlap the gradient's;
 * :func:`reduced_loss`, :func:`loss_array` and :func:`results`: the loss in the
-  result dtype, and the ``loss`` / ``(loss, grad)`` / ``(loss, (grad, ...))`` that
-  the call returns.
+  result dtype, and the ``loss`` / ``(loss, grad)`` / ``(loss, (grad, ...))`` /
+  ``(loss, grad, hess)`` that the call returns.
 
 A *layout* tells a slot how a caller's array maps onto the kernel's buffer: it has
 ``shape``, ``dtype`` (the result dtype), ``cdtype`` (the compute dtype),
@@ -29,18 +31,19 @@ import numpy as np
 from .validation import as_array, check_broadcastable
 
 
-def unpack_grad_out(grad_out, names):
-    """``grad_out`` as one entry per prediction (``None`` where not given)."""
+def unpack_grad_out(grad_out, names, label="grad_out"):
+    """``grad_out`` (or ``hess_out``: ``label``) as one entry per prediction (``None``
+    where not given)."""
     if grad_out is None:
         return [None] * len(names)
     if len(names) == 1:
         if isinstance(grad_out, (tuple, list)):
             if len(grad_out) != 1:
-                raise ValueError(f"grad_out must be one array for {names[0]}")
+                raise ValueError(f"{label} must be one array for {names[0]}")
             return list(grad_out)
         return [grad_out]
     if not isinstance(grad_out, (tuple, list)) or len(grad_out) != len(names):
-        raise ValueError(f"grad_out must be a tuple of {len(names)} arrays, for {', '.join(names)}")
+        raise ValueError(f"{label} must be a tuple of {len(names)} arrays, for {', '.join(names)}")
     return list(grad_out)
 
 
@@ -72,18 +75,18 @@ def upstream_rows(grad_output, loss_shape, dtype):
     return np.ascontiguousarray(g).reshape(-1)
 
 
-def check_grad_out(name, grad_out, shape, dtype):
-    """``grad_out`` for ``name``: a writeable NumPy array of the prediction's shape and dtype."""
+def check_grad_out(name, grad_out, shape, dtype, label="grad_out"):
+    """``grad_out`` (or ``hess_out``: ``label``) for ``name``: a writeable NumPy array of
+    the prediction's shape and dtype."""
+    what = f"{label} for {name}"
     if not isinstance(grad_out, np.ndarray):
-        raise TypeError(f"grad_out for {name} must be a NumPy array, got {type(grad_out).__name__}")
+        raise TypeError(f"{what} must be a NumPy array, got {type(grad_out).__name__}")
     if grad_out.shape != tuple(shape):
-        raise ValueError(
-            f"grad_out for {name} must have shape {tuple(shape)}, got {tuple(grad_out.shape)}"
-        )
+        raise ValueError(f"{what} must have shape {tuple(shape)}, got {tuple(grad_out.shape)}")
     if grad_out.dtype != dtype:
-        raise ValueError(f"grad_out for {name} must have dtype {dtype}, got {grad_out.dtype}")
+        raise ValueError(f"{what} must have dtype {dtype}, got {grad_out.dtype}")
     if not grad_out.flags.writeable:
-        raise ValueError(f"grad_out for {name} is read-only")
+        raise ValueError(f"{what} is read-only")
 
 
 def _overlaps_differently(reader, out):
@@ -107,14 +110,15 @@ class GradSlot:
     """Where the gradient of the prediction ``name`` is written (see the module docs).
 
     ``readers`` are the kernel's operands: ``grad_out`` is used as the buffer only
-    when it overlaps none of them except element for element.
+    when it overlaps none of them except element for element.  ``label`` names the
+    caller's argument in errors (``"hess_out"`` for a Hessian's slot).
     """
 
-    def __init__(self, name, layout, grad_out, readers=()):
+    def __init__(self, name, layout, grad_out, readers=(), label="grad_out"):
         self.layout = layout
         self.out = grad_out
         if grad_out is not None:
-            check_grad_out(name, grad_out, layout.shape, layout.dtype)
+            check_grad_out(name, grad_out, layout.shape, layout.dtype, label)
             view = layout.to_kernel(grad_out)
             if view.dtype == layout.cdtype and view.flags.c_contiguous:
                 view = view.reshape(layout.kernel_shape)
@@ -134,12 +138,38 @@ class GradSlot:
         return grad.astype(dtype) if grad.dtype != dtype else grad
 
 
-def grad_slots(names, layouts, grad_out, readers=()):
+def grad_slots(names, layouts, grad_out, readers=(), label="grad_out"):
     """One :class:`GradSlot` per prediction (``layouts``: one, or one per name)."""
     if not isinstance(layouts, (tuple, list)):
         layouts = [layouts] * len(names)
-    outs = unpack_grad_out(grad_out, names)
-    return [GradSlot(n, lay, out, readers) for n, lay, out in zip(names, layouts, outs)]
+    outs = unpack_grad_out(grad_out, names, label)
+    return [GradSlot(n, lay, out, readers, label) for n, lay, out in zip(names, layouts, outs)]
+
+
+def check_disjoint_outputs(names, grad_outs, hess_outs):
+    """``ValueError`` where a ``hess_out`` shares memory with a ``grad_out`` (both would be
+    written; the prediction itself may be either one, not both)."""
+    for name, h in zip(names, hess_outs):
+        if not isinstance(h, np.ndarray):
+            continue
+        for other, g in zip(names, grad_outs):
+            if isinstance(g, np.ndarray) and np.may_share_memory(h, g) and np.shares_memory(h, g):
+                raise ValueError(
+                    f"hess_out for {name} overlaps grad_out for {other}: the gradient and the "
+                    "Hessian need separate arrays"
+                )
+
+
+def hess_slots(names, layouts, hess_out, readers=(), grad_out=None):
+    """One :class:`GradSlot` per prediction for the Hessian's diagonal (``hess_out``).
+
+    The rules of ``grad_out`` apply (it may be the prediction itself); ``grad_out``,
+    the caller's gradient arrays, must not overlap it (:func:`check_disjoint_outputs`).
+    """
+    check_disjoint_outputs(
+        names, unpack_grad_out(grad_out, names), unpack_grad_out(hess_out, names, "hess_out")
+    )
+    return grad_slots(names, layouts, hess_out, readers, "hess_out")
 
 
 def divide(total, divisor):
@@ -162,9 +192,16 @@ def loss_array(values, loss_shape, dtype):
     return loss.astype(dtype) if loss.dtype != dtype else loss
 
 
-def results(loss, slots=None):
-    """What a call returns: ``loss``, or ``(loss, grad)`` / ``(loss, (grad, ...))``."""
+def _finished(slots):
+    done = [s if isinstance(s, np.ndarray) else s.finish() for s in slots]
+    return done[0] if len(done) == 1 else tuple(done)
+
+
+def results(loss, slots=None, hess=None):
+    """What a call returns: ``loss``, or ``(loss, grad)`` / ``(loss, (grad, ...))``, or
+    with the Hessian's slots ``hess`` ``(loss, grad, hess)`` (tuples alike)."""
     if slots is None:
         return loss
-    grads = [s if isinstance(s, np.ndarray) else s.finish() for s in slots]
-    return loss, grads[0] if len(grads) == 1 else tuple(grads)
+    if hess is None:
+        return loss, _finished(slots)
+    return loss, _finished(slots), _finished(hess)

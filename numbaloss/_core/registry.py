@@ -1,8 +1,8 @@
 """The one table of numbaloss's public functions, and what is derived from it.
 
 Each loss (and each stable primitive) is declared here once, in :data:`ENTRIES`:
-its public name and family, the prediction arguments that get a gradient, its
-PyTorch counterpart, its ``torch.nn``-style class with the constructor options,
+its public name and family, the prediction arguments that get a gradient, whether
+it returns the Hessian's diagonal (``return_hess``), its PyTorch counterpart, its ``torch.nn``-style class with the constructor options,
 parameter samples for the offline PTX check, and its note for the migration
 table.  Everything else that lists losses is derived from this table:
 
@@ -42,6 +42,9 @@ class Entry:
     family: str
     #: arguments that get a gradient, in argument order (empty: no gradient)
     predictions: tuple = ("input",)
+    #: whether ``return_hess=True`` returns the diagonal of the Hessian (see
+    #: docs/adding_a_loss.rst); where False it raises ``TypeError`` naming the loss
+    hessian: bool = False
     #: PyTorch's (or torchvision's) counterpart, or None
     torch: str = None
     #: ``torch.nn``-style class name, or None (the stable primitives have none)
@@ -77,7 +80,7 @@ _ELEMENTWISE_LOSS = "``reduction='none'``: an array of the input's shape; otherw
 _ROW_LOSS = "``reduction='none'``: one value per row, of PyTorch's unreduced shape; otherwise a scalar of the result dtype."
 
 
-def _elementwise(name, cls, options, **kw):
+def _elementwise(name, cls, options, hessian=True, **kw):
     return Entry(
         name,
         "elementwise",
@@ -85,6 +88,7 @@ def _elementwise(name, cls, options, **kw):
         cls=cls,
         options=options,
         returns=_ELEMENTWISE_LOSS,
+        hessian=hessian,
         **kw,
     )
 
@@ -98,6 +102,7 @@ def _objective(name, cls, options, **kw):
         options=options,
         group=REGRESSION_OBJECTIVES,
         returns=_ELEMENTWISE_LOSS,
+        hessian=True,
         **kw,
     )
 
@@ -190,6 +195,7 @@ ENTRIES = (
         cls="SigmoidFocalLoss",
         options=(("alpha", 0.25), ("gamma", 2.0), ("reduction", "none")),
         group=BEYOND_PYTORCH,
+        hessian=True,
         note="torchvision's semantics (``reduction='none'``).",
         ptx=(("SigmoidFocal", 0.25, 1.5), ("SigmoidFocalSquare", 0.25)),
         returns=_ELEMENTWISE_LOSS,
@@ -275,6 +281,7 @@ ENTRIES = (
     Entry(
         "cross_entropy",
         "softmax",
+        hessian=True,
         torch="torch.nn.functional.cross_entropy",
         cls="CrossEntropyLoss",
         options=(("weight", None), ("ignore_index", -100), _R, ("label_smoothing", 0.0)),
@@ -285,6 +292,7 @@ ENTRIES = (
     Entry(
         "focal_loss",
         "softmax",
+        hessian=True,
         cls="FocalLoss",
         options=(("gamma", 2.0), ("weight", None), ("ignore_index", -100), _R),
         group=BEYOND_PYTORCH,
@@ -310,6 +318,7 @@ ENTRIES = (
     Entry(
         "nll_loss",
         "softmax",
+        hessian=True,
         torch="torch.nn.functional.nll_loss",
         cls="NLLLoss",
         options=(("weight", None), ("ignore_index", -100), _R),
@@ -385,15 +394,17 @@ def classes():
     return [e.cls for e in ENTRIES if e.cls]
 
 
-def names(family=None, *, with_class=False, with_gradient=False):
+def names(family=None, *, with_class=False, with_gradient=False, with_hessian=None):
     """Public names in table order, of one family or all; optionally only those with a
-    ``torch.nn``-style class or a gradient."""
+    ``torch.nn``-style class or a gradient, or (``with_hessian`` True / False) only
+    those with / without a Hessian's diagonal."""
     return [
         e.name
         for e in ENTRIES
         if (family is None or e.family == family)
         and (not with_class or e.cls)
         and (not with_gradient or e.predictions)
+        and (with_hessian is None or e.hessian == with_hessian)
     ]
 
 
@@ -408,13 +419,27 @@ grad_output : scalar or array_like, optional
 grad_out : ndarray{s}, optional
     Preallocated array{s} (shape and result dtype of {preds}) to write the
     gradient into; may be the prediction itself, for an in-place update.
-
+{hess_params}
 Returns
 -------
 loss : ndarray or NumPy scalar
     {returns}
 grad : ndarray{s}
-    Only with ``return_grad=True``: ``(loss, grad)`` is returned."""
+    Only with ``return_grad=True``: ``(loss, grad)`` is returned.{hess_returns}"""
+
+_HESS_PARAMS = """\
+return_hess : bool, optional
+    With ``return_grad=True``, also return the diagonal of the Hessian of
+    ``sum(grad_output * loss)`` with respect to {preds}{own}, from the
+    same fused pass; 0 at the kinks of piecewise losses.
+hess_out : ndarray{s}, optional
+    Preallocated array{s} for the Hessian's diagonal, as ``grad_out``
+    (they must not overlap each other).
+"""
+
+_HESS_RETURNS = """
+hess : ndarray{s}
+    Only with ``return_hess=True``: ``(loss, grad, hess)`` is returned."""
 
 
 def grad_doc(e):
@@ -423,8 +448,14 @@ def grad_doc(e):
     many = len(e.predictions) > 1
     import textwrap
 
+    s = " or tuple" if many else ""
     returns = "\n    ".join(textwrap.wrap(e.returns, 76))
-    return _GRAD_DOC.format(preds=preds, s=" or tuple" if many else "", returns=returns)
+    own = " (each prediction's own block)" if many else ""
+    hess_params = _HESS_PARAMS.format(preds=preds, s=s, own=own) if e.hessian else ""
+    hess_returns = _HESS_RETURNS.format(s=s) if e.hessian else ""
+    return _GRAD_DOC.format(
+        preds=preds, s=s, returns=returns, hess_params=hess_params, hess_returns=hess_returns
+    )
 
 
 def _fill_doc(doc, text):
@@ -445,12 +476,14 @@ def public(func):
 
     Fills the ``{grad_doc}`` line of its docstring with the common keywords (the
     one docstring template of the package) and routes calls with device arrays to
-    the family's CUDA version (:func:`~numbaloss._core.devices.on_device`).
+    the family's CUDA version (:func:`~numbaloss._core.devices.on_device`), which
+    also checks the output keywords (``return_hess`` of a loss without a Hessian is
+    a ``TypeError`` naming it).
     """
     e = entry(func.__name__)
     if func.__doc__ and "{grad_doc}" in func.__doc__:
         func.__doc__ = _fill_doc(func.__doc__, grad_doc(e))
-    return on_device(e.family)(func)
+    return on_device(e.family, hessian=e.hessian)(func)
 
 
 def export(family, module, namespace):

@@ -34,7 +34,7 @@ def stubs():
     classes.append(
         "class Loss:\n"
         "    def __call__(self, *arrays: Any, return_grad: bool = False, grad_output: Any = None,"
-        " grad_out: Any = None) -> Any: ...\n\n"
+        " grad_out: Any = None, return_hess: bool = False, hess_out: Any = None) -> Any: ...\n\n"
     )
     classes.append(f"__all__ = {registry.classes()!r}\n\n")
     for e in registry.ENTRIES:

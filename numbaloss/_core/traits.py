@@ -12,7 +12,9 @@ time, so one kernel body serves every loss and stays cacheable on disk.
 ``index(lo + j)`` marks a computed array index as non-negative; see :func:`index`.
 ``weigh(w, v)`` applies an optional weight; an absent one is :data:`UNIT`.  A loss
 may also split its point into *prepasses* that the kernel runs in loops of their
-own (:func:`n_prepasses`, :func:`point_after_prepasses`).
+own (:func:`n_prepasses`, :func:`point_and_hess_after_prepasses`), and declares its second
+derivatives in a second point function, ``point_hess``, which the kernels call only
+where a Hessian is written (:func:`point_and_hess`).
 """
 
 from collections import namedtuple
@@ -162,6 +164,10 @@ def static_dispatch(method, arguments, *, name=None, lookup=None, default=None, 
 #: ``point(params, a, b, c, d)``: the loss's value, gradients and domain flag at one element.
 point = static_dispatch("point", "a b c d")
 
+#: ``point_hess(params, a, b, c, d)``: ``(loss, dloss/da, dloss/db, d2loss/da2,
+#: d2loss/db2, out_of_domain)`` at one element (the loss's ``point_hess``).
+point_hess = static_dispatch("point_hess", "a b c d")
+
 
 # --- losses computed in passes --------------------------------------------------------
 #
@@ -210,27 +216,6 @@ def _prepass(k):
 
 first_prepass = _prepass(0)
 second_prepass = _prepass(1)
-
-
-def point_after_prepasses(params, a, b, c, d, r0, r1):
-    """The point from the prepasses' results ``r0``, ``r1``; ``point(params, a, b,
-    c, d)`` for a loss without prepasses (which ignores ``r0`` and ``r1``)."""
-    cls = type(params)
-    if hasattr(cls, "prepasses"):
-        return cls.after_prepasses(params, a, b, c, d, r0, r1)
-    return cls.point(params, a, b, c, d)
-
-
-@jit_overload(point_after_prepasses)
-def _ov_point_after_prepasses(params, a, b, c, d, r0, r1):
-    cls = getattr(params, "instance_class", None)
-    if hasattr(cls, "prepasses"):
-        after = cls.after_prepasses
-        return lambda params, a, b, c, d, r0, r1: after(params, a, b, c, d, r0, r1)
-    func = getattr(cls, "point", None)
-    if func is None:
-        return None
-    return lambda params, a, b, c, d, r0, r1: func(params, a, b, c, d)
 
 
 def like(x, value):
@@ -285,3 +270,100 @@ def _ov_is_on(flag):
     if cls is Off:
         return lambda flag: False
     return None
+
+
+# --- second derivatives, compiled only where they are written -------------------------
+#
+# A loss that has second derivatives declares ``point_hess(params, a, b, c, d)`` next
+# to its ``point``, returning ``(loss, ga, gb, ha, hb, out_of_domain)``: ``ha`` and
+# ``hb`` are the second derivatives of the element's loss with respect to ``a`` and
+# ``b`` (the diagonal of the Hessian: elements do not interact).  A loss with
+# prepasses declares ``after_prepasses_hess(params, a, b, c, d, r0, r1)`` alike.
+# The kernels call :func:`point_and_hess` / :func:`point_and_hess_after_prepasses`
+# with their Hessian outputs: where both are ``None`` (no Hessian written) these
+# are the loss's ``point`` with two zeros that the kernel never reads, so the loop
+# compiled for ``return_hess=False`` is the gradient-only loop of before, and a
+# loss without ``point_hess`` still compiles there.  The choice is made on the
+# outputs' types, at compile time.
+
+
+def _wants_hess(hess_a, hess_b):
+    """True unless both Hessian outputs are ``None`` (or numba's ``none`` type)."""
+    none = (type(None), types.NoneType)
+    return not (isinstance(hess_a, none) and isinstance(hess_b, none))
+
+
+def point_and_hess(params, a, b, c, d, hess_a, hess_b):
+    """``(loss, ga, gb, ha, hb, out_of_domain)`` of the loss at one element: its
+    ``point_hess``, or its ``point`` and zeros where ``hess_a`` and ``hess_b`` are
+    both ``None``."""
+    cls = type(params)
+    if _wants_hess(hess_a, hess_b):
+        return cls.point_hess(params, a, b, c, d)
+    loss, ga, gb, flag = cls.point(params, a, b, c, d)
+    return loss, ga, gb, 0 * ga, 0 * gb, flag
+
+
+def _ov_point_and_hess(params, a, b, c, d, hess_a, hess_b):
+    cls = getattr(params, "instance_class", None)
+    if _wants_hess(hess_a, hess_b):
+        func = getattr(cls, "point_hess", None)
+        if func is None:
+            return None
+        return lambda params, a, b, c, d, hess_a, hess_b: func(params, a, b, c, d)
+    func = getattr(cls, "point", None)
+    if func is None:
+        return None
+
+    def impl(params, a, b, c, d, hess_a, hess_b):
+        loss, ga, gb, flag = func(params, a, b, c, d)
+        return loss, ga, gb, like(ga, 0), like(gb, 0), flag
+
+    return impl
+
+
+jit_overload(point_and_hess)(_ov_point_and_hess)
+STATIC_DISPATCHES.append((point_and_hess, _ov_point_and_hess))
+
+
+def point_and_hess_after_prepasses(params, a, b, c, d, r0, r1, hess_a, hess_b):
+    """:func:`point_and_hess` from the prepasses' results ``r0``, ``r1``: the loss's
+    ``after_prepasses`` (or ``after_prepasses_hess``) of them, or for a loss without
+    prepasses its point (which ignores ``r0`` and ``r1``)."""
+    cls = type(params)
+    if not hasattr(cls, "prepasses"):
+        return point_and_hess(params, a, b, c, d, hess_a, hess_b)
+    if _wants_hess(hess_a, hess_b):
+        return cls.after_prepasses_hess(params, a, b, c, d, r0, r1)
+    loss, ga, gb, flag = cls.after_prepasses(params, a, b, c, d, r0, r1)
+    return loss, ga, gb, 0 * ga, 0 * gb, flag
+
+
+@jit_overload(point_and_hess_after_prepasses)
+def _ov_point_and_hess_after_prepasses(params, a, b, c, d, r0, r1, hess_a, hess_b):
+    cls = getattr(params, "instance_class", None)
+    if not hasattr(cls, "prepasses"):
+        if _ov_point_and_hess(params, a, b, c, d, hess_a, hess_b) is None:
+            return None
+        return lambda params, a, b, c, d, r0, r1, hess_a, hess_b: point_and_hess(
+            params, a, b, c, d, hess_a, hess_b
+        )
+    if _wants_hess(hess_a, hess_b):
+        func = getattr(cls, "after_prepasses_hess", None)
+        if func is None:
+            return None
+        return lambda params, a, b, c, d, r0, r1, hess_a, hess_b: func(params, a, b, c, d, r0, r1)
+    after = cls.after_prepasses
+
+    def impl(params, a, b, c, d, r0, r1, hess_a, hess_b):
+        loss, ga, gb, flag = after(params, a, b, c, d, r0, r1)
+        return loss, ga, gb, like(ga, 0), like(gb, 0), flag
+
+    return impl
+
+
+def has_hess(cls):
+    """Whether the point class ``cls`` declares its second derivatives."""
+    if not hasattr(cls, "point_hess"):
+        return False
+    return not hasattr(cls, "prepasses") or hasattr(cls, "after_prepasses_hess")

@@ -2,7 +2,8 @@
 
 ``run_block_range`` is the one kernel that loops over elements for every loss
 (the parameter tuples and point functions of :mod:`.points`): it fuses the loss,
-the gradient(s) times ``grad_output`` and the per-block partial sums in one pass
+the gradient(s) times ``grad_output``, with ``return_hess=True`` the second
+derivatives times ``grad_output``, and the per-block partial sums in one pass
 over memory.  Losses with prepasses (see :mod:`numbaloss._core.traits`) get each
 prepass's loop over an in-cache sub-block of their own before the loop that
 finishes the points.
@@ -16,7 +17,7 @@ from .._core.traits import (
     index,
     like,
     n_prepasses,
-    point_after_prepasses,
+    point_and_hess_after_prepasses,
     second_prepass,
 )
 from .._jit import kernel_jit
@@ -33,9 +34,29 @@ SUB_BLOCK = 256
 
 @kernel_jit
 def run_block_range(
-    params, a, b, c, d, gout, loss_out, grad_a, grad_b, n, block, partials, flags, start, stop
+    params,
+    a,
+    b,
+    c,
+    d,
+    gout,
+    loss_out,
+    grad_a,
+    grad_b,
+    hess_a,
+    hess_b,
+    n,
+    block,
+    partials,
+    flags,
+    start,
+    stop,
 ):
     """Blocks ``start..stop``: loss (to ``loss_out`` or block sums), gradients, flags.
+
+    ``hess_a``/``hess_b`` receive the second derivatives where they are arrays; where
+    both are ``None`` the kernel is compiled without them, from the loss's ``point``
+    alone (see :func:`numbaloss._core.traits.point_and_hess`).
 
     Each sub-block is computed into small scratch rows (losses and gradients), and
     short loops of their own then sum the losses and copy the gradients out.  The
@@ -51,6 +72,8 @@ def run_block_range(
     grad_rows_b = np.empty(SUB_BLOCK, dtype=a.dtype)
     first_rows = np.empty(SUB_BLOCK, dtype=a.dtype)
     second_rows = np.empty(SUB_BLOCK, dtype=a.dtype)
+    hess_rows_a = np.empty(SUB_BLOCK if hess_a is not None else 0, dtype=a.dtype)
+    hess_rows_b = np.empty(SUB_BLOCK if hess_b is not None else 0, dtype=a.dtype)
     for blk in range(start, stop):
         lo = blk * block
         hi = min(lo + block, n)
@@ -69,8 +92,16 @@ def run_block_range(
             part_bad = False
             for j in range(m):
                 i = index(sub + j)
-                loss, ga, gb, flag = point_after_prepasses(
-                    params, at(a, i), at(b, i), at(c, i), at(d, i), first_rows[j], second_rows[j]
+                loss, ga, gb, ha, hb, flag = point_and_hess_after_prepasses(
+                    params,
+                    at(a, i),
+                    at(b, i),
+                    at(c, i),
+                    at(d, i),
+                    first_rows[j],
+                    second_rows[j],
+                    hess_a,
+                    hess_b,
                 )
                 loss_rows[j] = loss
                 g = at(gout, i)
@@ -80,6 +111,10 @@ def run_block_range(
                     grad_rows_a[j] = ga * g
                 if grad_b is not None:
                     grad_rows_b[j] = gb * g
+                if hess_a is not None:
+                    hess_rows_a[j] = ha * g
+                if hess_b is not None:
+                    hess_rows_b[j] = hb * g
                 part_bad |= flag
             if loss_out is not None:
                 for j in range(m):
@@ -95,6 +130,12 @@ def run_block_range(
             if grad_b is not None:
                 for j in range(m):
                     grad_b[index(sub + j)] = grad_rows_b[j]
+            if hess_a is not None:
+                for j in range(m):
+                    hess_a[index(sub + j)] = hess_rows_a[j]
+            if hess_b is not None:
+                for j in range(m):
+                    hess_b[index(sub + j)] = hess_rows_b[j]
             bad += part_bad
         partials[blk] = total
         flags[blk] = bad

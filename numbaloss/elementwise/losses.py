@@ -2,7 +2,7 @@
 
 Every function takes array_like arguments and returns NumPy results (see the
 package docs for the common keywords ``reduction``, ``return_grad``,
-``grad_output`` and ``grad_out``).  The arguments are validated by :mod:`.plans`,
+``grad_output``, ``grad_out``, ``return_hess`` and ``hess_out``).  The arguments are validated by :mod:`.plans`,
 which the CUDA versions in :mod:`.cuda` share; device-array arguments are routed
 there by :func:`~numbaloss._core.devices.on_device`.
 """
@@ -17,7 +17,7 @@ from .._core.validation import HOST
 from . import cpu, plans
 
 
-def _run(plan, return_grad, grad_output, grad_out):
+def _run(plan, return_grad, grad_output, grad_out, return_hess=False, hess_out=None):
     """Run a validated :class:`~.plans.Plan` on the CPU and build NumPy results."""
     ops = Operands(plan.first, plan.dtype_from)
     operands = [
@@ -30,8 +30,11 @@ def _run(plan, return_grad, grad_output, grad_out):
     names = list(plan.grad_names)
     broadcast_b = plan.grad_b_shape is not None
     outs = unpack_grad_out(grad_out, names) if return_grad else [None] * len(names)
-    # A broadcast second prediction gets its full-size gradient first, summed back below.
+    houts = unpack_grad_out(hess_out, names, "hess_out") if return_hess else [None] * len(names)
+    # A broadcast second prediction gets its full-size gradient (and second
+    # derivative: the diagonal of its own block sums alike) first, summed back below.
     kernel_outs = [None if broadcast_b and k == 1 else o for k, o in enumerate(outs)]
+    kernel_houts = [None if broadcast_b and k == 1 else o for k, o in enumerate(houts)]
     result = run_elementwise(
         cpu.run_block_range,
         plan.params,
@@ -45,15 +48,27 @@ def _run(plan, return_grad, grad_output, grad_out):
         grad_slots=plan.grad_slots,
         divisor=divisor,
         domain_error=plan.domain_error,
+        return_hess=return_hess,
+        hess_out=kernel_houts if return_hess else None,
     )
     if not return_grad or not broadcast_b:
         return result
-    loss, (ga, gb) = result
-    gb = np.asarray(_sum_to_shape(gb, plan.grad_b_shape), dtype=ops.dtype)
-    if outs[1] is not None:
-        np.copyto(outs[1], gb.reshape(outs[1].shape))
-        gb = outs[1]
-    return loss, (ga, gb)
+    loss, (ga, gb), *hess = result
+    gb = _summed_back(gb, plan.grad_b_shape, ops.dtype, outs[1])
+    if not hess:
+        return loss, (ga, gb)
+    ((ha, hb),) = hess
+    return loss, (ga, gb), (ha, _summed_back(hb, plan.grad_b_shape, ops.dtype, houts[1]))
+
+
+def _summed_back(full, shape, dtype, out):
+    """A broadcast prediction's full-size gradient (or second derivative) summed back to
+    its ``shape``, into ``out`` where given."""
+    summed = np.asarray(_sum_to_shape(full, shape), dtype=dtype)
+    if out is None:
+        return summed
+    np.copyto(out, summed.reshape(out.shape))
+    return out
 
 
 @public
@@ -66,13 +81,16 @@ def l1_loss(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Mean absolute error.
 
     .. math:: \ell_i = w_i \lvert x_i - y_i \rvert, \qquad
               \partial \ell_i / \partial x_i = w_i \operatorname{sign}(x_i - y_i)
 
-    with ``sign(0) = 0`` (PyTorch's subgradient).
+    with ``sign(0) = 0`` (PyTorch's subgradient).  The second derivative
+    (``return_hess=True``) is 0, also at the kink.
 
     Parameters
     ----------
@@ -92,7 +110,12 @@ def l1_loss(
     (0.5, [-0.3333333333333333, 0.0, 0.3333333333333333])
     """
     return _run(
-        plans.l1_loss(HOST, input, target, reduction, weight), return_grad, grad_output, grad_out
+        plans.l1_loss(HOST, input, target, reduction, weight),
+        return_grad,
+        grad_output,
+        grad_out,
+        return_hess,
+        hess_out,
     )
 
 
@@ -106,11 +129,14 @@ def mse_loss(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Mean squared error.
 
     .. math:: \ell_i = w_i (x_i - y_i)^2, \qquad
-              \partial \ell_i / \partial x_i = 2 w_i (x_i - y_i)
+              \partial \ell_i / \partial x_i = 2 w_i (x_i - y_i), \qquad
+              \partial^2 \ell_i / \partial x_i^2 = 2 w_i
 
     Parameters
     ----------
@@ -129,13 +155,27 @@ def mse_loss(
     2.5
     """
     return _run(
-        plans.mse_loss(HOST, input, target, reduction, weight), return_grad, grad_output, grad_out
+        plans.mse_loss(HOST, input, target, reduction, weight),
+        return_grad,
+        grad_output,
+        grad_out,
+        return_hess,
+        hess_out,
     )
 
 
 @public
 def smooth_l1_loss(
-    input, target, reduction="mean", beta=1.0, *, return_grad=False, grad_output=None, grad_out=None
+    input,
+    target,
+    reduction="mean",
+    beta=1.0,
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Smooth L1 loss: quadratic below ``beta``, linear above.
 
@@ -143,7 +183,8 @@ def smooth_l1_loss(
               |d_i| - 0.5 \beta & \text{otherwise} \end{cases}, \quad d_i = x_i - y_i
 
     The gradient is :math:`d_i / \beta` inside and :math:`\operatorname{sign}(d_i)`
-    outside.  ``beta=0`` is exactly :func:`l1_loss` (finite gradients, no 0/0).
+    outside; the second derivative :math:`1 / \beta` inside and 0 outside and at
+    :math:`|d_i| = \beta`.  ``beta=0`` is exactly :func:`l1_loss` (finite gradients, no 0/0).
     ``huber_loss(delta=b) == b * smooth_l1_loss(beta=b)``.
 
     Parameters
@@ -166,6 +207,8 @@ def smooth_l1_loss(
         return_grad,
         grad_output,
         grad_out,
+        return_hess,
+        hess_out,
     )
 
 
@@ -180,13 +223,16 @@ def huber_loss(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Huber loss: quadratic below ``delta``, ``delta``-scaled linear above.
 
     .. math:: \ell_i = w_i \begin{cases} 0.5 d_i^2 & |d_i| < \delta \\
               \delta (|d_i| - 0.5 \delta) & \text{otherwise} \end{cases}
 
-    The gradient is :math:`w_i \operatorname{clip}(d_i, -\delta, \delta)`.
+    The gradient is :math:`w_i \operatorname{clip}(d_i, -\delta, \delta)`; the second
+    derivative :math:`w_i` where :math:`|d_i| < \delta`, else 0 (also at the kink).
 
     Parameters
     ----------
@@ -211,12 +257,22 @@ def huber_loss(
         return_grad,
         grad_output,
         grad_out,
+        return_hess,
+        hess_out,
     )
 
 
 @public
 def soft_margin_loss(
-    input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
+    input,
+    target,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Two-class logistic loss with targets :math:`y \in \{-1, 1\}`.
 
@@ -225,6 +281,7 @@ def soft_margin_loss(
 
     Computed as a softplus, so it stays finite where PyTorch's ``log1p(exp(.))``
     overflows to inf (and its gradient to NaN) for :math:`-y x \gtrsim 89` in float32.
+    The second derivative is :math:`y_i^2 \sigma(y_i x_i) \sigma(-y_i x_i)`.
 
     Parameters
     ----------
@@ -240,7 +297,12 @@ def soft_margin_loss(
     0.220095
     """
     return _run(
-        plans.soft_margin_loss(HOST, input, target, reduction), return_grad, grad_output, grad_out
+        plans.soft_margin_loss(HOST, input, target, reduction),
+        return_grad,
+        grad_output,
+        grad_out,
+        return_hess,
+        hess_out,
     )
 
 
@@ -254,6 +316,8 @@ def binary_cross_entropy(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Binary cross entropy between probabilities ``input`` and ``target``.
 
@@ -264,7 +328,9 @@ def binary_cross_entropy(
     finite loss.  The gradient is the derivative of this clamped function,
     :math:`w_i(-y_i/x_i + (1-y_i)/(1-x_i))`, each term dropped where its log is
     clamped.  PyTorch instead returns :math:`w_i (x_i - y_i)/\max(x_i(1-x_i), 10^{-12})`;
-    the two agree wherever neither log is clamped.
+    the two agree wherever neither log is clamped.  The second derivative is
+    :math:`w_i (y_i / x_i^2 + (1 - y_i) / (1 - x_i)^2)`, each term again dropped
+    where its log is clamped.
 
     Parameters
     ----------
@@ -288,6 +354,8 @@ def binary_cross_entropy(
         return_grad,
         grad_output,
         grad_out,
+        return_hess,
+        hess_out,
     )
 
 
@@ -302,6 +370,8 @@ def binary_cross_entropy_with_logits(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Binary cross entropy on logits, stable for any magnitude.
 
@@ -311,7 +381,8 @@ def binary_cross_entropy_with_logits(
     .. math:: \partial \ell_i / \partial x_i = w_i \left[ (1 - y_i)
               - (1 + (p_i - 1) y_i) \, \sigma(-x_i) \right]
 
-    where :math:`p` is ``pos_weight`` (1 when not given).
+    where :math:`p` is ``pos_weight`` (1 when not given); the second derivative is
+    :math:`w_i (1 + (p_i - 1) y_i) \, \sigma(x_i) \sigma(-x_i)`.
 
     Parameters
     ----------
@@ -338,6 +409,8 @@ def binary_cross_entropy_with_logits(
         return_grad,
         grad_output,
         grad_out,
+        return_hess,
+        hess_out,
     )
 
 
@@ -353,6 +426,8 @@ def poisson_nll_loss(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Negative log likelihood of a Poisson distribution.
 
@@ -361,6 +436,7 @@ def poisson_nll_loss(
     :math:`\ell_i = x_i - y_i \log(x_i + \epsilon)`, gradient
     :math:`1 - y_i / (x_i + \epsilon)`.  ``full=True`` adds Stirling's term
     :math:`y \log y - y + \tfrac12 \log(2\pi y)` where :math:`y > 1` (no gradient).
+    Second derivatives: :math:`e^{x_i}` and :math:`y_i / (x_i + \epsilon)^2`.
 
     Parameters
     ----------
@@ -388,6 +464,8 @@ def poisson_nll_loss(
         return_grad,
         grad_output,
         grad_out,
+        return_hess,
+        hess_out,
     )
 
 
@@ -403,6 +481,8 @@ def gaussian_nll_loss(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Negative log likelihood of a Gaussian with predicted mean and variance.
 
@@ -414,6 +494,9 @@ def gaussian_nll_loss(
     ``var >= eps``, and 0 where the clamp is active.  (PyTorch clamps under
     ``no_grad`` and so passes the unclamped formula's gradient through there.)
     A ``var`` broadcast along axes (homoscedastic) gets its gradient summed over them.
+    Second derivatives (``return_hess=True``): :math:`1 / v_i` for the input and
+    :math:`(x_i - y_i)^2 / v_i^3 - 1 / (2 v_i^2)` for ``var`` (0 where clamped;
+    summed over broadcast axes like the gradient).
 
     Parameters
     ----------
@@ -441,6 +524,8 @@ def gaussian_nll_loss(
         return_grad,
         grad_output,
         grad_out,
+        return_hess,
+        hess_out,
     )
 
 
@@ -466,6 +551,8 @@ def kl_div(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Kullback-Leibler divergence, with ``input`` given as log-probabilities.
 
@@ -473,7 +560,8 @@ def kl_div(
               \partial \ell_i / \partial x_i = -y_i
 
     With ``log_target=True`` the target is a log-probability:
-    :math:`\ell_i = e^{y_i}(y_i - x_i)`, gradient :math:`-e^{y_i}`.
+    :math:`\ell_i = e^{y_i}(y_i - x_i)`, gradient :math:`-e^{y_i}`.  Linear in the
+    input: the second derivative is 0.
 
     Parameters
     ----------
@@ -495,7 +583,12 @@ def kl_div(
     0.368064
     """
     return _run(
-        plans.kl_div(HOST, input, target, reduction, log_target), return_grad, grad_output, grad_out
+        plans.kl_div(HOST, input, target, reduction, log_target),
+        return_grad,
+        grad_output,
+        grad_out,
+        return_hess,
+        hess_out,
     )
 
 
@@ -510,13 +603,15 @@ def margin_ranking_loss(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Ranking hinge loss for pairs.
 
     .. math:: \ell_i = \max(0, -y_i (x^{(1)}_i - x^{(2)}_i) + m)
 
     Gradients :math:`-y_i` and :math:`y_i` where the hinge is active (including
-    exactly at 0, as PyTorch), else 0.
+    exactly at 0, as PyTorch), else 0; second derivatives 0 (also at the hinge).
 
     Parameters
     ----------
@@ -540,6 +635,8 @@ def margin_ranking_loss(
         return_grad,
         grad_output,
         grad_out,
+        return_hess,
+        hess_out,
     )
 
 
@@ -553,13 +650,16 @@ def hinge_embedding_loss(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Hinge embedding loss for distances ``input`` and labels +-1.
 
     .. math:: \ell_i = [y_i \ne -1]\, x_i + [y_i \ne 1] \max(0, m - x_i)
 
     (PyTorch's definition: a label other than +-1 gets both terms.)  The gradient
-    is :math:`[y_i \ne -1] - [y_i \ne 1][m - x_i \ge 0]`.
+    is :math:`[y_i \ne -1] - [y_i \ne 1][m - x_i \ge 0]`, the second derivative 0
+    (also at the hinge).
 
     Parameters
     ----------
@@ -583,6 +683,8 @@ def hinge_embedding_loss(
         return_grad,
         grad_output,
         grad_out,
+        return_hess,
+        hess_out,
     )
 
 
@@ -597,6 +699,8 @@ def sigmoid_focal_loss(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""torchvision's sigmoid focal loss (RetinaNet), elementwise on logits.
 
@@ -609,6 +713,10 @@ def sigmoid_focal_loss(
 
     .. math:: \partial \ell / \partial x = \alpha_t \bigl[(\sigma(x) - y) q^{\gamma}
               + \gamma\, \mathrm{ce}\, (1 - 2y)\, q^{\gamma - 1} \sigma(x) \sigma(-x)\bigr].
+
+    The second derivative is :math:`\alpha_t q^{\gamma} \bigl[v + \gamma k r \bigl(2
+    (\sigma(x) - y) + \mathrm{ce}\,((\gamma - 1) k r + \sigma(-x) - \sigma(x))\bigr)\bigr]`
+    with :math:`v = \sigma(x)\sigma(-x)`, :math:`k = 1 - 2y` and :math:`r = v / q`.
 
     The logs of the sigmoids are formed without overflow and, for targets 0 and 1,
     :math:`q^{\gamma-1}\sigma(x)\sigma(-x)` is simplified exactly, so logits in the
@@ -640,6 +748,8 @@ def sigmoid_focal_loss(
         return_grad,
         grad_output,
         grad_out,
+        return_hess,
+        hess_out,
     )
 
 
@@ -656,6 +766,8 @@ def pseudo_huber_loss(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Pseudo-Huber loss: a smooth Huber loss, quadratic near 0 and linear far out.
 
@@ -697,6 +809,8 @@ def pseudo_huber_loss(
         return_grad,
         grad_output,
         grad_out,
+        return_hess,
+        hess_out,
     )
 
 
@@ -710,6 +824,8 @@ def quantile_loss(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Quantile (pinball) loss, whose minimizer is the ``quantile`` of the target.
 
@@ -750,6 +866,8 @@ def quantile_loss(
         return_grad,
         grad_output,
         grad_out,
+        return_hess,
+        hess_out,
     )
 
 
@@ -763,6 +881,8 @@ def expectile_loss(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Expectile loss: squared error weighted asymmetrically by the sign of the residual.
 
@@ -802,12 +922,22 @@ def expectile_loss(
         return_grad,
         grad_output,
         grad_out,
+        return_hess,
+        hess_out,
     )
 
 
 @public
 def log_cosh_loss(
-    input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
+    input,
+    target,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Log-cosh loss: about :math:`r^2/2` near 0 and :math:`|r| - \log 2` far out.
 
@@ -842,7 +972,12 @@ def log_cosh_loss(
     [0.0, 0.433781, 9.306853]
     """
     return _run(
-        plans.log_cosh_loss(HOST, input, target, reduction), return_grad, grad_output, grad_out
+        plans.log_cosh_loss(HOST, input, target, reduction),
+        return_grad,
+        grad_output,
+        grad_out,
+        return_hess,
+        hess_out,
     )
 
 
@@ -858,6 +993,8 @@ def tweedie_loss(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Negative log-likelihood of a Tweedie distribution with variance power ``power``.
 
@@ -921,6 +1058,8 @@ def tweedie_loss(
         return_grad,
         grad_output,
         grad_out,
+        return_hess,
+        hess_out,
     )
 
 
@@ -935,6 +1074,8 @@ def gamma_loss(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Negative log-likelihood of a gamma distribution (unit dispersion).
 
@@ -980,12 +1121,22 @@ def gamma_loss(
         return_grad,
         grad_output,
         grad_out,
+        return_hess,
+        hess_out,
     )
 
 
 @public
 def squared_log_error_loss(
-    input, target, reduction="mean", *, return_grad=False, grad_output=None, grad_out=None
+    input,
+    target,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Squared logarithmic error, for targets that span orders of magnitude.
 
@@ -1022,4 +1173,6 @@ def squared_log_error_loss(
         return_grad,
         grad_output,
         grad_out,
+        return_hess,
+        hess_out,
     )

@@ -16,7 +16,9 @@ the per-row math of :mod:`.points` (:func:`~.points.row_terms`,
 share.  The gradient is written in the same pass over the row: ``exp(x_c - m)``
 goes to a scratch row in cache and the gradient row is written from it, so
 ``grad`` may be the logits themselves (in-place update) without losing
-vectorization.  The wrapper validates the class indices in a pass over the
+vectorization.  With ``return_hess=True`` the diagonal of the Hessian is written
+in the same pass, from the same scratch row (``hess`` may be the logits too, but
+not the gradient).  The wrapper validates the class indices in a pass over the
 targets (:func:`check_targets`) before the kernel runs, so an index out of range
 leaves an in-place ``grad_out`` untouched.
 
@@ -49,8 +51,11 @@ from .points import (
     log_sum,
     prob_loss,
     prob_weight,
+    row_hess,
+    row_hess_terms,
     row_terms,
     target_grad,
+    target_hess,
 )
 
 #: Up to this many classes the row-tile kernel (vectorized across rows) is used.
@@ -152,7 +157,20 @@ def check_targets(target, weight, ignore_index, n_classes):
 
 @kernel_jit
 def index_rows(
-    params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_rows, partials, start, stop
+    params,
+    x,
+    target,
+    weight,
+    w_sum,
+    ga,
+    gb,
+    loss_out,
+    grad,
+    hess,
+    block_rows,
+    partials,
+    start,
+    stop,
 ):
     """Cross entropy / focal loss over row blocks ``start..stop``, along each row.
 
@@ -181,6 +199,9 @@ def index_rows(
                 if grad is not None:
                     for c in range(n_classes):
                         grad[r, c] = 0
+                if hess is not None:
+                    for c in range(n_classes):
+                        hess[r, c] = 0
                 continue
             m = row_max(x, r)
             x_t = x[r, t]
@@ -218,6 +239,26 @@ def index_rows(
                     for c in range(n_classes):
                         grad[r, c] = row[c] * scale
                 grad[r, t] = target_grad(e_t, s_rest, big_a, big_b, big_d * weight[t])
+            if hess is not None:
+                k = row_hess_terms(
+                    params,
+                    n_classes,
+                    log_s,
+                    (m - x_t) + log_s,
+                    e_t,
+                    s_rest,
+                    sd,
+                    weight[t],
+                    w_sum,
+                    at(ga, r),
+                    at(gb, r),
+                )
+                s = e_t + s_rest
+                a_s2 = big_a / (s * s)
+                inv_rest = x.dtype.type(1) / s_rest if s_rest > 0 else zero
+                for c in range(n_classes):
+                    hess[r, c] = row_hess(row[c], s, a_s2, k, inv_rest)
+                hess[r, t] = target_hess(e_t, s_rest, a_s2, k)
             if loss_out.shape[0] > 0:
                 loss_out[r] = part0 + part1
             total0 += np.float64(part0)
@@ -228,7 +269,20 @@ def index_rows(
 
 @kernel_jit
 def index_tiles(
-    params, x, target, weight, w_sum, ga, gb, loss_out, grad, block_rows, partials, start, stop
+    params,
+    x,
+    target,
+    weight,
+    w_sum,
+    ga,
+    gb,
+    loss_out,
+    grad,
+    hess,
+    block_rows,
+    partials,
+    start,
+    stop,
 ):
     """Like :func:`index_rows` for few classes: tiles of rows, vectorized across rows.
 
@@ -254,6 +308,13 @@ def index_tiles(
     big_d = np.empty(TILE, dtype=dtype)
     part0s = np.empty(TILE, dtype=np.float64)
     part1s = np.empty(TILE, dtype=np.float64)
+    # the Hessian's tile and per-row factors (empty without a Hessian)
+    h_rows = TILE if hess is not None else 0
+    htile = np.empty((n_classes if hess is not None else 0, TILE), dtype=dtype)
+    a_s2 = np.empty(h_rows, dtype=dtype)
+    k_r = np.empty(h_rows, dtype=dtype)
+    inv_rest = np.empty(h_rows, dtype=dtype)
+    h_t = np.empty(h_rows, dtype=dtype)
     for blk in range(start, stop):
         lo = blk * block_rows
         hi = min(lo + block_rows, n_rows)
@@ -312,12 +373,42 @@ def index_tiles(
                 scale[j] = a_ / (e_t[j] + s_rest[j]) if keep else zero
                 g_t[j] = target_grad(e_t[j], s_rest[j], a_, b_, d_ * w_t[j]) if keep else zero
                 big_d[j] = d_ if keep else zero
+                if hess is not None:
+                    k = row_hess_terms(
+                        params,
+                        n_classes,
+                        log_s,
+                        (m[j] - x_t[j]) + log_s,
+                        e_t[j],
+                        s_rest[j],
+                        sd[j],
+                        w_t[j],
+                        w_sum,
+                        at(ga, r),
+                        at(gb, r),
+                    )
+                    s = e_t[j] + s_rest[j]
+                    a_s2[j] = a_ / (s * s) if keep else zero
+                    k_r[j] = k if keep else zero
+                    inv_rest[j] = dtype.type(1) / s_rest[j] if s_rest[j] > 0 else zero
+                    h_t[j] = target_hess(e_t[j], s_rest[j], a_s2[j], k_r[j])
             for j in range(n):
                 total0 += part0s[j]
                 total1 += part1s[j]
             if loss_out.shape[0] > 0:
                 for j in range(n):
                     loss_out[index(r0 + j)] = part0s[j] + part1s[j]
+            if hess is not None:  # before the gradient overwrites the tile's exps
+                for c in range(n_classes):
+                    cf = dtype.type(c)
+                    for j in range(n):
+                        e = tile[c, j]
+                        h = row_hess(e, e_t[j] + s_rest[j], a_s2[j], k_r[j], inv_rest[j])
+                        h = h_t[j] if cls[j] == cf else h
+                        htile[c, j] = h if cls[j] >= 0 else zero
+                for j in range(n):
+                    for c in range(n_classes):
+                        hess[index(r0 + j), c] = htile[c, j]
             if grad is not None:
                 for c in range(n_classes):
                     wc = weight[c]
@@ -337,15 +428,18 @@ def index_tiles(
 
 
 @kernel_jit
-def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partials, start, stop):
+def prob_rows(
+    x, prob, weight, smoothing, ga, loss_out, grad, hess, block_rows, partials, start, stop
+):
     """Cross entropy with class-probability targets ``prob`` (rows, C).
 
     With ``q_c = (1 - eps) prob_c + eps / C`` the row loss is
-    ``sum_c w_c q_c (lse - x_c)`` and its gradient ``p_c S - w_c q_c`` with
-    ``S = sum_c w_c q_c``.
+    ``sum_c w_c q_c (lse - x_c)``, its gradient ``p_c S - w_c q_c`` with
+    ``S = sum_c w_c q_c``, and its Hessian's diagonal ``S p_c (1 - p_c)``.
     """
     n_rows, n_classes = x.shape
-    row = np.empty(n_classes if grad is not None else 0, dtype=x.dtype)  # as in index_rows
+    wants_row = grad is not None or hess is not None
+    row = np.empty(n_classes if wants_row else 0, dtype=x.dtype)  # as in index_rows
     keep = 1 - smoothing
     spread = smoothing / max(n_classes, 1)
     for blk in range(start, stop):
@@ -367,7 +461,7 @@ def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partia
                     dot += wq * (m - xc)
                     e = exp(xc - m)
                     s += e
-                    if grad is not None:
+                    if wants_row:
                         row[c] = e
                 loss = prob_loss(dot, big_s, s)
                 if grad is not None:
@@ -376,6 +470,10 @@ def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partia
                     for c in range(n_classes):
                         wq = prob_weight(weight[c], prob[r, c], keep, spread)
                         grad[r, c] = row[c] * scale - a * wq
+                if hess is not None:
+                    a_s2 = at(ga, r) * big_s / (s * s)
+                    for c in range(n_classes):
+                        hess[r, c] = row[c] * (a_s2 * (s - row[c]))
             if loss_out.shape[0] > 0:
                 loss_out[r] = loss
             total += np.float64(loss)
@@ -387,9 +485,10 @@ def prob_rows(x, prob, weight, smoothing, ga, loss_out, grad, block_rows, partia
 
 @kernel_jit
 def nll_rows(
-    x, target, weight, ignore_index, ga, loss_out, grad, block_rows, partials, start, stop
+    x, target, weight, ignore_index, ga, loss_out, grad, hess, block_rows, partials, start, stop
 ):
-    """``-w_t x_t`` per row of log-probabilities; the gradient row is ``-w_t`` at ``t``."""
+    """``-w_t x_t`` per row of log-probabilities; the gradient row is ``-w_t`` at ``t``, and
+    the Hessian's diagonal 0 (the loss is linear)."""
     n_rows, n_classes = x.shape
     for blk in range(start, stop):
         lo = blk * block_rows
@@ -404,6 +503,9 @@ def nll_rows(
                     grad[r, c] = 0
                 if t != ignore_index:
                     grad[r, t] = -weight[t] * at(ga, r)
+            if hess is not None:
+                for c in range(n_classes):
+                    hess[r, c] = 0
             if loss_out.shape[0] > 0:
                 loss_out[r] = loss
             total += np.float64(loss)

@@ -86,10 +86,23 @@ def _class_weight(w, logits):
     return np.ascontiguousarray(native(w, logits.cdtype))
 
 
-def _run_rows(kernel, logits, args, n_partials, reduction, return_grad, grad_out, readers):
-    """Run a row kernel: ``kernel(*args, loss_out, grad, block_rows, partials, start, stop)``.
+def _run_rows(
+    kernel,
+    logits,
+    args,
+    n_partials,
+    reduction,
+    return_grad,
+    grad_out,
+    readers,
+    return_hess=False,
+    hess_out=None,
+):
+    """Run a row kernel: ``kernel(*args, loss_out, grad, hess, block_rows, partials, start,
+    stop)``.
 
-    Returns ``(partial sums, per-row losses or None, gradient or None)``.
+    Returns ``(partial sums, per-row losses or None, gradient slot or None, Hessian
+    slot or None)``.
     """
     block_rows = cpu.rows_per_block(logits.n_classes)
     nblocks = parallel.n_blocks(logits.rows, block_rows)
@@ -98,6 +111,9 @@ def _run_rows(kernel, logits, args, n_partials, reduction, return_grad, grad_out
     slot = None
     if return_grad:
         (slot,) = outputs.grad_slots([logits.name], logits, grad_out, readers)
+    hslot = None
+    if return_hess:
+        (hslot,) = outputs.hess_slots([logits.name], logits, hess_out, readers, grad_out)
     parallel.run_ranges(
         kernel,
         nblocks,
@@ -105,22 +121,36 @@ def _run_rows(kernel, logits, args, n_partials, reduction, return_grad, grad_out
         *args,
         loss_rows,
         None if slot is None else slot.buffer,
+        None if hslot is None else hslot.buffer,
         block_rows,
         partials,
     )
     totals = partials.sum(axis=0)
-    return totals, loss_rows, slot
+    return totals, loss_rows, slot, hslot
 
 
-def _result(logits, reduction, value, loss_rows, slot):
+def _result(logits, reduction, value, loss_rows, slot, hslot=None):
     if reduction == "none":
         loss = outputs.loss_array(loss_rows, logits.loss_shape, logits.dtype)
     else:
         loss = logits.dtype.type(value)
-    return outputs.results(loss, None if slot is None else [slot])
+    return outputs.results(
+        loss, None if slot is None else [slot], None if hslot is None else [hslot]
+    )
 
 
-def _index_loss(params, logits, target, weight, reduction, return_grad, grad_output, grad_out):
+def _index_loss(
+    params,
+    logits,
+    target,
+    weight,
+    reduction,
+    return_grad,
+    grad_output,
+    grad_out,
+    return_hess=False,
+    hess_out=None,
+):
     """Cross entropy or focal loss with class-index targets (one fused pass)."""
     t = _class_targets(target)
     w = _class_weight(weight, logits)
@@ -138,17 +168,35 @@ def _index_loss(params, logits, target, weight, reduction, return_grad, grad_out
     kernel = cpu.index_tiles if logits.n_classes <= cpu.SMALL_C else cpu.index_rows
     w_sum = float(np.sum(w, dtype=np.float64))
     args = (params, logits.matrix, t, w, w_sum, g, g)
-    totals, loss_rows, slot = _run_rows(
-        kernel, logits, args, 2, reduction, return_grad, grad_out, [logits.matrix]
+    totals, loss_rows, slot, hslot = _run_rows(
+        kernel,
+        logits,
+        args,
+        2,
+        reduction,
+        return_grad,
+        grad_out,
+        [logits.matrix],
+        return_hess,
+        hess_out,
     )
     value = totals[0] + totals[1]
     if reduction == "mean":
         value = outputs.divide(totals[0], w_total) + outputs.divide(totals[1], w_total)
-    return _result(logits, reduction, value, loss_rows, slot)
+    return _result(logits, reduction, value, loss_rows, slot, hslot)
 
 
 def _prob_loss(
-    logits, target, weight, label_smoothing, reduction, return_grad, grad_output, grad_out
+    logits,
+    target,
+    weight,
+    label_smoothing,
+    reduction,
+    return_grad,
+    grad_output,
+    grad_out,
+    return_hess=False,
+    hess_out=None,
 ):
     """Cross entropy with class-probability targets."""
     prob = logits.as_rows(target, logits.cdtype)
@@ -159,11 +207,20 @@ def _prob_loss(
     elif reduction == "sum":
         g = logits.cdtype.type(g)
     args = (logits.matrix, prob, w, label_smoothing, g)
-    totals, loss_rows, slot = _run_rows(
-        cpu.prob_rows, logits, args, 1, reduction, return_grad, grad_out, [logits.matrix, prob]
+    totals, loss_rows, slot, hslot = _run_rows(
+        cpu.prob_rows,
+        logits,
+        args,
+        1,
+        reduction,
+        return_grad,
+        grad_out,
+        [logits.matrix, prob],
+        return_hess,
+        hess_out,
     )
     value = outputs.divide(totals[0], logits.rows) if reduction == "mean" else totals[0]
-    return _result(logits, reduction, value, loss_rows, slot)
+    return _result(logits, reduction, value, loss_rows, slot, hslot)
 
 
 # --- public functions ---------------------------------------------------------------
@@ -181,6 +238,8 @@ def cross_entropy(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Cross entropy between softmax(``input``) and class indices or class probabilities.
 
@@ -203,6 +262,12 @@ def cross_entropy(
     :math:`\ell_i = \sum_c w_c q_{ic} (\mathrm{lse}(x_i) - x_{ic})`, gradient
     :math:`p_{ic} \sum_k w_k q_{ik} - w_c q_{ic}`; ``'mean'`` divides by the
     number of rows, and ``ignore_index`` does not apply (as in PyTorch).
+
+    The diagonal of the Hessian with respect to the logits (``return_hess=True``) is
+    :math:`p_{ic}(1 - p_{ic}) \bigl((1-\varepsilon) w_{t_i} + \tfrac{\varepsilon}{C}
+    \sum_k w_k\bigr)` (0 for ignored rows), and with class probabilities
+    :math:`p_{ic}(1 - p_{ic}) \sum_k w_k q_{ik}`: the terms linear in the logits
+    drop out, and :math:`\partial^2 \mathrm{lse} / \partial x_c^2 = p_c (1 - p_c)`.
 
     Differences from PyTorch: class indices may be any integer dtype; an index out
     of range raises ``ValueError`` before anything is written (also into an
@@ -235,35 +300,20 @@ def cross_entropy(
     plan = plans.cross_entropy(
         HOST, input, target, weight, ignore_index, reduction, label_smoothing
     )
-    return _class_loss(plan, return_grad, grad_output, grad_out)
+    return _class_loss(plan, return_grad, grad_output, grad_out, return_hess, hess_out)
 
 
-def _class_loss(plan, return_grad, grad_output, grad_out):
+def _class_loss(plan, return_grad, grad_output, grad_out, return_hess=False, hess_out=None):
     """Run a validated :class:`~.plans.ClassPlan` on the CPU."""
     logits = _Logits(plan.x)
+    outs = (return_grad, grad_output, grad_out, return_hess, hess_out)
     if plan.kind == "prob":
         return _prob_loss(
-            logits,
-            plan.target,
-            plan.weight,
-            plan.label_smoothing,
-            plan.reduction,
-            return_grad,
-            grad_output,
-            grad_out,
+            logits, plan.target, plan.weight, plan.label_smoothing, plan.reduction, *outs
         )
     if plan.kind == "nll":
-        return _nll_loss(logits, plan, return_grad, grad_output, grad_out)
-    return _index_loss(
-        plan.params,
-        logits,
-        plan.target,
-        plan.weight,
-        plan.reduction,
-        return_grad,
-        grad_output,
-        grad_out,
-    )
+        return _nll_loss(logits, plan, *outs)
+    return _index_loss(plan.params, logits, plan.target, plan.weight, plan.reduction, *outs)
 
 
 @public
@@ -278,6 +328,8 @@ def focal_loss(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Softmax (multi-class) focal loss.
 
@@ -293,6 +345,17 @@ def focal_loss(
     .. math:: \partial \ell_i / \partial x_{ic} = F_i (p_{ic} - [c = t_i]), \quad
               F_i = w_{t_i} \bigl((1-p_t)^{\gamma}
               - \gamma p_t (1-p_t)^{\gamma-1} \log p_t\bigr).
+
+    The diagonal of the Hessian with respect to the logits (``return_hess=True``),
+    with :math:`p = p_{i t_i}` and :math:`q = 1 - p`, is
+
+    .. math:: \partial^2 \ell_i / \partial x_{ic}^2 = F_i\, p_{ic} (1 - p_{ic})
+              + K_i r_{ic}^2, \quad
+              K_i = w_{t_i} p\, q^{\gamma} \bigl(\gamma (2 + \log p) q
+              - \gamma (\gamma - 1) p \log p\bigr),
+
+    with :math:`r_{i t_i} = 1` and :math:`r_{ic} = -p_{ic} / q` for the other
+    classes (0 for ignored rows).
 
     ``gamma=0`` runs :func:`cross_entropy` itself, so the two agree exactly.
     PyTorch has no focal loss; it equals the composite
@@ -318,7 +381,7 @@ def focal_loss(
     0.010869
     """
     plan = plans.focal_loss(HOST, input, target, gamma, weight, ignore_index, reduction)
-    return _class_loss(plan, return_grad, grad_output, grad_out)
+    return _class_loss(plan, return_grad, grad_output, grad_out, return_hess, hess_out)
 
 
 @public
@@ -332,6 +395,8 @@ def nll_loss(
     return_grad=False,
     grad_output=None,
     grad_out=None,
+    return_hess=False,
+    hess_out=None,
 ):
     r"""Negative log likelihood of class indices under log-probabilities ``input``.
 
@@ -340,7 +405,8 @@ def nll_loss(
 
     (0 where :math:`t_i` is ``ignore_index``); ``'mean'`` divides by the summed
     weight of the targets that are not ignored (NaN when all are ignored), as
-    PyTorch does.  Class indices may be any integer dtype.
+    PyTorch does.  Class indices may be any integer dtype.  The loss is linear in
+    ``input``: the Hessian's diagonal (``return_hess=True``) is 0.
 
     Parameters
     ----------
@@ -360,10 +426,10 @@ def nll_loss(
     0.3
     """
     plan = plans.nll_loss(HOST, input, target, weight, ignore_index, reduction)
-    return _class_loss(plan, return_grad, grad_output, grad_out)
+    return _class_loss(plan, return_grad, grad_output, grad_out, return_hess, hess_out)
 
 
-def _nll_loss(logits, plan, return_grad, grad_output, grad_out):
+def _nll_loss(logits, plan, return_grad, grad_output, grad_out, return_hess=False, hess_out=None):
     """Negative log likelihood of a validated plan."""
     reduction, ignore_index = plan.reduction, plan.ignore_index
     t = _class_targets(plan.target)
@@ -380,11 +446,20 @@ def _nll_loss(logits, plan, return_grad, grad_output, grad_out):
     elif reduction == "sum":
         g = logits.cdtype.type(g)
     args = (logits.matrix, t, w, ignore_index, g)
-    totals, loss_rows, slot = _run_rows(
-        cpu.nll_rows, logits, args, 1, reduction, return_grad, grad_out, [logits.matrix]
+    totals, loss_rows, slot, hslot = _run_rows(
+        cpu.nll_rows,
+        logits,
+        args,
+        1,
+        reduction,
+        return_grad,
+        grad_out,
+        [logits.matrix],
+        return_hess,
+        hess_out,
     )
     value = outputs.divide(totals[0], w_total) if reduction == "mean" else totals[0]
-    return _result(logits, reduction, value, loss_rows, slot)
+    return _result(logits, reduction, value, loss_rows, slot, hslot)
 
 
 @public

@@ -15,6 +15,15 @@ turns them into the row's loss and the three factors of its gradient,
 :func:`prob_weight` and :func:`prob_loss` are the same for class-probability
 targets.
 
+The diagonal of the Hessian with respect to the logits (``return_hess=True``) is
+
+    ``hess_c = A p_c (1 - p_c) + K r_c**2``, with ``r_t = 1`` and ``r_c = -p_c / (1 - p_t)``
+
+(:func:`row_hess`): the smoothing and weight terms are linear in the logits and
+``d^2 lse / dx_c^2 = p_c (1 - p_c)``, so cross entropy's ``K`` is 0; the focal
+factor's dependence on ``p_t`` gives the focal loss its ``K``
+(:func:`row_hess_terms`, the ``hess_terms`` of the parameter tuples).
+
 Nothing here loops over data: :mod:`.plans` builds the parameter tuples, and the
 CPU kernels (:mod:`.cpu`) and the CUDA kernels (:mod:`.cuda`) compile the same
 functions into their loops.  The CPU kernels are compiled with ``reassoc`` and
@@ -60,6 +69,13 @@ class CrossEntropy(namedtuple("CrossEntropy", ["ignore_index", "smoothing"])):
         big_b = a * keep * w_t
         return part0, part1, big_b + b * spread * w_sum, big_b, b * spread
 
+    @staticmethod
+    @math_jit
+    def hess_terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
+        """``K`` of the Hessian's diagonal (module docs): 0, the loss being ``lse``
+        times a constant plus terms linear in the logits."""
+        return 0.0 * nll
+
 
 class Focal(namedtuple("Focal", ["ignore_index", "smoothing", "gamma"])):
     """Softmax focal loss ``-w_t (1 - p_t)**gamma log p_t`` (``gamma > 0``; ``smoothing`` is 0).
@@ -68,6 +84,10 @@ class Focal(namedtuple("Focal", ["ignore_index", "smoothing", "gamma"])):
     ``grad_c = F (p_c - [c == t])``, ``F = w_t ((1-p)**g - g p (1-p)**(g-1) log p)``,
     formed in log space (``log(1 - p) = log s_rest - log_s``), so that
     ``0 < gamma < 1`` stays finite as ``p -> 1``.
+
+    The Hessian's diagonal is ``F p_c (1 - p_c) - F'(p) p ([c == t] - p_c)**2``;
+    with ``q = 1 - p`` and ``(c == t) - p_c = q r_c`` its second term is ``K r_c**2``,
+    ``K = w_t p q**g (g (2 + log p) q - g (g - 1) p log p)`` (:meth:`hess_terms`).
     """
 
     @staticmethod
@@ -85,6 +105,19 @@ class Focal(namedtuple("Focal", ["ignore_index", "smoothing", "gamma"])):
         factor = w_t * (q_gamma + (zero if s_rest == 0 else second))
         return w_t * q_gamma * nll, zero, a * factor, a * factor, zero
 
+    @staticmethod
+    @math_jit
+    def hess_terms(params, n_classes, log_s, nll, e_t, s_rest, sd, w_t, w_sum, a, b):
+        """``K`` of the Hessian's diagonal (see the class docs); 0 where ``p_t == 1``."""
+        gamma = params.gamma
+        s = e_t + s_rest
+        p_t = e_t / s
+        q = s_rest / s
+        log_p = -nll
+        q_gamma = exp(gamma * (log(s_rest) - log_s))
+        k = a * w_t * p_t * q_gamma * (gamma * (2 + log_p) * q - gamma * (gamma - 1) * p_t * log_p)
+        return 0.0 * nll if s_rest == 0 else k
+
 
 #: ``type(params).terms(params, ...)``, dispatched at compile time (see
 #: :class:`CrossEntropy`).  Not IR-inlined (``inline=False``): inlining
@@ -92,6 +125,30 @@ class Focal(namedtuple("Focal", ["ignore_index", "smoothing", "gamma"])):
 row_terms = static_dispatch(
     "terms", "n_classes log_s nll e_t s_rest sd w_t w_sum a b", name="row_terms", inline=False
 )
+
+#: ``type(params).hess_terms(params, ...)``: the ``K`` of the Hessian's diagonal
+#: (module docs), with the arguments of :data:`row_terms`.
+row_hess_terms = static_dispatch(
+    "hess_terms",
+    "n_classes log_s nll e_t s_rest sd w_t w_sum a b",
+    name="row_hess_terms",
+    inline=False,
+)
+
+
+@math_jit
+def row_hess(e_c, s, big_a_over_s2, k, inv_rest):
+    """The Hessian's diagonal entry of a class ``c`` other than the target:
+    ``A p_c (1 - p_c) + K (p_c / (1 - p_t))**2`` from ``e_c = exp(x_c - m)``, the
+    row's sum ``s``, ``A / s**2`` and ``1 / s_rest`` (0 where ``s_rest`` is 0)."""
+    r = e_c * inv_rest
+    return e_c * (big_a_over_s2 * (s - e_c)) + k * (r * r)
+
+
+@math_jit
+def target_hess(e_t, s_rest, big_a_over_s2, k):
+    """The target's entry ``A p_t (1 - p_t) + K``, with ``1 - p_t`` from ``s_rest``."""
+    return big_a_over_s2 * (e_t * s_rest) + k
 
 
 @math_jit

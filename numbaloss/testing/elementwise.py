@@ -27,7 +27,8 @@ class Case:
     #: ``torch.nn.functional`` has no function of this name
     torch_function: object = None
     #: NumPy formula of the elementwise second derivative(s) of the unreduced loss,
-    #: one per prediction (the Hessian's diagonal), where the table has one
+    #: one per prediction (each with respect to its own prediction), as
+    #: ``numpy_grad``; every loss with ``hessian=True`` in the registry has one
     numpy_hess: object = None
 
     @property
@@ -69,6 +70,31 @@ def np_sigmoid_focal(x, y, alpha=0.25, gamma=2.0, reduction="none"):
     if reduction == "none":
         return loss
     return loss.sum() if reduction == "sum" else (loss.mean() if loss.size else np.nan)
+
+
+def np_sigmoid_focal_hess(x, y, alpha=0.25, gamma=2.0):
+    """The second derivative of :func:`np_sigmoid_focal` (unreduced) in ``x``, from
+    ``(ce f)'' = ce'' f + 2 ce' f' + ce f''`` with ``f = q**gamma``, ``q = 1 - p_t``."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    s = _sigmoid(x)
+    v = s * (1 - s)
+    ce = np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+    q = s * (1 - y) + (1 - s) * y
+    dq = (1 - 2 * y) * v
+    d2q = (1 - 2 * y) * v * (1 - 2 * s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = q**gamma
+        df = gamma * q ** (gamma - 1) * dq if gamma else 0 * x
+        d2f = (
+            gamma * (gamma - 1) * q ** (gamma - 2) * dq**2 + gamma * q ** (gamma - 1) * d2q
+            if gamma
+            else 0 * x
+        )
+    h = v * f + 2 * (s - y) * df + ce * d2f
+    if alpha >= 0:
+        h = (alpha * y + (1 - alpha) * (1 - y)) * h
+    return h
 
 
 def _normal(rng, shape, dtype, scale=1.0):
@@ -212,6 +238,59 @@ def _margin_ranking_grad(x1, x2, y, margin=0.0):
 
 def _hinge_embedding_grad(x, y, margin=1.0):
     return ((y != -1) - ((y != 1) & (margin - x >= 0)).astype(np.float64),)
+
+
+# --- second derivatives (0 on the linear pieces and at the kinks) ----------------------
+
+
+def _zero_hess(x, *args, **options):
+    return (np.zeros_like(x),)
+
+
+def _mse_hess(x, y, weight=None):
+    return ((1.0 if weight is None else weight) * 2.0 + 0 * x,)
+
+
+def _smooth_l1_hess(x, y, beta=1.0):
+    if beta == 0:
+        return (np.zeros_like(x),)
+    return (np.where(np.abs(x - y) < beta, 1.0 / beta, 0.0),)
+
+
+def _huber_hess(x, y, delta=1.0, weight=None):
+    w = 1.0 if weight is None else weight
+    return (w * np.where(np.abs(x - y) < delta, 1.0, 0.0),)
+
+
+def _soft_margin_hess(x, y):
+    return (y**2 * _sigmoid(y * x) * _sigmoid(-y * x),)
+
+
+def _bce_hess(x, y, weight=None):
+    w = 1.0 if weight is None else weight
+    return (w * (y / x**2 + (1 - y) / (1 - x) ** 2),)
+
+
+def _bce_logits_hess(x, y, weight=None, pos_weight=None):
+    w = 1.0 if weight is None else weight
+    pw = 1.0 if pos_weight is None else pos_weight
+    return (w * (1 + (pw - 1) * y) * _sigmoid(x) * _sigmoid(-x),)
+
+
+def _poisson_hess(x, y, log_input=True, full=False, eps=1e-8):
+    return (np.exp(x),) if log_input else (y / (x + eps) ** 2,)
+
+
+def _gaussian_hess(x, y, var, full=False, eps=1e-6):
+    v = np.asarray(var, dtype=np.float64)
+    active = v >= eps
+    v = np.maximum(v, eps)
+    d2 = (x - y) ** 2
+    return (1 / v + 0 * x, np.where(active, d2 / v**3 - 0.5 / v**2, 0.0))
+
+
+def _margin_ranking_hess(x1, x2, y, margin=0.0):
+    return (np.zeros_like(x1), np.zeros_like(x2))
 
 
 # --- regression objectives (no PyTorch counterpart: PyTorch formulations of their own) ---
@@ -423,6 +502,7 @@ CASES = {
             _l1,
             lambda x, y, weight=None: ((1.0 if weight is None else weight) * np.sign(x - y),),
             variants=({}, {"weight": _uniform(0.1, 2)}),
+            numpy_hess=_zero_hess,
         ),
         Case(
             "mse_loss",
@@ -431,6 +511,7 @@ CASES = {
             _mse,
             lambda x, y, weight=None: ((1.0 if weight is None else weight) * 2 * (x - y),),
             variants=({}, {"weight": _uniform(0.1, 2)}),
+            numpy_hess=_mse_hess,
         ),
         Case(
             "smooth_l1_loss",
@@ -440,6 +521,7 @@ CASES = {
             _smooth_l1_grad,
             {"beta": 0.7},
             variants=({"beta": 1.0}, {"beta": 0.25}, {"beta": 0.0}),
+            numpy_hess=_smooth_l1_hess,
         ),
         Case(
             "huber_loss",
@@ -449,6 +531,7 @@ CASES = {
             _huber_grad,
             {"delta": 0.8},
             variants=({"delta": 1.0}, {"delta": 0.3}, {"delta": 0.5, "weight": _uniform(0.1, 2)}),
+            numpy_hess=_huber_hess,
         ),
         Case(
             "soft_margin_loss",
@@ -457,6 +540,7 @@ CASES = {
             _soft_margin,
             lambda x, y: (-y * _sigmoid(-y * x),),
             variants=({},),
+            numpy_hess=_soft_margin_hess,
         ),
         Case(
             "binary_cross_entropy",
@@ -465,6 +549,7 @@ CASES = {
             _bce,
             _bce_grad,
             variants=({}, {"weight": _last_axis(0.2, 2)}, {"weight": _uniform(0.2, 2)}),
+            numpy_hess=_bce_hess,
         ),
         Case(
             "binary_cross_entropy_with_logits",
@@ -478,6 +563,7 @@ CASES = {
                 {"pos_weight": _last_axis(0.5, 3)},
                 {"weight": _last_axis(0.2, 2), "pos_weight": _last_axis(0.5, 3)},
             ),
+            numpy_hess=_bce_logits_hess,
         ),
         Case(
             "poisson_nll_loss",
@@ -491,6 +577,7 @@ CASES = {
                 {"log_input": False, "full": False, "eps": 1e-3},
                 {"log_input": False, "full": True},
             ),
+            numpy_hess=_poisson_hess,
         ),
         Case(
             "gaussian_nll_loss",
@@ -499,6 +586,7 @@ CASES = {
             _gaussian,
             _gaussian_grad,
             variants=({}, {"full": True}, {"eps": 0.5}),
+            numpy_hess=_gaussian_hess,
         ),
         Case(
             "kl_div",
@@ -507,6 +595,7 @@ CASES = {
             _kl,
             lambda x, y, log_target=False: (-(np.exp(y) if log_target else y) + 0 * x,),
             variants=({"log_target": False}, {"log_target": True}),
+            numpy_hess=_zero_hess,
         ),
         Case(
             "margin_ranking_loss",
@@ -516,6 +605,7 @@ CASES = {
             _margin_ranking_grad,
             {"margin": 0.3},
             variants=({"margin": 0.0}, {"margin": 0.5}),
+            numpy_hess=_margin_ranking_hess,
         ),
         Case(
             "hinge_embedding_loss",
@@ -524,6 +614,7 @@ CASES = {
             _hinge_embedding,
             _hinge_embedding_grad,
             variants=({"margin": 1.0}, {"margin": 0.25}),
+            numpy_hess=_zero_hess,
         ),
         Case(
             "pseudo_huber_loss",
@@ -617,3 +708,8 @@ CASES = {
 #: ``tests/elementwise/test_sigmoid_focal.py``.
 REFERENCES = {name: case.numpy_ref for name, case in CASES.items()}
 REFERENCES["sigmoid_focal_loss"] = np_sigmoid_focal
+
+#: The NumPy second derivatives of each loss with ``hessian=True`` in the registry
+#: (``tests/elementwise/test_hessians.py`` checks that every one has an entry).
+HESSIANS = {name: case.numpy_hess for name, case in CASES.items() if case.numpy_hess}
+HESSIANS["sigmoid_focal_loss"] = np_sigmoid_focal_hess

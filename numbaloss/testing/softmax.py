@@ -82,6 +82,98 @@ def np_nll(logp, t, weight=None, ignore_index=-100, reduction="mean"):
     return loss.sum() if reduction == "sum" else loss.sum() / w_t.sum()
 
 
+def from_class_last(rows, shape):
+    """The inverse of :func:`class_last`: ``(rows, C)`` back to the input's ``shape``."""
+    if len(shape) == 1:
+        return rows.reshape(shape)
+    moved = rows.reshape((shape[0], *shape[2:], shape[1]))
+    return np.moveaxis(moved, -1, 1)
+
+
+def _row_upstream(grad_output, reduction, n_rows, divisor):
+    """``grad_output`` per row of the unreduced loss, with the mean's division."""
+    g = 1.0 if grad_output is None else np.asarray(grad_output, dtype=np.float64)
+    if reduction == "none":
+        return np.broadcast_to(g, (n_rows,)) if np.ndim(g) == 0 else g.reshape(-1)
+    scale = float(g) / divisor if reduction == "mean" else float(g)
+    return np.full(n_rows, scale)
+
+
+def np_cross_entropy_hess(
+    x,
+    t,
+    weight=None,
+    ignore_index=-100,
+    reduction="mean",
+    label_smoothing=0.0,
+    grad_output=None,
+):
+    """Diagonal of the Hessian of ``sum(grad_output * cross_entropy)`` in the logits.
+
+    ``p_c (1 - p_c)`` times the row's factor of ``lse``: ``(1 - eps) w_t + eps/C sum w``
+    (0 for ignored rows), or ``sum_c w_c q_c`` for class probabilities.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    rows = class_last(x)
+    n_rows, n_classes = rows.shape
+    w = np.ones(n_classes) if weight is None else np.asarray(weight, dtype=np.float64)
+    p = np.exp(np_log_softmax(rows))
+    t = np.asarray(t)
+    if t.dtype.kind == "f":
+        q = class_last(t) * (1 - label_smoothing) + label_smoothing / n_classes
+        factor = (w * q).sum(axis=1)
+        divisor = n_rows
+    else:
+        tf = t.reshape(-1).astype(np.int64)
+        keep = tf != ignore_index
+        w_t = np.where(keep, w[np.where(keep, tf, 0)], 0.0)
+        factor = np.where(
+            keep, (1 - label_smoothing) * w_t + label_smoothing / n_classes * w.sum(), 0
+        )
+        divisor = w_t.sum()
+    g = _row_upstream(grad_output, reduction, n_rows, divisor)
+    return from_class_last((g * factor)[:, None] * p * (1 - p), x.shape)
+
+
+def np_focal_hess(x, t, gamma, weight=None, ignore_index=-100, reduction="mean", grad_output=None):
+    """Diagonal of the Hessian of ``sum(grad_output * focal_loss)`` in the logits.
+
+    With ``phi(P) = -(1 - P)**gamma log P`` of the target's probability ``P``,
+    ``dP/dx_c = P (d - p_c)`` and ``d2P/dx_c2 = P ((d - p_c)**2 - p_c (1 - p_c))``
+    (``d = [c == t]``), the chain rule gives ``w_t (phi'' (dP/dx_c)**2 + phi' d2P/dx_c2)``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    rows = class_last(x)
+    n_rows, n_classes = rows.shape
+    w = np.ones(n_classes) if weight is None else np.asarray(weight, dtype=np.float64)
+    p = np.exp(np_log_softmax(rows))
+    tf = np.asarray(t).reshape(-1).astype(np.int64)
+    keep = tf != ignore_index
+    tc = np.where(keep, tf, 0)
+    w_t = np.where(keep, w[tc], 0.0)
+    big_p = p[np.arange(n_rows), tc][:, None]
+    q = 1 - big_p
+    log_p = np.log(big_p)
+    d1 = gamma * q ** (gamma - 1) * log_p - q**gamma / big_p
+    d2 = (
+        -gamma * (gamma - 1) * q ** (gamma - 2) * log_p
+        + 2 * gamma * q ** (gamma - 1) / big_p
+        + q**gamma / big_p**2
+    )
+    delta = np.zeros_like(p)
+    delta[np.arange(n_rows), tc] = 1.0
+    dp = big_p * (delta - p)
+    d2p = big_p * ((delta - p) ** 2 - p * (1 - p))
+    g = _row_upstream(grad_output, reduction, n_rows, w_t.sum())
+    h = (g * w_t)[:, None] * (d2 * dp**2 + d1 * d2p)
+    return from_class_last(np.where(keep[:, None], h, 0.0), x.shape)
+
+
+def np_nll_hess(logp, t, weight=None, ignore_index=-100, reduction="mean", grad_output=None):
+    """``nll_loss`` is linear in its input: its Hessian is 0."""
+    return np.zeros(np.shape(logp))
+
+
 def np_logsumexp(x, axis=None):
     x = np.asarray(x, dtype=np.float64)
     m = np.max(x, axis=axis, keepdims=True)
@@ -111,4 +203,11 @@ REFERENCES = {
     "nll_loss": np_nll,
     "softmax": np_softmax,
     "zero_one_loss": np_zero_one,
+}
+
+#: The NumPy Hessian diagonals of the functions with ``hessian=True`` in the registry.
+HESSIANS = {
+    "cross_entropy": np_cross_entropy_hess,
+    "focal_loss": np_focal_hess,
+    "nll_loss": np_nll_hess,
 }

@@ -1,8 +1,10 @@
 """The regression objectives of the boosting libraries (pseudo-Huber, quantile,
 expectile, log-cosh, Tweedie, gamma, squared log error) beyond the common table tests
-of ``test_losses.py``: values against scikit-learn and SciPy, second derivatives
-(``point_hess``) against PyTorch's double backward, the NumPy formulas and central
-differences, precision at extreme residuals, domains and bad parameters."""
+of ``test_losses.py`` and ``test_hessians.py``: values against scikit-learn and SciPy,
+second derivatives of the point functions (``point_hess``, bit for bit ``point``'s
+loss and gradient) against PyTorch's double backward, the NumPy formulas, central
+differences and ``return_hess=True``, precision at extreme residuals, domains and bad
+parameters."""
 
 import numpy as np
 import pytest
@@ -128,9 +130,12 @@ def test_second_derivative_matches_numpy_and_central_differences(name, variant, 
         - _apply_point_hess(name, x - h, y, options)[1]
     ) / (2 * h)
     np.testing.assert_allclose(hess, fd, rtol=1e-6, atol=1e-7)
-    # and the gradient is that of the public function
-    _, public_grad = case.func(x, y, reduction="none", **options, return_grad=True)
+    # and these are the public function's (return_hess=True)
+    _, public_grad, public_hess = case.func(
+        x, y, reduction="none", **options, return_grad=True, return_hess=True
+    )
     assert_close(grad, public_grad, np.float64)
+    assert_close(hess, public_hess, np.float64)
 
 
 def test_second_derivatives_at_the_kinks():
@@ -144,6 +149,8 @@ def test_second_derivatives_at_the_kinks():
     _, grad, hess = _apply_point_hess("expectile_loss", x, zero, {"expectile": 0.3})
     np.testing.assert_allclose(hess, [1.4, 1.4, 0.6])
     np.testing.assert_array_equal(grad[0], 0.0)
+    _, _, public = nl.expectile_loss(x, zero, 0.3, "none", return_grad=True, return_hess=True)
+    np.testing.assert_array_equal(public, hess)
     # the smooth ones: their curvature at the minimum
     _, _, hess = _apply_point_hess("pseudo_huber_loss", zero, zero, {"delta": 2.0})
     np.testing.assert_array_equal(hess, 1.0)
