@@ -5,7 +5,7 @@ from typing import Any
 class Loss:
     def __call__(self, *arrays: Any, return_grad: bool = False, grad_output: Any = None, grad_out: Any = None, return_hess: bool = False, hess_out: Any = None) -> Any: ...
 
-__all__ = ['L1Loss', 'MSELoss', 'SmoothL1Loss', 'HuberLoss', 'SoftMarginLoss', 'BCELoss', 'BCEWithLogitsLoss', 'PoissonNLLLoss', 'GaussianNLLLoss', 'KLDivLoss', 'MarginRankingLoss', 'HingeEmbeddingLoss', 'SigmoidFocalLoss', 'CTCLoss', 'CrossEntropyLoss', 'FocalLoss', 'NLLLoss', 'ZeroOneLoss', 'CosineEmbeddingLoss', 'MultiMarginLoss', 'MultiLabelMarginLoss', 'MultiLabelSoftMarginLoss', 'TripletMarginLoss', 'TripletMarginWithDistanceLoss']
+__all__ = ['L1Loss', 'MSELoss', 'SmoothL1Loss', 'HuberLoss', 'SoftMarginLoss', 'BCELoss', 'BCEWithLogitsLoss', 'PoissonNLLLoss', 'GaussianNLLLoss', 'KLDivLoss', 'MarginRankingLoss', 'HingeEmbeddingLoss', 'SigmoidFocalLoss', 'PseudoHuberLoss', 'QuantileLoss', 'ExpectileLoss', 'LogCoshLoss', 'TweedieLoss', 'GammaLoss', 'SquaredLogErrorLoss', 'CTCLoss', 'CrossEntropyLoss', 'FocalLoss', 'NLLLoss', 'ZeroOneLoss', 'CosineEmbeddingLoss', 'MultiMarginLoss', 'MultiLabelMarginLoss', 'MultiLabelSoftMarginLoss', 'TripletMarginLoss', 'TripletMarginWithDistanceLoss']
 
 class L1Loss(Loss):
     reduction: str
@@ -73,6 +73,42 @@ class SigmoidFocalLoss(Loss):
     gamma: float
     reduction: str
     def __init__(self, alpha=0.25, gamma=2.0, reduction='none'): ...
+
+class PseudoHuberLoss(Loss):
+    delta: float
+    reduction: str
+    def __init__(self, delta=1.0, reduction='mean'): ...
+
+class QuantileLoss(Loss):
+    quantile: float
+    reduction: str
+    def __init__(self, quantile=0.5, reduction='mean'): ...
+
+class ExpectileLoss(Loss):
+    expectile: float
+    reduction: str
+    def __init__(self, expectile=0.5, reduction='mean'): ...
+
+class LogCoshLoss(Loss):
+    reduction: str
+    def __init__(self, reduction='mean'): ...
+
+class TweedieLoss(Loss):
+    power: float
+    log_input: bool
+    full: bool
+    reduction: str
+    def __init__(self, power=1.5, log_input=True, full=False, reduction='mean'): ...
+
+class GammaLoss(Loss):
+    log_input: bool
+    full: bool
+    reduction: str
+    def __init__(self, log_input=True, full=False, reduction='mean'): ...
+
+class SquaredLogErrorLoss(Loss):
+    reduction: str
+    def __init__(self, reduction='mean'): ...
 
 class CTCLoss(Loss):
     blank: int

@@ -3,6 +3,7 @@
 ``torch`` is the PyTorch oracle: on a user's machine without PyTorch the tests
 that need it are skipped, but under CI (``CI`` set in the environment) a missing
 PyTorch is an error, so the comparisons can never be skipped silently there.
+``sklearn`` (scikit-learn, a reference for the regression objectives) likewise.
 """
 
 import os
@@ -33,6 +34,28 @@ def torch():
     if _TORCH is None:
         pytest.skip("PyTorch is not installed (CI requires it)")
     return _TORCH
+
+
+def _import_sklearn():
+    try:
+        import sklearn.metrics
+    except ImportError:
+        if REQUIRE_TORCH:  # CI installs the test extra, which has scikit-learn
+            raise
+        return None
+    return sklearn
+
+
+_SKLEARN = _import_sklearn()
+
+
+@pytest.fixture(scope="session")
+def sklearn():
+    """The ``sklearn`` module (a reference for the regression objectives' values);
+    skips the test where it is not installed, an error under CI (as ``torch``)."""
+    if _SKLEARN is None:
+        pytest.skip("scikit-learn is not installed (CI requires it)")
+    return _SKLEARN
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ from .devices import on_device
 
 #: Where a loss is listed in the docs when it is not a PyTorch loss.
 BEYOND_PYTORCH = "beyond PyTorch"
+#: Where the regression objectives of the gradient-boosting libraries are listed.
+REGRESSION_OBJECTIVES = "regression objectives (beyond PyTorch)"
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,20 @@ def _elementwise(name, cls, options, hessian=True, **kw):
         options=options,
         returns=_ELEMENTWISE_LOSS,
         hessian=hessian,
+        **kw,
+    )
+
+
+def _objective(name, cls, options, **kw):
+    """A regression objective of the boosting libraries (elementwise, no PyTorch twin)."""
+    return Entry(
+        name,
+        "elementwise",
+        cls=cls,
+        options=options,
+        group=REGRESSION_OBJECTIVES,
+        returns=_ELEMENTWISE_LOSS,
+        hessian=True,
         **kw,
     )
 
@@ -193,6 +209,63 @@ ENTRIES = (
         note="torchvision's semantics (``reduction='none'``).",
         ptx=(("SigmoidFocal", 0.25, 1.5), ("SigmoidFocalSquare", 0.25)),
         returns=_ELEMENTWISE_LOSS,
+    ),
+    _objective(
+        "pseudo_huber_loss",
+        "PseudoHuberLoss",
+        (("delta", 1.0), _R),
+        note="XGBoost's ``reg:pseudohubererror``; SciPy's ``pseudo_huber``.",
+        ptx=(("PseudoHuber", 1.0),),
+    ),
+    _objective(
+        "quantile_loss",
+        "QuantileLoss",
+        (("quantile", 0.5), _R),
+        note="Pinball loss: XGBoost's ``reg:quantileerror``, LightGBM's ``quantile``, "
+        "scikit-learn's ``mean_pinball_loss``.",
+        ptx=(("Quantile", 0.5),),
+    ),
+    _objective(
+        "expectile_loss",
+        "ExpectileLoss",
+        (("expectile", 0.5), _R),
+        note="XGBoost's ``reg:expectileerror`` (its metric's value).",
+        ptx=(("Expectile", 0.5),),
+    ),
+    _objective(
+        "log_cosh_loss",
+        "LogCoshLoss",
+        (_R,),
+        note="Keras's ``LogCosh``, optax's ``log_cosh``; stable for any residual.",
+        ptx=(("LogCosh",),),
+    ),
+    _objective(
+        "tweedie_loss",
+        "TweedieLoss",
+        (("power", 1.5), ("log_input", True), ("full", False), _R),
+        note="XGBoost's ``reg:tweedie``; with ``full=True`` twice the loss is scikit-learn's "
+        "``mean_tweedie_deviance``.",
+        ptx=(
+            ("Tweedie", 1.5, True, False),
+            ("Tweedie", 1.5, False, True),
+            ("TweediePoisson", True, True),
+            ("TweediePoisson", False, False),
+        ),
+    ),
+    _objective(
+        "gamma_loss",
+        "GammaLoss",
+        (("log_input", True), ("full", False), _R),
+        note="XGBoost's ``reg:gamma``; with ``full=True`` twice the loss is scikit-learn's "
+        "``mean_gamma_deviance``.",
+        ptx=(("Gamma", True, False), ("Gamma", False, True)),
+    ),
+    _objective(
+        "squared_log_error_loss",
+        "SquaredLogErrorLoss",
+        (_R,),
+        note="XGBoost's ``reg:squaredlogerror``; scikit-learn's ``mean_squared_log_error``.",
+        ptx=(("SquaredLogError",),),
     ),
     Entry(
         "ctc_loss",

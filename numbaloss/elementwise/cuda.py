@@ -13,9 +13,10 @@ the gradient(s) times ``grad_output`` in the same pass (and, with
 loss's ``point_hess`` only where a Hessian is written), and ends with the
 deterministic block reduction; a second one-block kernel sums the block partials.
 Results stay on the device, a reduced loss as a 0-d device array.  The one exception to
-"no synchronisation": losses that check their input's domain in the kernel
-(``binary_cross_entropy``'s input in [0, 1], ``gaussian_nll_loss``'s ``var >= 0``)
-read their one flag back to raise ``ValueError``, as on the CPU.
+"no synchronisation": losses that check their data's domain in the kernel
+(``binary_cross_entropy``'s input in [0, 1], ``gaussian_nll_loss``'s ``var >= 0``,
+the targets of ``tweedie_loss`` and ``gamma_loss``, ``squared_log_error_loss``'s
+arguments above -1) read their one flag back to raise ``ValueError``, as on the CPU.
 """
 
 import numpy as np

@@ -758,3 +758,428 @@ def sigmoid_focal_loss(
         return_hess,
         hess_out,
     )
+
+
+# --- regression objectives of the gradient-boosting libraries -----------------------------
+
+
+@public
+def pseudo_huber_loss(
+    input,
+    target,
+    delta=1.0,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+    return_hess=False,
+    hess_out=None,
+):
+    r"""Pseudo-Huber loss: a smooth Huber loss, quadratic near 0 and linear far out.
+
+    .. math:: \ell_i = \delta^2 \left( \sqrt{1 + (r_i/\delta)^2} - 1 \right),
+              \quad r_i = x_i - y_i
+
+    .. math:: \frac{\partial \ell_i}{\partial x_i} = \frac{r_i}{\sqrt{1 + (r_i/\delta)^2}},
+              \qquad
+              \frac{\partial^2 \ell_i}{\partial x_i^2} = \left(1 + (r_i/\delta)^2\right)^{-3/2}
+
+    The loss is about :math:`r^2/2` for :math:`|r| \ll \delta` and
+    :math:`\delta |r|` for :math:`|r| \gg \delta`; its gradient tends to
+    :math:`\pm\delta`.  It is computed as :math:`\delta r^2 / (s + \delta)` with
+    :math:`s = \sqrt{\delta^2 + r^2}` formed without squaring :math:`r/\delta`: full
+    relative precision near 0 and no overflow for any finite :math:`r`.
+
+    XGBoost's ``reg:pseudohubererror`` (``huber_slope`` is ``delta``) has this
+    gradient and second derivative, and SciPy's ``scipy.special.pseudo_huber(delta,
+    r)`` this value.  PyTorch has no such loss.
+
+    Parameters
+    ----------
+    input, target : array_like
+        Predictions and targets, of one shape.
+    delta : float, optional
+        Positive, finite scale where the loss turns from quadratic to linear;
+        ``ValueError`` otherwise.
+    reduction : {'mean', 'sum', 'none'}, optional
+        How the per-element losses are combined (``'mean'`` divides by their number).
+    {grad_doc}
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> round(float(nl.pseudo_huber_loss([0.5, 3.0], [0.0, 0.0])), 6)
+    1.140156
+    """
+    return _run(
+        plans.pseudo_huber_loss(HOST, input, target, delta, reduction),
+        return_grad,
+        grad_output,
+        grad_out,
+        return_hess,
+        hess_out,
+    )
+
+
+@public
+def quantile_loss(
+    input,
+    target,
+    quantile=0.5,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+    return_hess=False,
+    hess_out=None,
+):
+    r"""Quantile (pinball) loss, whose minimizer is the ``quantile`` of the target.
+
+    .. math:: \ell_i = \max\bigl(q (y_i - x_i),\ (1 - q)(x_i - y_i)\bigr)
+              = \begin{cases} (1 - q)\, r_i & r_i \ge 0 \\ -q\, r_i & r_i < 0
+              \end{cases}, \quad r_i = x_i - y_i
+
+    The gradient is :math:`1 - q` where :math:`r_i \ge 0` (at the kink
+    :math:`r_i = 0` too, as XGBoost's and LightGBM's quantile objectives) and
+    :math:`-q` where :math:`r_i < 0`; the second derivative is 0 everywhere, the
+    kink included (boosting libraries substitute a positive Hessian, such as
+    LightGBM's 1).  ``quantile=0.5`` is half the absolute error.
+
+    The ``'mean'`` is scikit-learn's ``mean_pinball_loss(target, input,
+    alpha=quantile)`` (note its argument order).  PyTorch has no such loss.
+
+    Parameters
+    ----------
+    input, target : array_like
+        Predictions and targets, of one shape.
+    quantile : float, optional
+        The quantile :math:`q`, in the open interval (0, 1); ``ValueError``
+        otherwise.
+    reduction : {'mean', 'sum', 'none'}, optional
+        How the per-element losses are combined (``'mean'`` divides by their number).
+    {grad_doc}
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> loss, grad = nl.quantile_loss(
+    ...     [1.0, 2.0, 4.0], [1.5, 2.0, 3.0], quantile=0.9, return_grad=True
+    ... )
+    >>> round(float(loss), 6), grad.round(6).tolist()
+    (0.183333, [-0.3, 0.033333, 0.033333])
+    """
+    return _run(
+        plans.quantile_loss(HOST, input, target, quantile, reduction),
+        return_grad,
+        grad_output,
+        grad_out,
+        return_hess,
+        hess_out,
+    )
+
+
+@public
+def expectile_loss(
+    input,
+    target,
+    expectile=0.5,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+    return_hess=False,
+    hess_out=None,
+):
+    r"""Expectile loss: squared error weighted asymmetrically by the sign of the residual.
+
+    .. math:: \ell_i = \lvert \tau - \mathbb{1}[y_i - x_i < 0] \rvert \, r_i^2
+              = \begin{cases} (1 - \tau)\, r_i^2 & r_i \ge 0 \\ \tau\, r_i^2 & r_i < 0
+              \end{cases}, \quad r_i = x_i - y_i
+
+    with gradient :math:`2 w_i r_i` and second derivative :math:`2 w_i`, where
+    :math:`w_i` is the weight above (:math:`1 - \tau` or :math:`\tau`).  The
+    second derivative jumps at :math:`r_i = 0`, where it is :math:`2(1 - \tau)`
+    (the side :math:`r_i \ge 0`, as XGBoost).  The minimizer is the
+    :math:`\tau`-expectile of the target; ``expectile=0.5`` is half the squared error.
+
+    This is the value of XGBoost's ``expectile`` metric for
+    ``reg:expectileerror`` (``expectile_alpha`` is :math:`\tau`); XGBoost's
+    objective has half of this gradient and second derivative (the same Newton
+    step).  PyTorch has no such loss.
+
+    Parameters
+    ----------
+    input, target : array_like
+        Predictions and targets, of one shape.
+    expectile : float, optional
+        The expectile :math:`\tau`, in the open interval (0, 1); ``ValueError``
+        otherwise.
+    reduction : {'mean', 'sum', 'none'}, optional
+        How the per-element losses are combined (``'mean'`` divides by their number).
+    {grad_doc}
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> round(float(nl.expectile_loss([1.0, 3.0], [2.0, 2.0], expectile=0.8)), 6)
+    0.5
+    """
+    return _run(
+        plans.expectile_loss(HOST, input, target, expectile, reduction),
+        return_grad,
+        grad_output,
+        grad_out,
+        return_hess,
+        hess_out,
+    )
+
+
+@public
+def log_cosh_loss(
+    input,
+    target,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+    return_hess=False,
+    hess_out=None,
+):
+    r"""Log-cosh loss: about :math:`r^2/2` near 0 and :math:`|r| - \log 2` far out.
+
+    .. math:: \ell_i = \log \cosh(r_i), \quad r_i = x_i - y_i, \qquad
+              \frac{\partial \ell_i}{\partial x_i} = \tanh(r_i), \qquad
+              \frac{\partial^2 \ell_i}{\partial x_i^2} = 1 - \tanh^2(r_i)
+              = \operatorname{sech}^2(r_i)
+
+    Computed from :math:`e = e^{-2|r|}`, which never overflows: as
+    :math:`|r| + \operatorname{log1p}(e) - \log 2` for :math:`|r| \ge 1/2`, and as
+    :math:`-\tfrac12 \operatorname{log1p}(-\tanh^2 r)` below, where the first
+    form cancels (with :math:`\tanh|r| = -\operatorname{expm1}(-2|r|) / (2 +
+    \operatorname{expm1}(-2|r|))`).  The value, gradient and second derivative
+    keep full relative precision for every finite :math:`r`, where
+    ``log(cosh(r))`` in float32 overflows for :math:`|r| > 89` and is 0 for
+    :math:`|r| < 3 \cdot 10^{-4}`.
+
+    The values of Keras's ``LogCosh`` and optax's ``log_cosh``.  PyTorch has no
+    such loss.
+
+    Parameters
+    ----------
+    input, target : array_like
+        Predictions and targets, of one shape.
+    reduction : {'mean', 'sum', 'none'}, optional
+        How the per-element losses are combined (``'mean'`` divides by their number).
+    {grad_doc}
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> nl.log_cosh_loss([0.0, 1.0, 10.0], [0.0, 0.0, 0.0], reduction="none").round(6).tolist()
+    [0.0, 0.433781, 9.306853]
+    """
+    return _run(
+        plans.log_cosh_loss(HOST, input, target, reduction),
+        return_grad,
+        grad_output,
+        grad_out,
+        return_hess,
+        hess_out,
+    )
+
+
+@public
+def tweedie_loss(
+    input,
+    target,
+    power=1.5,
+    log_input=True,
+    full=False,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+    return_hess=False,
+    hess_out=None,
+):
+    r"""Negative log-likelihood of a Tweedie distribution with variance power ``power``.
+
+    For :math:`1 < p < 2` (compound Poisson-gamma: non-negative targets with a
+    point mass at 0), with the mean :math:`\mu_i = e^{x_i}` (``log_input=True``,
+    the log link) or :math:`\mu_i = x_i`:
+
+    .. math:: \ell_i = -\frac{y_i\, \mu_i^{1-p}}{1-p} + \frac{\mu_i^{2-p}}{2-p}
+              \left[ + \frac{y_i^{2-p}}{(1-p)(2-p)} \right]
+
+    On the log link the gradient and second derivative with respect to
+    :math:`x_i` are
+
+    .. math:: \mu_i^{2-p} - y_i \mu_i^{1-p}, \qquad
+              (2-p)\, \mu_i^{2-p} - (1-p)\, y_i \mu_i^{1-p},
+
+    exactly XGBoost's ``reg:tweedie`` (``tweedie_variance_power`` is :math:`p`;
+    without ``full`` the value is its ``tweedie-nloglik@p`` metric).  With
+    ``log_input=False`` they are :math:`\mu_i^{-p}(\mu_i - y_i)` and
+    :math:`\mu_i^{-p-1}(p\, y_i + (1-p)\mu_i)` with respect to :math:`\mu_i`.
+
+    ``full=True`` adds the bracketed term, constant in the input, so that the loss
+    is 0 at :math:`\mu_i = y_i` and twice the loss is the unit deviance: the
+    ``'mean'`` times 2 is scikit-learn's ``mean_tweedie_deviance(target, mu,
+    power=power)``, and so is twice each element of ``reduction='none'``.
+
+    ``power=1`` is the Poisson case, :math:`\ell_i = \mu_i - y_i \log \mu_i\,[+\,
+    y_i \log y_i - y_i]` (the formula's constant :math:`-y_i/(1-p)`, which diverges,
+    is dropped; without ``full`` this is :func:`poisson_nll_loss`), and ``power=2``
+    is :func:`gamma_loss`.  The exponentials are those of the input (no overflow
+    for a bounded mean); targets of 0 give finite values for :math:`p < 2`.
+
+    Parameters
+    ----------
+    input : array_like
+        Log-means (``log_input=True``) or means (> 0).
+    target : array_like
+        Observations of the input's shape: >= 0, and > 0 for ``power=2``.
+        Targets or means outside the domain raise ``ValueError`` (checked in the
+        same pass; NaN propagates).
+    power : float, optional
+        The variance power :math:`p` (variance :math:`\propto \mu^p`), in
+        [1, 2]; ``ValueError`` otherwise.
+    log_input : bool, optional
+        ``True``: ``input`` is :math:`\log \mu` (the log link of the boosting
+        libraries; gradients with respect to it); ``False``: the mean itself.
+    full : bool, optional
+        Add the term that makes twice the loss the deviance (constant in the input).
+    reduction : {'mean', 'sum', 'none'}, optional
+        How the per-element losses are combined (``'mean'`` divides by their number).
+    {grad_doc}
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> loss = nl.tweedie_loss([0.0, 1.0], [1.0, 2.0], full=True, reduction="none")
+    >>> (2 * loss).round(6).tolist()  # the unit deviances (scikit-learn's)
+    [0.0, 0.133422]
+    """
+    return _run(
+        plans.tweedie_loss(HOST, input, target, power, log_input, full, reduction),
+        return_grad,
+        grad_output,
+        grad_out,
+        return_hess,
+        hess_out,
+    )
+
+
+@public
+def gamma_loss(
+    input,
+    target,
+    log_input=True,
+    full=False,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+    return_hess=False,
+    hess_out=None,
+):
+    r"""Negative log-likelihood of a gamma distribution (unit dispersion).
+
+    With the mean :math:`\mu_i = e^{x_i}` (``log_input=True``, the log link) or
+    :math:`\mu_i = x_i`:
+
+    .. math:: \ell_i = \frac{y_i}{\mu_i} + \log \mu_i \;\left[ - \log y_i - 1 \right]
+
+    On the log link the gradient is :math:`1 - y_i e^{-x_i}` and the second
+    derivative :math:`y_i e^{-x_i}`: XGBoost's ``reg:gamma`` (without ``full``, the
+    value is its ``gamma-nloglik`` metric).  With ``log_input=False`` they are
+    :math:`(\mu_i - y_i)/\mu_i^2` and :math:`(2 y_i - \mu_i)/\mu_i^3` with respect to
+    :math:`\mu_i`.
+
+    ``full=True`` adds the bracketed term, constant in the input, so that the loss is
+    0 at :math:`\mu_i = y_i` and twice the loss is the unit deviance: the ``'mean'``
+    times 2 is scikit-learn's ``mean_gamma_deviance(target, mu)``.  This is
+    ``tweedie_loss(power=2)``.
+
+    Parameters
+    ----------
+    input : array_like
+        Log-means (``log_input=True``) or means (> 0).
+    target : array_like
+        Positive observations of the input's shape.  Targets <= 0 (or means <= 0)
+        raise ``ValueError`` (checked in the same pass; NaN propagates).
+    log_input : bool, optional
+        ``True``: ``input`` is :math:`\log \mu` (gradients with respect to it);
+        ``False``: the mean itself.
+    full : bool, optional
+        Add :math:`-\log y_i - 1`, which makes twice the loss the deviance.
+    reduction : {'mean', 'sum', 'none'}, optional
+        How the per-element losses are combined (``'mean'`` divides by their number).
+    {grad_doc}
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> round(float(2 * nl.gamma_loss([0.0, 1.0], [1.0, 2.0], full=True)), 6)
+    0.042612
+    """
+    return _run(
+        plans.gamma_loss(HOST, input, target, log_input, full, reduction),
+        return_grad,
+        grad_output,
+        grad_out,
+        return_hess,
+        hess_out,
+    )
+
+
+@public
+def squared_log_error_loss(
+    input,
+    target,
+    reduction="mean",
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+    return_hess=False,
+    hess_out=None,
+):
+    r"""Squared logarithmic error, for targets that span orders of magnitude.
+
+    .. math:: \ell_i = d_i^2, \quad d_i = \log(1 + x_i) - \log(1 + y_i), \qquad
+              \frac{\partial \ell_i}{\partial x_i} = \frac{2 d_i}{1 + x_i}, \qquad
+              \frac{\partial^2 \ell_i}{\partial x_i^2} = \frac{2 (1 - d_i)}{(1 + x_i)^2}
+
+    :math:`d_i` is computed as :math:`\operatorname{log1p}((x_i - y_i)/(1 + y_i))`:
+    one logarithm, and no cancellation where the input is close to the target.  The
+    second derivative is negative where :math:`d_i > 1` (the loss is not convex
+    there); XGBoost's ``reg:squaredlogerror`` has half this gradient and clamps half
+    this second derivative at :math:`10^{-6}`.
+
+    The ``'mean'`` is scikit-learn's ``mean_squared_log_error(target, input)``; Keras's
+    ``MeanSquaredLogarithmicError`` clips negative values to 0 first.  PyTorch has no
+    such loss.
+
+    Parameters
+    ----------
+    input, target : array_like
+        Predictions and targets, of one shape, both > -1; ``ValueError`` otherwise
+        (checked in the same pass; NaN propagates).
+    reduction : {'mean', 'sum', 'none'}, optional
+        How the per-element losses are combined (``'mean'`` divides by their number).
+    {grad_doc}
+    Examples
+    --------
+    >>> import numbaloss as nl
+    >>> round(float(nl.squared_log_error_loss([0.0, 3.0], [1.0, 3.0])), 6)
+    0.240227
+    """
+    return _run(
+        plans.squared_log_error_loss(HOST, input, target, reduction),
+        return_grad,
+        grad_output,
+        grad_out,
+        return_hess,
+        hess_out,
+    )

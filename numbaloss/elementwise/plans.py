@@ -283,3 +283,95 @@ def sigmoid_focal_loss(args, inputs, targets, alpha=0.25, gamma=2.0, reduction="
     gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
     params = points.SigmoidFocalSquare(alpha) if gamma == 2 else points.SigmoidFocal(alpha, gamma)
     return Plan(params, x, [x, y], [x, y], reduction, grad_names=("inputs",))
+
+
+# --- regression objectives of the gradient-boosting libraries -----------------------------
+
+
+def _check_open_unit(value, name):
+    value = check_real_scalar(value, name)
+    if not 0 < value < 1:
+        raise ValueError(f"{name} must be in the open interval (0, 1), got {value}")
+    return value
+
+
+def _check_finite_positive(value, name):
+    value = check_real_scalar(value, name, positive=True)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def pseudo_huber_loss(args, input, target, delta=1.0, reduction="mean"):
+    x, t = _input_target(args, input, target)
+    params = points.PseudoHuber(_check_finite_positive(delta, "delta"))
+    return _pointwise(params, x, t, reduction)
+
+
+def quantile_loss(args, input, target, quantile=0.5, reduction="mean"):
+    x, t = _input_target(args, input, target)
+    return _pointwise(points.Quantile(_check_open_unit(quantile, "quantile")), x, t, reduction)
+
+
+def expectile_loss(args, input, target, expectile=0.5, reduction="mean"):
+    x, t = _input_target(args, input, target)
+    return _pointwise(points.Expectile(_check_open_unit(expectile, "expectile")), x, t, reduction)
+
+
+def log_cosh_loss(args, input, target, reduction="mean"):
+    x, t = _input_target(args, input, target)
+    return _pointwise(points.LogCosh(), x, t, reduction)
+
+
+def _mean_domain(log_input):
+    return "" if log_input else " and input > 0 (the mean, log_input=False)"
+
+
+def tweedie_loss(args, input, target, power=1.5, log_input=True, full=False, reduction="mean"):
+    x, t = _input_target(args, input, target)
+    power = check_real_scalar(power, "power")
+    if not 1 <= power <= 2:
+        raise ValueError(f"power must be in [1, 2], got {power}")
+    log_input = check_bool(log_input, "log_input")
+    full = check_bool(full, "full")
+    if power == 2:
+        params = points.Gamma(log_input, full)
+        target_domain = "target > 0"
+    else:
+        target_domain = "target >= 0"
+        if power == 1:
+            params = points.TweediePoisson(log_input, full)
+        else:
+            params = points.Tweedie(power, log_input, full)
+    return _pointwise(
+        params,
+        x,
+        t,
+        reduction,
+        domain_error=f"tweedie_loss with power={power:g} needs {target_domain}"
+        + _mean_domain(log_input),
+    )
+
+
+def gamma_loss(args, input, target, log_input=True, full=False, reduction="mean"):
+    x, t = _input_target(args, input, target)
+    log_input = check_bool(log_input, "log_input")
+    params = points.Gamma(log_input, check_bool(full, "full"))
+    return _pointwise(
+        params,
+        x,
+        t,
+        reduction,
+        domain_error="gamma_loss needs target > 0" + _mean_domain(log_input),
+    )
+
+
+def squared_log_error_loss(args, input, target, reduction="mean"):
+    x, t = _input_target(args, input, target)
+    return _pointwise(
+        points.SquaredLogError(),
+        x,
+        t,
+        reduction,
+        domain_error="squared_log_error_loss needs input > -1 and target > -1",
+    )

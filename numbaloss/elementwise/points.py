@@ -659,3 +659,319 @@ class SigmoidFocalSquare(namedtuple("SigmoidFocalSquare", ["alpha"])):
         a_t = alpha_weight(params.alpha, x, y)
         curv = sigmoid_focal_curvature(2, ce, dce, y, ratio, s_pos, s_neg)
         return a_t * ce * q_square, a_t * grad, 0 * x, a_t * (q_square * curv), 0 * x, False
+
+
+# --- regression objectives of the gradient-boosting libraries -----------------------------
+#
+# Each has a helper returning ``(loss, d/dx, d2/dx2, out_of_domain)`` at one element
+# (``x`` the prediction, ``y`` the target); ``point`` drops the second derivative (the
+# compiler then drops its arithmetic), ``point_hess`` returns it as the Hessian's diagonal.
+# Ternaries, not reassignments in branches: these helpers are inlined at numba's IR level.
+
+
+@math_jit
+def _pseudo_huber(p, x, y):
+    # delta**2 (sqrt(1 + (r/delta)**2) - 1) without its cancellation near r = 0 and
+    # without squaring r/delta (which overflows): with k = min(|r|, delta) / max(|r|,
+    # delta) <= 1 and root = sqrt(1 + k**2), s = sqrt(delta**2 + r**2) is delta root
+    # (|r| <= delta) or |r| root, the loss is delta r**2 / (s + delta), the gradient
+    # r delta / s and the second derivative (delta / s)**3.
+    one = like(x, 1)
+    delta = like(x, p.delta)
+    r = x - y
+    a = abs(r)
+    big = a > delta
+    k = (delta if big else a) / (a if big else delta)
+    root = math.sqrt(one + k * k)
+    loss = delta * a * (one if big else k) / (root + (k if big else one))
+    # (not sign(r) * delta: sign() gives a float64, and the float32 loop would be float64)
+    grad = ((delta if r > 0 else -delta) if big else r) / root
+    q = (k if big else one) / root
+    return loss, grad, q * q * q, False
+
+
+class PseudoHuber(namedtuple("PseudoHuber", ["delta"])):
+    """Pseudo-Huber loss ``delta**2 (sqrt(1 + (r/delta)**2) - 1)``, ``r = x - y``."""
+
+    @staticmethod
+    @math_jit
+    def point(p, x, y, c, d):
+        loss, g, h, flag = _pseudo_huber(p, x, y)
+        return loss, g, _zero(x), flag
+
+    @staticmethod
+    @math_jit
+    def point_hess(p, x, y, c, d):
+        loss, g, h, flag = _pseudo_huber(p, x, y)
+        zero = _zero(x)
+        return loss, g, zero, h, zero, flag
+
+
+@math_jit
+def _quantile(p, x, y):
+    # Slope 1 - q above the target, -q below; at r = 0 the slope of r >= 0 (as
+    # XGBoost's and LightGBM's quantile objectives); a NaN r keeps its NaN.
+    one = like(x, 1)
+    q = like(x, p.quantile)
+    r = x - y
+    above = r >= 0
+    grad = (one - q) if above else (-q if r < 0 else r)
+    loss = grad * r
+    return loss, grad, _zero(x), False
+
+
+class Quantile(namedtuple("Quantile", ["quantile"])):
+    """Pinball loss ``max((1 - q) r, -q r)``, ``r = x - y``; second derivative 0."""
+
+    @staticmethod
+    @math_jit
+    def point(p, x, y, c, d):
+        loss, g, h, flag = _quantile(p, x, y)
+        return loss, g, _zero(x), flag
+
+    @staticmethod
+    @math_jit
+    def point_hess(p, x, y, c, d):
+        loss, g, h, flag = _quantile(p, x, y)
+        zero = _zero(x)
+        return loss, g, zero, h, zero, flag
+
+
+@math_jit
+def _expectile(p, x, y):
+    # Weight 1 - tau above the target, tau below; at r = 0 the weight of r >= 0
+    # (XGBoost's), where the second derivative jumps from 2 tau to 2 (1 - tau).
+    one = like(x, 1)
+    tau = like(x, p.expectile)
+    r = x - y
+    w = (one - tau) if r >= 0 else tau
+    wr = w * r
+    return wr * r, wr + wr, w + w, False
+
+
+class Expectile(namedtuple("Expectile", ["expectile"])):
+    """Asymmetric squared error ``|tau - 1[r > 0]| r**2``, ``r = x - y``."""
+
+    @staticmethod
+    @math_jit
+    def point(p, x, y, c, d):
+        loss, g, h, flag = _expectile(p, x, y)
+        return loss, g, _zero(x), flag
+
+    @staticmethod
+    @math_jit
+    def point_hess(p, x, y, c, d):
+        loss, g, h, flag = _expectile(p, x, y)
+        zero = _zero(x)
+        return loss, g, zero, h, zero, flag
+
+
+_LOG_2 = math.log(2.0)
+
+
+@math_jit
+def expm1_given_exp(z, u):
+    """``exp(z) - 1`` to a few ulps given ``u = exp(z)`` with ``u > 0`` (Kahan's trick).
+
+    ``(u - 1) z / log(u)``: the rounding error of ``u`` cancels between ``u - 1``
+    (exact for ``u`` in [1/2, 2]) and ``log(u)``; ``z`` itself where ``u`` rounds to 1.
+    """
+    return z if u == 1 else (u - 1) * z / log_unit_interval(u)
+
+
+@math_jit
+def _log_cosh(p, x, y):
+    # With a = |r| and e = exp(-2a) (never overflows): tanh(a) = (1 - e) / (1 + e) and
+    # sech(r)**2 = 4 e / (1 + e)**2.  For a >= 1/2, log cosh r = a + log1p(e) - log 2;
+    # below, where that cancels, -log1p(-tanh(a)**2) / 2, with 1 - e from Kahan's
+    # expm1 so that tanh(a) keeps its relative accuracy down to a -> 0.  (The
+    # switch at 1/2 gave the smallest largest error, 5 to 6 eps, in float32 and
+    # float64 against an extended-precision reference.)
+    one = like(x, 1)
+    r = x - y
+    a = abs(r)
+    z = -(a + a)
+    e = exp(z)
+    small = a < like(x, 0.5)
+    em1 = expm1_given_exp(z, e) if small else e - one
+    t = -em1 / (em1 + like(x, 2))
+    lg = log1p(-t * t if small else e)
+    # (|lg| = -lg there: a +0 at r = 0, where -0.5 * lg could give -0 under nsz)
+    loss = like(x, 0.5) * abs(lg) if small else a + lg - like(x, _LOG_2)
+    u = one + e
+    return loss, -t if r < 0 else t, like(x, 4) * e / (u * u), False
+
+
+class LogCosh(namedtuple("LogCosh", [])):
+    """``log(cosh(x - y))``, stable for any |x - y|."""
+
+    @staticmethod
+    @math_jit
+    def point(p, x, y, c, d):
+        loss, g, h, flag = _log_cosh(p, x, y)
+        return loss, g, _zero(x), flag
+
+    @staticmethod
+    @math_jit
+    def point_hess(p, x, y, c, d):
+        loss, g, h, flag = _log_cosh(p, x, y)
+        zero = _zero(x)
+        return loss, g, zero, h, zero, flag
+
+
+@math_jit
+def _on_mean(log_input, x, g, h):
+    """The derivatives ``g``, ``h`` with respect to ``log(mu)``, or with respect to
+    the mean ``mu = x`` where the input is the mean: ``g / mu``, ``(h - g) / mu**2``."""
+    if is_on(log_input):
+        return g, h
+    # divisions, not products with a shared 1 / mu: LLVM turns a * (1 / mu) into
+    # a / mu where the reciprocal has no other use, so the gradient's bits would
+    # depend on whether the second derivative is computed
+    return g / x, (h - g) / x / x
+
+
+@math_jit
+def _log_mean(log_input, x):
+    """``log(mu)``: the input itself (``log_input=True``), else the log of the mean."""
+    if is_on(log_input):
+        return x
+    return log(x)
+
+
+@math_jit
+def _bad_mean(log_input, x):
+    """Out of domain: a mean ``x <= 0`` (only where the input is the mean)."""
+    if is_on(log_input):
+        return False
+    return x <= 0
+
+
+@math_jit
+def _tweedie(p, x, y):
+    # On the log link, with x = log(mu), e1 = mu**(1-p) and e2 = mu**(2-p):
+    # loss = -y e1 / (1-p) + e2 / (2-p), d/dx = e2 - y e1,
+    # d2/dx2 = (2-p) e2 - (1-p) y e1; full adds y**(2-p) / ((1-p)(2-p)).
+    one = like(x, 1)
+    a1 = one - like(x, p.power)
+    a2 = a1 + one
+    lm = _log_mean(p.log_input, x)
+    e1 = exp(a1 * lm)
+    e2 = exp(a2 * lm) if is_on(p.log_input) else x * e1
+    ye1 = y * e1 if y != 0 else _zero(x)  # y = 0 and mu**(1-p) = inf: 0, not NaN
+    constant = exp(a2 * log(y)) / (a1 * a2) if is_on(p.full) else _zero(x)
+    g, h = _on_mean(p.log_input, x, e2 - ye1, a2 * e2 - a1 * ye1)
+    return e2 / a2 - ye1 / a1 + constant, g, h, (y < 0) | _bad_mean(p.log_input, x)
+
+
+class Tweedie(namedtuple("Tweedie", ["power", "log_input", "full"])):
+    """Tweedie negative log-likelihood for ``1 < power < 2``."""
+
+    def __new__(cls, power, log_input, full):
+        return super().__new__(cls, power, option(log_input), option(full))
+
+    @staticmethod
+    @math_jit
+    def point(p, x, y, c, d):
+        loss, g, h, flag = _tweedie(p, x, y)
+        return loss, g, _zero(x), flag
+
+    @staticmethod
+    @math_jit
+    def point_hess(p, x, y, c, d):
+        loss, g, h, flag = _tweedie(p, x, y)
+        zero = _zero(x)
+        return loss, g, zero, h, zero, flag
+
+
+@math_jit
+def _tweedie_poisson(p, x, y):
+    # Tweedie with power 1 (Poisson): loss = mu - y log(mu), d/dx = mu - y and
+    # d2/dx2 = mu on the log link; full adds y log(y) - y (0 log 0 = 0).
+    lm = _log_mean(p.log_input, x)
+    mu = exp(x) if is_on(p.log_input) else x
+    ylogy = y * log(y) if y != 0 else _zero(x)
+    constant = ylogy - y if is_on(p.full) else _zero(x)
+    g, h = _on_mean(p.log_input, x, mu - y, mu)
+    return mu - y * lm + constant, g, h, (y < 0) | _bad_mean(p.log_input, x)
+
+
+class TweediePoisson(namedtuple("TweediePoisson", ["log_input", "full"])):
+    """Tweedie negative log-likelihood for ``power = 1``: the Poisson case."""
+
+    def __new__(cls, log_input, full):
+        return super().__new__(cls, option(log_input), option(full))
+
+    @staticmethod
+    @math_jit
+    def point(p, x, y, c, d):
+        loss, g, h, flag = _tweedie_poisson(p, x, y)
+        return loss, g, _zero(x), flag
+
+    @staticmethod
+    @math_jit
+    def point_hess(p, x, y, c, d):
+        loss, g, h, flag = _tweedie_poisson(p, x, y)
+        zero = _zero(x)
+        return loss, g, zero, h, zero, flag
+
+
+@math_jit
+def _gamma(p, x, y):
+    # Gamma (Tweedie power 2): loss = y / mu + log(mu), d/dx = 1 - y / mu and
+    # d2/dx2 = y / mu on the log link; full adds -log(y) - 1.
+    lm = _log_mean(p.log_input, x)
+    ym = y * exp(-x) if is_on(p.log_input) else y / x
+    constant = -(log(y) + like(x, 1)) if is_on(p.full) else _zero(x)
+    g, h = _on_mean(p.log_input, x, like(x, 1) - ym, ym)
+    return ym + lm + constant, g, h, (y <= 0) | _bad_mean(p.log_input, x)
+
+
+class Gamma(namedtuple("Gamma", ["log_input", "full"])):
+    """Gamma negative log-likelihood (Tweedie power 2)."""
+
+    def __new__(cls, log_input, full):
+        return super().__new__(cls, option(log_input), option(full))
+
+    @staticmethod
+    @math_jit
+    def point(p, x, y, c, d):
+        loss, g, h, flag = _gamma(p, x, y)
+        return loss, g, _zero(x), flag
+
+    @staticmethod
+    @math_jit
+    def point_hess(p, x, y, c, d):
+        loss, g, h, flag = _gamma(p, x, y)
+        zero = _zero(x)
+        return loss, g, zero, h, zero, flag
+
+
+@math_jit
+def _squared_log_error(p, x, y):
+    # d = log1p(x) - log1p(y), computed as log1p((x - y) / (1 + y)): no cancellation
+    # where x is close to y, and one logarithm.  loss = d**2, d/dx = 2 d / (1 + x),
+    # d2/dx2 = 2 (1 - d) / (1 + x)**2 (negative where d > 1).
+    # (Divisions by 1 + x, not products with its reciprocal: see _on_mean.)
+    one = like(x, 1)
+    dd = log1p((x - y) / (one + y))
+    one_x = one + x
+    two_d = dd + dd
+    return dd * dd, two_d / one_x, (like(x, 2) - two_d) / one_x / one_x, (x <= -1) | (y <= -1)
+
+
+class SquaredLogError(namedtuple("SquaredLogError", [])):
+    """``(log1p(x) - log1p(y))**2`` for ``x, y > -1``."""
+
+    @staticmethod
+    @math_jit
+    def point(p, x, y, c, d):
+        loss, g, h, flag = _squared_log_error(p, x, y)
+        return loss, g, _zero(x), flag
+
+    @staticmethod
+    @math_jit
+    def point_hess(p, x, y, c, d):
+        loss, g, h, flag = _squared_log_error(p, x, y)
+        zero = _zero(x)
+        return loss, g, zero, h, zero, flag

@@ -342,6 +342,201 @@ def _margin_ranking_hess(x1, x2, y, margin=0.0):
     return (np.zeros_like(x1), np.zeros_like(x2))
 
 
+# --- regression objectives (no PyTorch counterpart: PyTorch formulations of their own) ---
+
+
+def _torch_objective(formula):
+    """``torch -> function(input, target, reduction=..., **options)`` from
+    ``formula(torch, input, target, **options)``, the unreduced loss in PyTorch ops
+    (for PyTorch's autograd, first and second order)."""
+
+    def make(torch):
+        def function(x, y, reduction="mean", **options):
+            loss = formula(torch, x, y, **options)
+            if reduction == "none":
+                return loss
+            return loss.sum() if reduction == "sum" else loss.mean()
+
+        return function
+
+    return make
+
+
+def _pseudo_huber(x, y, delta=1.0):
+    return delta**2 * (np.sqrt(1 + ((x - y) / delta) ** 2) - 1)
+
+
+def _pseudo_huber_grad(x, y, delta=1.0):
+    return ((x - y) / np.sqrt(1 + ((x - y) / delta) ** 2),)
+
+
+def _pseudo_huber_hess(x, y, delta=1.0):
+    return ((1 + ((x - y) / delta) ** 2) ** -1.5,)
+
+
+def _torch_pseudo_huber(torch, x, y, delta=1.0):
+    return delta**2 * (torch.sqrt(1 + ((x - y) / delta) ** 2) - 1)
+
+
+def _quantile(x, y, quantile=0.5):
+    r = x - y
+    return np.where(r >= 0, (1 - quantile) * r, -quantile * r)
+
+
+def _quantile_grad(x, y, quantile=0.5):
+    return (np.where(x - y >= 0, 1 - quantile, -quantile),)
+
+
+def _torch_quantile(torch, x, y, quantile=0.5):
+    r = x - y
+    return torch.where(r >= 0, (1 - quantile) * r, -quantile * r)
+
+
+def _expectile_weight(r, expectile):
+    return np.where(r >= 0, 1 - expectile, expectile)
+
+
+def _expectile(x, y, expectile=0.5):
+    return _expectile_weight(x - y, expectile) * (x - y) ** 2
+
+
+def _expectile_grad(x, y, expectile=0.5):
+    return (2 * _expectile_weight(x - y, expectile) * (x - y),)
+
+
+def _expectile_hess(x, y, expectile=0.5):
+    return (2 * _expectile_weight(x - y, expectile),)
+
+
+def _torch_expectile(torch, x, y, expectile=0.5):
+    r = x - y
+    return torch.where(r >= 0, (1 - expectile) * r**2, expectile * r**2)
+
+
+def _log_cosh(x, y):
+    # -log1p(-tanh(r)**2) / 2 where |r| < 1, |r| + log1p(exp(-2|r|)) - log 2 above:
+    # each form where it keeps its relative precision
+    a = np.abs(x - y)
+    with np.errstate(over="ignore", divide="ignore"):
+        inner = -0.5 * np.log1p(-(np.tanh(a) ** 2))
+    return np.where(a < 1, inner, a + np.log1p(np.exp(-2 * a)) - np.log(2.0))
+
+
+def _log_cosh_grad(x, y):
+    return (np.tanh(x - y),)
+
+
+def _log_cosh_hess(x, y):
+    return (1 / np.cosh(x - y) ** 2,)
+
+
+def _torch_log_cosh(torch, x, y):
+    # the same two forms as the NumPy reference (autograd through both is accurate;
+    # log(cosh(r)) loses the digits of small residuals in float32)
+    r = x - y
+    a = torch.abs(r)
+    small = a < 1
+    # the inner form only sees small residuals: its derivative is inf where tanh(r)
+    # rounds to 1, and torch.where would pass 0 * inf = NaN back from the branch it drops
+    inner = -0.5 * torch.log1p(-(torch.tanh(torch.where(small, r, torch.zeros_like(r))) ** 2))
+    outer = a + torch.nn.functional.softplus(-2 * a) - np.log(2.0)
+    return torch.where(small, inner, outer)
+
+
+def _tweedie_mean(x, log_input):
+    return np.exp(x) if log_input else x
+
+
+def _tweedie(x, y, power=1.5, log_input=True, full=False):
+    p = power
+    mu = _tweedie_mean(x, log_input)
+    if p == 1:
+        loss = mu - y * np.log(mu)
+        return loss + (_xlogy(y, y) - y if full else 0.0)
+    if p == 2:
+        return _gamma(x, y, log_input, full)
+    loss = -y * mu ** (1 - p) / (1 - p) + mu ** (2 - p) / (2 - p)
+    return loss + (y ** (2 - p) / ((1 - p) * (2 - p)) if full else 0.0)
+
+
+def _tweedie_derivatives(x, y, power, log_input):
+    """First and second derivatives with respect to the input."""
+    p = power
+    mu = _tweedie_mean(x, log_input)
+    # with respect to log(mu)
+    g = mu ** (2 - p) - y * mu ** (1 - p)
+    h = (2 - p) * mu ** (2 - p) - (1 - p) * y * mu ** (1 - p)
+    if log_input:
+        return g, h
+    # chain rule to mu: d/dmu = (d/dlog mu) / mu, d2/dmu2 = (h - g) / mu**2
+    return g / mu, (h - g) / mu**2
+
+
+def _tweedie_grad(x, y, power=1.5, log_input=True, full=False):
+    return (_tweedie_derivatives(x, y, power, log_input)[0],)
+
+
+def _tweedie_hess(x, y, power=1.5, log_input=True, full=False):
+    return (_tweedie_derivatives(x, y, power, log_input)[1],)
+
+
+def _torch_tweedie(torch, x, y, power=1.5, log_input=True, full=False):
+    p = power
+    log_mu = x if log_input else torch.log(x)
+    if p == 2:
+        return _torch_gamma(torch, x, y, log_input, full)
+    if p == 1:
+        loss = torch.exp(log_mu) - y * log_mu
+        return loss + (torch.special.xlogy(y, y) - y if full else 0.0)
+    loss = -y * torch.exp((1 - p) * log_mu) / (1 - p) + torch.exp((2 - p) * log_mu) / (2 - p)
+    return loss + (y ** (2 - p) / ((1 - p) * (2 - p)) if full else 0.0)
+
+
+def _gamma(x, y, log_input=True, full=False):
+    mu = _tweedie_mean(x, log_input)
+    loss = y / mu + np.log(mu)
+    return loss - (np.log(y) + 1 if full else 0.0)
+
+
+def _gamma_grad(x, y, log_input=True, full=False):
+    return (_tweedie_derivatives(x, y, 2.0, log_input)[0],)
+
+
+def _gamma_hess(x, y, log_input=True, full=False):
+    return (_tweedie_derivatives(x, y, 2.0, log_input)[1],)
+
+
+def _torch_gamma(torch, x, y, log_input=True, full=False):
+    loss = y * torch.exp(-x) + x if log_input else y / x + torch.log(x)
+    return loss - (torch.log(y) + 1 if full else 0.0)
+
+
+def _squared_log_error(x, y):
+    return (np.log1p(x) - np.log1p(y)) ** 2
+
+
+def _squared_log_error_grad(x, y):
+    return (2 * (np.log1p(x) - np.log1p(y)) / (1 + x),)
+
+
+def _squared_log_error_hess(x, y):
+    return (2 * (1 - (np.log1p(x) - np.log1p(y))) / (1 + x) ** 2,)
+
+
+def _torch_squared_log_error(torch, x, y):
+    # log1p((x - y) / (1 + y)) = log1p(x) - log1p(y), without its cancellation
+    return torch.log1p((x - y) / (1 + y)) ** 2
+
+
+def _log_means(rng, shape, dtype):
+    """In [0.2, 2]: valid log-means and valid means (for ``log_input=False``)."""
+    return rng.uniform(0.2, 2.0, shape).astype(dtype)
+
+
+def _positive(rng, shape, dtype):
+    return (rng.gamma(2.0, 1.0, shape) + 0.05).astype(dtype)
+
+
 #: The elementwise losses of the registry, which the table below drives through the
 #: common tests (``tests/core/test_registry.py`` fails naming any without a Case).
 NAMES = registry.names("elementwise")
@@ -486,6 +681,90 @@ CASES = {
             numpy_hess=lambda x, y, alpha=0.25, gamma=2.0: (
                 np_sigmoid_focal_hess(x, y, alpha, gamma),
             ),
+        ),
+        Case(
+            "pseudo_huber_loss",
+            ("input", "target"),
+            lambda r, s, d: (_normal(r, s, d, 2.0), _normal(r, s, d)),
+            _pseudo_huber,
+            _pseudo_huber_grad,
+            {"delta": 1.0},
+            variants=({"delta": 1.0}, {"delta": 0.3}, {"delta": 4.0}),
+            torch_function=_torch_objective(_torch_pseudo_huber),
+            numpy_hess=_pseudo_huber_hess,
+        ),
+        Case(
+            "quantile_loss",
+            ("input", "target"),
+            lambda r, s, d: (_normal(r, s, d), _normal(r, s, d)),
+            _quantile,
+            _quantile_grad,
+            {"quantile": 0.9},
+            variants=({"quantile": 0.5}, {"quantile": 0.1}, {"quantile": 0.9}),
+            torch_function=_torch_objective(_torch_quantile),
+            numpy_hess=lambda x, y, quantile=0.5: (0 * x,),
+        ),
+        Case(
+            "expectile_loss",
+            ("input", "target"),
+            lambda r, s, d: (_normal(r, s, d), _normal(r, s, d)),
+            _expectile,
+            _expectile_grad,
+            {"expectile": 0.2},
+            variants=({"expectile": 0.5}, {"expectile": 0.2}, {"expectile": 0.95}),
+            torch_function=_torch_objective(_torch_expectile),
+            numpy_hess=_expectile_hess,
+        ),
+        Case(
+            "log_cosh_loss",
+            ("input", "target"),
+            lambda r, s, d: (_normal(r, s, d, 2.0), _normal(r, s, d)),
+            _log_cosh,
+            _log_cosh_grad,
+            torch_function=_torch_objective(_torch_log_cosh),
+            numpy_hess=_log_cosh_hess,
+        ),
+        Case(
+            "tweedie_loss",
+            ("input", "target"),
+            lambda r, s, d: (_log_means(r, s, d), _positive(r, s, d)),
+            _tweedie,
+            _tweedie_grad,
+            variants=(
+                {},
+                {"power": 1.2, "full": True},
+                {"power": 1.8, "log_input": False},
+                {"power": 1.5, "log_input": False, "full": True},
+                {"power": 1.0},
+                {"power": 1.0, "log_input": False, "full": True},
+                {"power": 2.0, "full": True},
+            ),
+            torch_function=_torch_objective(_torch_tweedie),
+            numpy_hess=_tweedie_hess,
+        ),
+        Case(
+            "gamma_loss",
+            ("input", "target"),
+            lambda r, s, d: (_log_means(r, s, d), _positive(r, s, d)),
+            _gamma,
+            _gamma_grad,
+            variants=(
+                {},
+                {"full": True},
+                {"log_input": False},
+                {"log_input": False, "full": True},
+            ),
+            torch_function=_torch_objective(_torch_gamma),
+            numpy_hess=_gamma_hess,
+        ),
+        Case(
+            "squared_log_error_loss",
+            ("input", "target"),
+            lambda r, s, d: (r.uniform(-0.5, 4.0, s).astype(d), r.uniform(-0.5, 4.0, s).astype(d)),
+            _squared_log_error,
+            _squared_log_error_grad,
+            torch_function=_torch_objective(_torch_squared_log_error),
+            numpy_hess=_squared_log_error_hess,
         ),
     ]
 }

@@ -306,6 +306,15 @@ OPTION_CASES = [
     ("gaussian_nll_loss", {"full": True, "eps": 0.5}, "mean"),
     ("hinge_embedding_loss", {"margin": 0.5}, "none"),
     ("huber_loss", {"delta": 2.5}, "sum"),
+    ("pseudo_huber_loss", {"delta": 0.3}, "none"),
+    ("quantile_loss", {"quantile": 0.1}, "sum"),
+    ("expectile_loss", {"expectile": 0.9}, "none"),
+    ("tweedie_loss", {"power": 1.2, "full": True}, "none"),
+    ("tweedie_loss", {"power": 1.7, "log_input": False, "full": True}, "mean"),
+    ("tweedie_loss", {"power": 1.0, "log_input": False}, "sum"),
+    ("tweedie_loss", {"power": 2.0, "full": True}, "none"),
+    ("gamma_loss", {"log_input": False, "full": True}, "none"),
+    ("gamma_loss", {"full": True}, "mean"),
 ]
 
 
@@ -422,3 +431,37 @@ def test_gaussian_undocumented_target_is_refused(cuda, rng):
     for bad in [(SHAPE[1],), (1, 1), (SHAPE[0], 2)]:
         with pytest.raises(ValueError, match="target of shape"):
             nl.gaussian_nll_loss(x, cuda.to_device(np.zeros(bad)), 1.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_regression_objectives_out_of_domain_raise_as_on_the_cpu(cuda, rng, dtype):
+    x = cuda.to_device(rng.uniform(0.2, 2.0, SHAPE).astype(dtype))
+    bad = np.abs(rng.standard_normal(SHAPE)).astype(dtype)
+    bad[2, 3] = -0.5
+    with pytest.raises(ValueError, match="tweedie_loss with power=1.5 needs target >= 0"):
+        nl.tweedie_loss(x, cuda.to_device(bad), return_grad=True)
+    with pytest.raises(ValueError, match="gamma_loss needs target > 0"):
+        nl.gamma_loss(x, cuda.to_device(bad), reduction="none")
+    with pytest.raises(ValueError, match="input > -1 and target > -1"):
+        nl.squared_log_error_loss(x, cuda.to_device(bad - 1))
+    with pytest.raises(ValueError, match=r"quantile must be in the open interval \(0, 1\)"):
+        nl.quantile_loss(x, x, 1.0)
+    with pytest.raises(ValueError, match=r"power must be in \[1, 2\]"):
+        nl.tweedie_loss(x, x, 2.5)
+    # in the domain (zero targets for Tweedie below power 2): values as on the CPU
+    host = x.copy_to_host()
+    zeros = np.where(bad > 0, bad, 0).astype(dtype)
+    got = nl.tweedie_loss(x, cuda.to_device(zeros), 1.3, reduction="none", return_grad=True)
+    want = nl.tweedie_loss(host, zeros, 1.3, reduction="none", return_grad=True)
+    _compare(got[0], want[0], dtype)
+    _compare(got[1], want[1], dtype)
+
+
+def test_log_cosh_and_pseudo_huber_extremes_match_cpu(cuda):
+    r = np.array([0.0, 1e-20, -1e-5, 0.5, -0.999, 1.0, 30.0, -1e300, np.inf, np.nan])
+    y = np.zeros_like(r)
+    for func in (nl.log_cosh_loss, nl.pseudo_huber_loss):
+        got = func(cuda.to_device(r), cuda.to_device(y), reduction="none", return_grad=True)
+        want = func(r, y, reduction="none", return_grad=True)
+        _compare(got[0], want[0], np.float64)
+        _compare(got[1], want[1], np.float64)
