@@ -25,6 +25,8 @@ class Loss:
 
     _function = None
     _options = ()
+    #: keyword-only array arguments of the call (the registry's ``call_keywords``)
+    _call_keywords = ()
 
     def __init__(self, *args, **kwargs):
         bound = self._signature.bind(*args, **kwargs)
@@ -33,9 +35,15 @@ class Loss:
         for key, value in self.options.items():
             setattr(self, key, value)
 
-    def __call__(self, *arrays, return_grad=False, grad_output=None, grad_out=None):
+    def __call__(self, *arrays, return_grad=False, grad_output=None, grad_out=None, **keywords):
+        for key in keywords:
+            if key not in self._call_keywords:
+                raise TypeError(
+                    f"{type(self).__name__}() got an unexpected keyword argument {key!r}"
+                )
         return type(self)._function(
             *arrays,
+            **keywords,
             **self.options,
             return_grad=return_grad,
             grad_output=grad_output,
@@ -47,14 +55,15 @@ class Loss:
         return f"{type(self).__name__}({opts})"
 
 
-def _class_doc(name, function_name, signature):
+def _class_doc(name, function_name, signature, call_keywords=()):
     """The numpydoc docstring of a loss class: its options, each with its default."""
+    also = "".join(f"``{k}``, " for k in call_keywords)
     lines = [
         f"Class form of :func:`numbaloss.{function_name}`.",
         "",
         f"``{name}{signature}`` stores the options; calling the instance with the",
         f"arrays returns ``{function_name}(*arrays, **options)``, and accepts",
-        "``return_grad``, ``grad_output`` and ``grad_out`` as the function does.",
+        f"{also}``return_grad``, ``grad_output`` and ``grad_out`` as the function does.",
         "",
     ]
     if signature.parameters:
@@ -77,12 +86,13 @@ def _class_doc(name, function_name, signature):
     return "\n".join(lines) + "\n"
 
 
-def loss_class(name, function, options):
+def loss_class(name, function, options, call_keywords=()):
     """Make the ``torch.nn``-style class ``name`` for ``function``.
 
     ``options`` lists ``(parameter, default)`` in ``torch.nn``'s constructor order
     (without ``size_average``/``reduce``); a leading ``"*"`` entry makes the rest
-    keyword-only, as in ``GaussianNLLLoss``.
+    keyword-only, as in ``GaussianNLLLoss``.  ``call_keywords`` names keyword-only
+    arrays that the call takes besides the positional ones (``linear_bias``).
     """
     params = []
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -93,13 +103,14 @@ def loss_class(name, function, options):
         pname, default = entry
         params.append(inspect.Parameter(pname, kind, default=default))
     signature = inspect.Signature(params)
-    doc = _class_doc(name, function.__name__, signature)
+    doc = _class_doc(name, function.__name__, signature, call_keywords)
     cls = type(
         name,
         (Loss,),
         {
             "_function": staticmethod(function),
             "_signature": signature,
+            "_call_keywords": tuple(call_keywords),
             "__doc__": doc,
             "__module__": __name__,
         },
@@ -122,4 +133,4 @@ def loss_class(name, function, options):
 
 for _entry in registry.ENTRIES:
     if _entry.cls:
-        loss_class(_entry.cls, getattr(F, _entry.name), _entry.options)
+        loss_class(_entry.cls, getattr(F, _entry.name), _entry.options, _entry.call_keywords)

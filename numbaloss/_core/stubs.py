@@ -42,7 +42,14 @@ def stubs():
             continue
         cls = getattr(numbaloss, e.cls)
         init = inspect.signature(cls.__init__)
-        classes.append(f"class {e.cls}(Loss):\n    def __init__{init}: ...\n\n")
+        body = f"    def __init__{init}: ...\n"
+        if e.call_keywords:
+            extra = "".join(f", {k}: Any = None" for k in e.call_keywords)
+            body += (
+                f"    def __call__(self, *arrays: Any{extra}, return_grad: bool = False,"
+                " grad_output: Any = None, grad_out: Any = None) -> Any: ...\n"
+            )
+        classes.append(f"class {e.cls}(Loss):\n{body}\n")
     return {"functional.pyi": "".join(funcs), "modules.pyi": "".join(classes).rstrip() + "\n"}
 
 
