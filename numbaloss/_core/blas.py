@@ -11,15 +11,21 @@ copying any operand:
   Fortran, so ``C = A @ B`` (C order) is computed as ``C.T = B.T @ A.T`` (Fortran
   order), and each operand is passed as whichever of itself or its transpose is
   Fortran-contiguous, with the matching ``trans`` flag;
-* ``C`` must be C-contiguous and of the operands' dtype (float32 or float64); it is
-  written in place (``overwrite_c``), which :func:`gemm` checks.
+* ``C`` must be C- or Fortran-contiguous and of the operands' dtype (float32 or
+  float64); it is written in place (``overwrite_c``), which :func:`gemm` checks.  The
+  output's order decides which of the two formulations BLAS gets, and their speeds
+  can differ several times over: OpenBLAS computes ``G @ W`` for a chunk ``G`` of
+  256 x 32000 and ``W`` of 32000 x 512 (both C-ordered) about 2.5 times faster into a
+  Fortran-ordered output than into a C-ordered one (the long inner dimension is then
+  contiguous in both operands' packing).
 
-Bits: a product is the same for any number of BLAS threads when OpenBLAS splits
-the work over the output's rows and columns (it does for ``gemm``: the sum over the
-inner dimension stays in one thread, in the order of its fixed blocking), but may
-differ between machines whose OpenBLAS picks other kernels (another CPU family) and
-between OpenBLAS versions.  ``tests/softmax/test_linear_cross_entropy.py`` checks
-the thread-count part on the machine it runs on.
+Bits: a product is deterministic for one BLAS build, CPU and thread setting.
+OpenBLAS splits a multi-threaded product over the output's rows and columns, so on
+the machines it was checked on (``tests/softmax/test_linear_cross_entropy.py``) any
+number of threads from 2 up gives the same bits; single-threaded OpenBLAS
+(``OPENBLAS_NUM_THREADS=1``, ``threadpoolctl``'s ``threadpool_limits(1)``) takes
+another code path and may round some products differently in the last bit.  Another
+OpenBLAS version or CPU family (OpenBLAS picks its kernels by CPU) may differ too.
 
 SciPy is imported on the first product, not at ``import numbaloss``.
 """
@@ -52,13 +58,13 @@ def gemm(a, b, c, beta=0.0):
     """``c[...] = a @ b + beta * c`` in place (``beta=0``: ``c``'s old values are ignored).
 
     ``a`` ``(m, k)`` and ``b`` ``(k, n)`` C- or Fortran-contiguous (e.g. transposed
-    views of C-ordered arrays), ``c`` ``(m, n)`` C-contiguous, all of one dtype,
-    float32 or float64.  Returns ``c``.
+    views of C-ordered arrays), ``c`` ``(m, n)`` C- or Fortran-contiguous, all of one
+    dtype, float32 or float64.  Returns ``c``.
     """
     m, k = a.shape
     n = b.shape[1]
-    if not c.flags.c_contiguous or c.shape != (m, n):
-        raise ValueError(f"gemm output must be a C-contiguous ({m}, {n}) array")
+    if not (c.flags.c_contiguous or c.flags.f_contiguous) or c.shape != (m, n):
+        raise ValueError(f"gemm output must be a contiguous ({m}, {n}) array")
     if a.dtype != c.dtype or b.dtype != c.dtype:
         raise ValueError(f"gemm operands must all be {c.dtype}; got {a.dtype} and {b.dtype}")
     if m == 0 or n == 0:
@@ -69,12 +75,22 @@ def gemm(a, b, c, beta=0.0):
         elif beta != 1:
             c *= beta
         return c
-    bt, trans_b = _fortran_operand(b)
-    at, trans_a = _fortran_operand(a)
-    # C.T (n, m) = op(bt) (n, k) @ op(at) (k, m)
-    out = _routine(c.dtype)(
-        1.0, bt, at, beta=beta, c=c.T, trans_a=trans_b, trans_b=trans_a, overwrite_c=1
-    )
-    if not np.shares_memory(out, c):  # pragma: no cover - SciPy's wrapper always writes c.T here
-        c[...] = out.T
+    routine = _routine(c.dtype)
+    if c.flags.c_contiguous:
+        # C.T (n, m) = op(bt) (n, k) @ op(at) (k, m), with op(bt) = b.T and op(at) = a.T
+        bt, trans_b = _fortran_operand(b)
+        at, trans_a = _fortran_operand(a)
+        out = routine(
+            1.0, bt, at, beta=beta, c=c.T, trans_a=trans_b, trans_b=trans_a, overwrite_c=1
+        )
+        written = out.T
+    else:
+        # C (m, n) = op(af) @ op(bf), with op(af) = a and op(bf) = b
+        af, trans_a = _fortran_operand(a.T)
+        bf, trans_b = _fortran_operand(b.T)
+        written = routine(
+            1.0, af, bf, beta=beta, c=c, trans_a=trans_a, trans_b=trans_b, overwrite_c=1
+        )
+    if not np.shares_memory(written, c):  # pragma: no cover - SciPy's wrapper writes c itself
+        c[...] = written
     return c

@@ -137,12 +137,10 @@ def np_cross_entropy_logit_grad(
         g = (1 - eps) * w_t[:, None] * (p - onehot)
         g += np.where(keep, 1.0, 0.0)[:, None] * (eps / n_classes) * (p * w.sum() - w)
         divisor = w_t.sum()
-    loss_rows = rows.shape[0]
-    go = np.broadcast_to(
-        np.asarray(grad_output, dtype=np.float64), (loss_rows,) if reduction == "none" else ()
-    )
+    go = np.asarray(grad_output, dtype=np.float64)
     if reduction == "none":
-        g = g * np.asarray(go).reshape(-1)[:, None]
+        loss_shape = (x.shape[0], *x.shape[2:]) if x.ndim >= 2 else ()
+        g = g * np.broadcast_to(go, loss_shape).reshape(-1)[:, None]
     else:
         g = g * float(go)
         if reduction == "mean":
@@ -175,9 +173,11 @@ def np_linear_cross_entropy_grad(
     gz = np_cross_entropy_logit_grad(
         z, target, weight, ignore_index, reduction, label_smoothing, grad_output
     )
-    x2 = x64.reshape(-1, x64.shape[-1])
-    flat_w = w64.reshape(-1, w64.shape[-1])
-    gz2 = gz.reshape(x2.shape[0], -1)  # (N, C * D) in the weight's row order
+    n_rows = x64.shape[0] if x64.ndim == 2 else 1
+    width = int(np.prod(w64.shape[:-1]))
+    x2 = x64.reshape(n_rows, w64.shape[-1])
+    flat_w = w64.reshape(width, w64.shape[-1])
+    gz2 = gz.reshape(n_rows, width)  # (N, C * D) in the weight's row order
     grads = [(gz2 @ flat_w).reshape(x64.shape), (gz2.T @ x2).reshape(w64.shape)]
     if linear_bias is not None:
         grads.append(gz2.sum(axis=0).reshape(np.shape(linear_bias)))

@@ -356,21 +356,28 @@ def test_identical_bits_for_any_thread_count(rng):
             assert grad.tobytes() == first.tobytes()
 
 
-def test_identical_bits_for_any_blas_thread_count(rng):
-    """SciPy's OpenBLAS splits a product over the output, not over the summed dimension, so
-    its thread count does not change the bits (on this machine: see numbaloss._core.blas)."""
+def test_blas_thread_counts(rng):
+    """SciPy's OpenBLAS gives the same bits for any number of threads from 2 up; single-
+    threaded it may round ``grad_input`` differently (observed: 5e-7 relative, in float32,
+    for this shape), which docs/linear_cross_entropy.rst states."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     x, w, t, b, cw = make(rng, 700, 96, 1500, np.float32, bias=True)
-    results = []
-    for threads in (1, 2):
+    results = {}
+    for threads in (2, 3, 4, 1):
         with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
-            results.append(
-                nl.linear_cross_entropy(x, w, t, linear_bias=b, chunk_size=300, return_grad=True)
+            results[threads] = nl.linear_cross_entropy(
+                x, w, t, linear_bias=b, chunk_size=300, return_grad=True
             )
-    (loss1, grads1), (loss2, grads2) = results
-    assert loss1.tobytes() == loss2.tobytes()
-    for g1, g2 in zip(grads1, grads2):
-        assert g1.tobytes() == g2.tobytes()
+    loss2, grads2 = results[2]
+    for threads in (3, 4):
+        loss, grads = results[threads]
+        assert loss.tobytes() == loss2.tobytes()
+        for grad, grad2 in zip(grads, grads2):
+            assert grad.tobytes() == grad2.tobytes()
+    loss1, grads1 = results[1]
+    assert_close(loss1, loss2, np.float32, rtol=2e-6, atol=0)
+    for grad, grad2 in zip(grads1, grads2):
+        np.testing.assert_allclose(grad, grad2, rtol=0, atol=2e-6 * np.abs(grad2).max())
 
 
 # --- grad_out, layouts and the class --------------------------------------------------------
@@ -416,7 +423,7 @@ def test_grad_out_in_place_and_preallocated(rng):
 
 
 def test_layouts_and_dtypes(rng):
-    x, w, t, b, _ = make(rng, 9, 6, 14, np.float64, bias=True)
+    x, w, t, b, _ = make(rng, 9, 6, 14, np.float64, bias=True, ignored=False)
     expected = nl.linear_cross_entropy(x, w, t, linear_bias=b, return_grad=True)
     variants = [
         (np.asfortranarray(x), np.asfortranarray(w), t.astype(np.int32), b[::-1].copy()[::-1]),
