@@ -5,7 +5,7 @@ from typing import Any
 class Loss:
     def __call__(self, *arrays: Any, return_grad: bool = False, grad_output: Any = None, grad_out: Any = None) -> Any: ...
 
-__all__ = ['L1Loss', 'MSELoss', 'SmoothL1Loss', 'HuberLoss', 'SoftMarginLoss', 'BCELoss', 'BCEWithLogitsLoss', 'PoissonNLLLoss', 'GaussianNLLLoss', 'KLDivLoss', 'MarginRankingLoss', 'HingeEmbeddingLoss', 'SigmoidFocalLoss', 'CTCLoss', 'CrossEntropyLoss', 'FocalLoss', 'NLLLoss', 'ZeroOneLoss', 'CosineEmbeddingLoss', 'MultiMarginLoss', 'MultiLabelMarginLoss', 'MultiLabelSoftMarginLoss', 'TripletMarginLoss', 'TripletMarginWithDistanceLoss']
+__all__ = ['L1Loss', 'MSELoss', 'SmoothL1Loss', 'HuberLoss', 'SoftMarginLoss', 'BCELoss', 'BCEWithLogitsLoss', 'PoissonNLLLoss', 'GaussianNLLLoss', 'KLDivLoss', 'MarginRankingLoss', 'HingeEmbeddingLoss', 'SigmoidFocalLoss', 'CTCLoss', 'CrossEntropyLoss', 'LinearCrossEntropyLoss', 'FocalLoss', 'NLLLoss', 'ZeroOneLoss', 'CosineEmbeddingLoss', 'MultiMarginLoss', 'MultiLabelMarginLoss', 'MultiLabelSoftMarginLoss', 'TripletMarginLoss', 'TripletMarginWithDistanceLoss']
 
 class L1Loss(Loss):
     def __init__(self, reduction='mean'): ...
@@ -51,6 +51,10 @@ class CTCLoss(Loss):
 
 class CrossEntropyLoss(Loss):
     def __init__(self, weight=None, ignore_index=-100, reduction='mean', label_smoothing=0.0): ...
+
+class LinearCrossEntropyLoss(Loss):
+    def __init__(self, *, weight=None, reduction='mean', ignore_index=None, label_smoothing=0.0, chunk_size=None): ...
+    def __call__(self, *arrays: Any, linear_bias: Any = None, return_grad: bool = False, grad_output: Any = None, grad_out: Any = None) -> Any: ...
 
 class FocalLoss(Loss):
     def __init__(self, gamma=2.0, weight=None, ignore_index=-100, reduction='mean'): ...
