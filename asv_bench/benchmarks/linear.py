@@ -1,7 +1,7 @@
 """``linear_cross_entropy``: numbaloss beside PyTorch's two paths and the matrix-product floor.
 
 Sizes are ``"NxKxC"`` strings (rows x in_features x classes) of float32 inputs with
-int64 class indices, ``reduction='mean'``, no bias; ``"64x32x1000"`` is the smoke
+int64 class indices, ``reduction='mean'``, no bias; ``"128x64x1000"`` is the smoke
 case, ``"2048x512x32000"`` the issue's (a 32000-token vocabulary head).  Each
 ``time_`` benchmark is a forward and a backward pass (value and the gradients of the
 input and the weight):
@@ -29,7 +29,7 @@ import numbaloss as nl
 
 from .common import rng, torch_or_skip
 
-SHAPES = ["64x32x1000", "2048x512x32000"]
+SHAPES = ["128x64x1000", "2048x512x32000"]
 
 
 def _inputs(shape):
