@@ -5,7 +5,8 @@ Run the benchmarks once (this machine, the installed numbaloss), then print::
     cd asv_bench
     asv run --python=same --set-commit-hash=$(git rev-parse HEAD) \\
         -b "^bandwidth" -b "^elementwise\\.(Numbaloss\\.time_value_and_grad|Numbaloss\\.time_value_and_grad_into|Torch\\.time_forward_backward|NumPy\\.time_value_and_grad)" \\
-        -b "^softmax\\.(CrossEntropy|TorchCrossEntropy|Focal|TorchFocal)\\.time"
+        -b "^softmax\\.(CrossEntropy|TorchCrossEntropy|Focal|TorchFocal)\\.time" \\
+        -b "^linear\\."
     python asv_table.py            # newest results file; or --file results/<machine>/<file>.json
     python asv_table.py --stat min # the fastest sample (run asv with --record-samples)
 
@@ -18,7 +19,11 @@ Tables (Markdown), all from that one results file:
   same run);
 * the softmax family: cross entropy (new gradient array and ``grad_out=input``),
   focal and sigmoid focal loss against their PyTorch formulations, with the floor of
-  reading the logits twice and writing the gradient once.
+  reading the logits twice and writing the gradient once;
+* ``linear_cross_entropy`` (``benchmarks/linear.py``): numbaloss, PyTorch's reference
+  and chunked paths and the three NumPy matrix products alone (the floor), forward and
+  backward, time and peak memory (asv's ``peakmem_``: the benchmark process's peak
+  resident memory, libraries and inputs included).
 """
 
 import argparse
@@ -167,6 +172,44 @@ def softmax_table(table, gbs):
     return "\n".join(lines)
 
 
+def _mb(nbytes):
+    return f"{nbytes / 2**20:.0f}" if nbytes is not None else "–"
+
+
+def linear_table(table):
+    """``linear_cross_entropy`` beside PyTorch's two paths and the floor, per shape."""
+    mine_t = table.get("linear.LinearCrossEntropy.time_value_and_grad", {})
+    mine_m = table.get("linear.LinearCrossEntropy.peakmem_value_and_grad", {})
+    torch_t = table.get("linear.TorchLinearCrossEntropy.time_forward_backward", {})
+    torch_m = table.get("linear.TorchLinearCrossEntropy.peakmem_forward_backward", {})
+    floor_t = table.get("linear.MatmulFloor.time_three_products", {})
+    floor_m = table.get("linear.MatmulFloor.peakmem_three_products", {})
+    lines = [
+        "linear_cross_entropy, float32, forward + backward (value and the gradients of the "
+        "input and the weight), reduction='mean'; floor: the three NumPy matrix products "
+        "alone; peak memory: asv's peakmem (whole process)",
+        "",
+        "| shape NxKxC | implementation | time (ms) | time / floor | peak memory (MiB) |",
+        "|---|---|---|---|---|",
+    ]
+    for (shape,) in sorted(mine_t, key=lambda s: [int(v) for v in s[0].split("x")]):
+        floor = floor_t.get((shape,))
+        rows = [
+            ("numbaloss", mine_t.get((shape,)), mine_m.get((shape,))),
+            (
+                "PyTorch reference",
+                torch_t.get((shape, "reference")),
+                torch_m.get((shape, "reference")),
+            ),
+            ("PyTorch chunked", torch_t.get((shape, "chunked")), torch_m.get((shape, "chunked"))),
+            ("three NumPy products (floor)", floor, floor_m.get((shape,))),
+        ]
+        for label, t, m in rows:
+            ratio = f"{t / floor:.2f}x" if t and floor else "–"
+            lines.append(f"| {shape} | {label} | {_ms(t)} | {ratio} | {_mb(m)} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=pathlib.Path, help="an asv results file")
@@ -183,7 +226,8 @@ def main(argv=None):
     gbs = table.get("bandwidth.Bandwidth.track_triad_gbs", {}).get((args.n,))
     if gbs is None:
         gbs = next(iter(table.get("bandwidth.Bandwidth.track_triad_gbs", {}).values()), None)
-    if gbs is None:
+    needs_floor = any(k.startswith(("elementwise.", "softmax.")) for k in table)
+    if gbs is None and needs_floor:
         raise SystemExit("the results hold no bandwidth.Bandwidth.track_triad_gbs")
     print(
         f"asv results: {path.name} (commit {data['commit_hash'][:8]}), {args.stat} of the samples\n"
@@ -193,6 +237,9 @@ def main(argv=None):
         print()
     if any(k.startswith("softmax.") for k in table):
         print(softmax_table(table, gbs))
+        print()
+    if any(k.startswith("linear.") for k in table):
+        print(linear_table(table))
 
 
 if __name__ == "__main__":

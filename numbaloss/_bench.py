@@ -117,8 +117,21 @@ def _class_rows(name, n, dtype, rng):
     return x, t
 
 
+def _numpy_linear_cross_entropy(x, w, t):
+    """The full logits with NumPy, then cross entropy and the chain rule."""
+    z = x @ w.T
+    value, gz = _numpy_cross_entropy(z, t)
+    return value, (gz @ w, gz.T @ x)
+
+
 def _softmax_family(name, n, dtype, rng):
     x, t = _class_rows(name, n, dtype, rng)
+    if name == "linear_cross_entropy":  # features (rows, FEATURES), a head of CLASSES rows
+        features = _normal(rng, (x.shape[0], FEATURES), dtype)
+        head = _normal(rng, (CLASSES, FEATURES), dtype, FEATURES**-0.5)
+        return Workload(
+            name, (features, head, t), preds=(0, 1), numpy_function=_numpy_linear_cross_entropy
+        )
     if name == "cross_entropy":
         return Workload(name, (x, t), numpy_function=_numpy_cross_entropy)
     if name == "nll_loss":

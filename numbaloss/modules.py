@@ -32,6 +32,8 @@ class Loss:
     _function = None
     #: the names of the options, in the constructor's order
     _option_names = ()
+    #: keyword-only array arguments of the call (the registry's ``call_keywords``)
+    _call_keywords = ()
 
     def __init__(self, *args, **kwargs):
         bound = self._signature.bind(*args, **kwargs)
@@ -51,9 +53,16 @@ class Loss:
         grad_out=None,
         return_hess=False,
         hess_out=None,
+        **keywords,
     ):
+        for key in keywords:
+            if key not in self._call_keywords:
+                raise TypeError(
+                    f"{type(self).__name__}() got an unexpected keyword argument {key!r}"
+                )
         return type(self)._function(
             *arrays,
+            **keywords,
             **self._current_options(),
             return_grad=return_grad,
             grad_output=grad_output,
@@ -67,8 +76,9 @@ class Loss:
         return f"{type(self).__name__}({opts})"
 
 
-def _class_doc(name, function_name, signature):
+def _class_doc(name, function_name, signature, call_keywords=()):
     """The numpydoc docstring of a loss class: its options, each with its default."""
+    also = "".join(f"``{k}``, " for k in call_keywords)
     lines = [
         f"Class form of :func:`numbaloss.{function_name}`.",
         "",
@@ -76,7 +86,7 @@ def _class_doc(name, function_name, signature):
         "calling the instance with the arrays returns",
         f"``{function_name}(*arrays, **options)`` with the attributes' current values",
         "(set one to change the next call; the function validates them), and accepts",
-        "``return_grad``, ``grad_output``, ``grad_out``, ``return_hess`` and",
+        f"{also}``return_grad``, ``grad_output``, ``grad_out``, ``return_hess`` and",
         "``hess_out`` as the function does.",
         "",
     ]
@@ -100,12 +110,13 @@ def _class_doc(name, function_name, signature):
     return "\n".join(lines) + "\n"
 
 
-def loss_class(name, function, options):
+def loss_class(name, function, options, call_keywords=()):
     """Make the ``torch.nn``-style class ``name`` for ``function``.
 
     ``options`` lists ``(parameter, default)`` in ``torch.nn``'s constructor order
     (without ``size_average``/``reduce``); a leading ``"*"`` entry makes the rest
-    keyword-only, as in ``GaussianNLLLoss``.
+    keyword-only, as in ``GaussianNLLLoss``.  ``call_keywords`` names keyword-only
+    arrays that the call takes besides the positional ones (``linear_bias``).
     """
     params = []
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -116,7 +127,7 @@ def loss_class(name, function, options):
         pname, default = entry
         params.append(inspect.Parameter(pname, kind, default=default))
     signature = inspect.Signature(params)
-    doc = _class_doc(name, function.__name__, signature)
+    doc = _class_doc(name, function.__name__, signature, call_keywords)
     cls = type(
         name,
         (Loss,),
@@ -124,6 +135,7 @@ def loss_class(name, function, options):
             "_function": staticmethod(function),
             "_signature": signature,
             "_option_names": tuple(signature.parameters),
+            "_call_keywords": tuple(call_keywords),
             "__doc__": doc,
             "__module__": __name__,
         },
@@ -146,4 +158,4 @@ def loss_class(name, function, options):
 
 for _entry in registry.ENTRIES:
     if _entry.cls:
-        loss_class(_entry.cls, getattr(F, _entry.name), _entry.options)
+        loss_class(_entry.cls, getattr(F, _entry.name), _entry.options, _entry.call_keywords)

@@ -5,7 +5,7 @@ from typing import Any
 class Loss:
     def __call__(self, *arrays: Any, return_grad: bool = False, grad_output: Any = None, grad_out: Any = None, return_hess: bool = False, hess_out: Any = None) -> Any: ...
 
-__all__ = ['L1Loss', 'MSELoss', 'SmoothL1Loss', 'HuberLoss', 'SoftMarginLoss', 'BCELoss', 'BCEWithLogitsLoss', 'PoissonNLLLoss', 'GaussianNLLLoss', 'KLDivLoss', 'MarginRankingLoss', 'HingeEmbeddingLoss', 'SigmoidFocalLoss', 'PseudoHuberLoss', 'QuantileLoss', 'ExpectileLoss', 'LogCoshLoss', 'TweedieLoss', 'GammaLoss', 'SquaredLogErrorLoss', 'CTCLoss', 'CrossEntropyLoss', 'FocalLoss', 'NLLLoss', 'ZeroOneLoss', 'CosineEmbeddingLoss', 'MultiMarginLoss', 'MultiLabelMarginLoss', 'MultiLabelSoftMarginLoss', 'TripletMarginLoss', 'TripletMarginWithDistanceLoss']
+__all__ = ['L1Loss', 'MSELoss', 'SmoothL1Loss', 'HuberLoss', 'SoftMarginLoss', 'BCELoss', 'BCEWithLogitsLoss', 'PoissonNLLLoss', 'GaussianNLLLoss', 'KLDivLoss', 'MarginRankingLoss', 'HingeEmbeddingLoss', 'SigmoidFocalLoss', 'PseudoHuberLoss', 'QuantileLoss', 'ExpectileLoss', 'LogCoshLoss', 'TweedieLoss', 'GammaLoss', 'SquaredLogErrorLoss', 'CTCLoss', 'CrossEntropyLoss', 'LinearCrossEntropyLoss', 'FocalLoss', 'NLLLoss', 'ZeroOneLoss', 'CosineEmbeddingLoss', 'MultiMarginLoss', 'MultiLabelMarginLoss', 'MultiLabelSoftMarginLoss', 'TripletMarginLoss', 'TripletMarginWithDistanceLoss']
 
 class L1Loss(Loss):
     reduction: str
@@ -122,6 +122,15 @@ class CrossEntropyLoss(Loss):
     reduction: str
     label_smoothing: float
     def __init__(self, weight=None, ignore_index=-100, reduction='mean', label_smoothing=0.0): ...
+
+class LinearCrossEntropyLoss(Loss):
+    weight: Any
+    reduction: str
+    ignore_index: Any
+    label_smoothing: float
+    chunk_size: Any
+    def __init__(self, *, weight=None, reduction='mean', ignore_index=None, label_smoothing=0.0, chunk_size=None): ...
+    def __call__(self, *arrays: Any, linear_bias: Any = None, return_grad: bool = False, grad_output: Any = None, grad_out: Any = None) -> Any: ...
 
 class FocalLoss(Loss):
     gamma: float

@@ -52,6 +52,9 @@ class Entry:
     #: the class's constructor options in ``torch.nn``'s order: ``(name, default)``
     #: pairs; a ``"*"`` makes the rest keyword-only
     options: tuple = ()
+    #: keyword-only array arguments that the class's call takes besides the positional
+    #: arrays (``linear_cross_entropy``'s ``linear_bias``)
+    call_keywords: tuple = ()
     #: heading of its group in the docs (default: its family)
     group: str = None
     #: what differs from PyTorch, for the migration table
@@ -298,6 +301,27 @@ ENTRIES = (
         note="Weighted ``'mean'`` divides by the summed weight of the non-ignored targets, "
         "as PyTorch.",
         ptx=(("CrossEntropy", -100, 0.0), ("CrossEntropy", -100, 0.1)),
+    ),
+    Entry(
+        "linear_cross_entropy",
+        "softmax",
+        predictions=("input", "linear_weight", "linear_bias"),
+        torch="torch.nn.functional.linear_cross_entropy",
+        cls="LinearCrossEntropyLoss",
+        options=(
+            "*",
+            ("weight", None),
+            _R,
+            ("ignore_index", None),
+            ("label_smoothing", 0.0),
+            ("chunk_size", None),
+        ),
+        call_keywords=("linear_bias",),
+        note="Always chunked (``chunk_size`` instead of PyTorch's ``options``), also with "
+        "class probabilities, label smoothing and K-dimensional weights.  The class holds "
+        "the options only; the weight and bias are arguments of the call.",
+        returns="``reduction='none'``: one value per row (and position), of PyTorch's "
+        "unreduced shape; otherwise a scalar of the result dtype.",
     ),
     Entry(
         "focal_loss",

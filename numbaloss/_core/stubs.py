@@ -56,7 +56,14 @@ def stubs():
             for name, param in init.parameters.items()
             if name != "self"
         )
-        classes.append(f"class {e.cls}(Loss):\n{attributes}    def __init__{init}: ...\n\n")
+        body = f"    def __init__{init}: ...\n"
+        if e.call_keywords:
+            extra = "".join(f", {k}: Any = None" for k in e.call_keywords)
+            body += (
+                f"    def __call__(self, *arrays: Any{extra}, return_grad: bool = False,"
+                " grad_output: Any = None, grad_out: Any = None) -> Any: ...\n"
+            )
+        classes.append(f"class {e.cls}(Loss):\n{attributes}{body}\n")
     return {"functional.pyi": "".join(funcs), "modules.pyi": "".join(classes).rstrip() + "\n"}
 
 

@@ -45,6 +45,12 @@ elementwise family; a strided view raises ``ValueError``.  ``logsumexp``/``log_s
 the input is laid out as a C-ordered ``(rows, width)`` matrix on the device (no copy
 when the axes already are the last ones of a C-ordered array), and the result laid
 back.  Results stay on the device; a reduced loss is a 0-d device array.
+
+``linear_cross_entropy`` runs the CPU's chunked algorithm (:mod:`.linear`) on device
+chunks: the matrix products in cuBLAS through :mod:`numbaloss._core.device_blas`,
+``index_kernel``/``prob_kernel`` in place over each chunk's buffer (its rows laid out
+through strides as any input's), the bias broadcast and the bias gradient's column
+sums (float64, rows in order) in small kernels of their own.
 """
 
 import math
@@ -53,6 +59,7 @@ import numpy as np
 from numba import cuda, float64
 
 from .._core import cuda_support as cs
+from .._core import device_blas
 from .._core.cuda_support import MAX_THREADS
 from .._core.traits import at, like
 from .._core.validation import native
@@ -780,6 +787,250 @@ def _primitive(args, kind, x, axis, name):
     return result.reshape(given_shape), None, None
 
 
+# --- linear_cross_entropy: chunks of logits between cuBLAS products ------------------------
+
+
+@cuda.jit
+def fill_kernel(flat, value):
+    """``flat[:] = value``."""
+    for i in range(cuda.grid(1), flat.shape[0], cuda.gridsize(1)):
+        flat[i] = value
+
+
+@cuda.jit
+def broadcast_rows_kernel(flat, width, row):
+    """Every row of the C-ordered ``(len(flat) // width, width)`` matrix ``flat`` set to ``row``."""
+    for i in range(cuda.grid(1), flat.shape[0], cuda.gridsize(1)):
+        flat[i] = row[i % width]
+
+
+@cuda.jit
+def column_sum_kernel(flat, rows, width, acc):
+    """``acc[j] += sum_r flat[r * width + j]`` in float64, one thread per column, rows in order."""
+    for j in range(cuda.grid(1), width, cuda.gridsize(1)):
+        total = acc[j]
+        for r in range(rows):
+            total += float64(flat[r * width + j])
+        acc[j] = total
+
+
+def _fill(arr, value):
+    flat = _flat(arr)
+    if flat.shape[0]:
+        blocks, threads = cs.launch_config(flat.shape[0])
+        fill_kernel[blocks, threads](flat, flat.dtype.type(value))
+
+
+def _gemm(blas, a, b, c, trans_a=False, trans_b=False, beta=0.0):
+    """``c = op(a) @ op(b) + beta * c`` through ``blas``; empty operands handled here."""
+    inner = a.shape[0] if trans_a else a.shape[1]
+    if c.size == 0:
+        return
+    if inner == 0:
+        if beta == 0:
+            _fill(c, 0)
+        return
+    blas.gemm(a, b, c, trans_a=trans_a, trans_b=trans_b, beta=beta)
+
+
+def _span(arr):
+    """``(start, stop)`` of a device array's memory; ``None`` where not exposed (the
+    simulator's arrays: there only the same object counts as shared)."""
+    iface = getattr(arr, "__cuda_array_interface__", None)
+    if iface is None:
+        return None
+    start = iface["data"][0]
+    return start, start + int(arr.size) * np.dtype(arr.dtype).itemsize
+
+
+def _shares(a, b):
+    if a is b:
+        return True
+    sa, sb = _span(a), _span(b)
+    return sa is not None and sb is not None and sa[0] < sb[1] and sb[0] < sa[1]
+
+
+def _c_matrix(arr, shape, cdtype):
+    """A device array as a C-contiguous array of ``shape`` (its elements in C order) and
+    ``cdtype``; no copy when it already is one."""
+    if arr.dtype == cdtype and (arr.ndim <= 1 or arr.is_c_contiguous()):
+        return arr.reshape(shape)
+    return cs.gather(arr, tuple(arr.shape), False, cdtype).reshape(shape)
+
+
+def _position_major(flat, n_classes, positions, rest, dtype):
+    """A C-ordered flat ``(C, D, rest)`` array as a C-ordered ``(D * C, rest)`` one."""
+    if positions == 1:
+        return flat.reshape((n_classes, rest) if rest else (n_classes,))
+    strides = [rest or 1, positions * (rest or 1)] + ([1] if rest else [])
+    shape = [positions, n_classes] + ([rest] if rest else [])
+    out = _permute(flat, tuple(shape), strides, dtype)
+    return out.reshape((positions * n_classes, rest) if rest else (positions * n_classes,))
+
+
+def _caller_order(buffer, n_classes, positions, rest, dtype):
+    """A C-ordered ``(D * C, rest)`` array back as a C-ordered flat ``(C, D, rest)`` one."""
+    flat = _flat(buffer)
+    if positions == 1 and flat.dtype == dtype:
+        return flat
+    strides = [rest or 1, n_classes * (rest or 1)] + ([1] if rest else [])
+    shape = [n_classes, positions] + ([rest] if rest else [])
+    return _permute(flat, tuple(shape), strides, dtype)
+
+
+def _device_bias(plan, cdtype):
+    """The bias as a flat ``(D * C)`` device array in position-major order, or ``None``."""
+    bias, c, d = plan.bias, plan.n_classes, plan.positions
+    if bias is None:
+        return None
+    if isinstance(bias, np.ndarray):  # a small argument from the host
+        host = native(bias, cdtype).reshape(c, d).T
+        return cuda.to_device(np.ascontiguousarray(host).reshape(-1))
+    flat = cs.gather(bias, tuple(bias.shape), False, cdtype)
+    return _position_major(flat, c, d, 0, cdtype)
+
+
+def _finish_into(slot, flat_c, shape):
+    """Hand the C-ordered flat gradient ``flat_c`` to ``slot`` (written into its buffer
+    where the slot writes the caller's ``grad_out`` directly)."""
+    if slot.direct:
+        if not _shares(slot.buffer, flat_c):
+            _flat(slot.buffer).copy_to_device(flat_c)
+    else:
+        slot.buffer = flat_c.reshape(shape)
+
+
+def _linear_loss(plan, args, return_grad, grad_output, grad_out):
+    """Run a validated :class:`~.plans.LinearPlan` on the GPU (see :mod:`.linear` for the
+    algorithm, which is the CPU's): each chunk's logits in one reused device buffer
+    (a cuBLAS product through :mod:`numbaloss._core.device_blas`), the cross-entropy
+    row kernel of :func:`cross_entropy` in place over it (its gradient), and two more
+    products (``grad_linear_weight += G.T @ x``, ``grad_input = G @ W``); the bias
+    gradient's column sums in float64 in row order (:func:`column_sum_kernel`)."""
+    from .linear import default_chunk_rows
+
+    blas = device_blas.blas_for(args)
+    dtype, cdtype = cs.result_dtypes(plan.x, plan.linear_weight, plan.bias)
+    zero = cdtype.type(0)
+    n, k, c, d = plan.rows, plan.in_features, plan.n_classes, plan.positions
+    width = c * d
+    reduction = plan.reduction
+    x2 = _c_matrix(plan.x, (n, k), cdtype)
+    w_flat = cs.gather(plan.linear_weight, tuple(plan.linear_weight.shape), False, cdtype)
+    w2 = _position_major(w_flat, c, d, k, cdtype)
+    b2 = _device_bias(plan, cdtype)
+    weight, w_sum = _class_weights(plan.weight, c, cdtype, plan.label_smoothing != 0)
+    lshape_all = tuple(plan.loss_shape) or (1,)
+    target = prob = None
+    if plan.kind == "index":
+        target = _flat_targets(plan.target, lshape_all)
+        w_total = _check_targets(target, weight, plan.ignore_index, c)
+        divisor = w_total
+    else:
+        p = plan.target
+        prob = _c_matrix(p, tuple(p.shape) if len(p.shape) > 1 else (1, c), p.dtype)
+        divisor = float(n * d)
+    if reduction == "none":
+        loss_out = cuda.device_array(n * d, dtype=cdtype)
+        gout, gmul, gdiv = cs.device_upstream(args, grad_output, plan.loss_shape, cdtype), 1.0, 1.0
+    else:
+        loss_out = None
+        gout = cdtype.type(1)
+        gmul = cs.device_scale(args, grad_output)
+        gdiv = divisor if reduction == "mean" else 1.0
+
+    slots = None
+    if return_grad:
+        names = ["input", "linear_weight"]
+        layouts = [
+            cs.DeviceLayout(plan.x.shape, dtype, cdtype, "strided", (n, k)),
+            cs.DeviceLayout(plan.linear_weight.shape, dtype, cdtype, "strided", (width, k)),
+        ]
+        if b2 is not None:
+            names.append("linear_bias")
+            layouts.append(cs.DeviceLayout(plan.bias.shape, dtype, cdtype, "strided", (width,)))
+        slots = cs.device_grad_slots(args, names, layouts, grad_out)
+        for i, slot in enumerate(slots):
+            # products write C order; the weight and the bias are read by every chunk, so
+            # their gradients are accumulated apart from them (and, with D > 1, permuted)
+            reads = (w2, b2, plan.linear_weight, plan.bias) if i else ()
+            if slot.direct and (
+                not slot.buffer.is_c_contiguous()
+                or (i and d > 1)
+                or any(r is not None and _shares(slot.buffer, r) for r in reads)
+            ):
+                slot.buffer, slot.direct = slot.layout.new_buffer(), False
+        g_x = slots[0].buffer.reshape((n, k))
+        g_w = slots[1].buffer
+        _fill(g_w, 0)
+        g_b = None
+        if b2 is not None:
+            g_b = cuda.device_array(width, dtype=np.float64)
+            _fill(g_b, 0)
+
+    chunk = plan.chunk_size or default_chunk_rows(width, cdtype.itemsize)
+    chunk = max(1, min(chunk, n))
+    buffer = cuda.device_array((chunk, width), dtype=cdtype)
+    starts = list(range(0, n, chunk))
+    launches = [_row_launch(min(chunk, n - lo) * d, c) for lo in starts]
+    partials = cuda.device_array(max(1, sum(b for b, _, _ in launches)), dtype=np.float64)
+    _fill(partials, 0)
+    offset = 0
+    for lo, (blocks, threads, group) in zip(starts, launches):
+        hi = min(lo + chunk, n)
+        r = hi - lo
+        logits = buffer[:r]
+        xc = x2[lo:hi]
+        if b2 is not None:
+            flat = _flat(logits)
+            nb, nt = cs.launch_config(flat.shape[0])
+            broadcast_rows_kernel[nb, nt](flat, width, b2)
+        _gemm(blas, xc, w2, logits, trans_b=True, beta=0.0 if b2 is None else 1.0)
+        lshape = (r, *plan.out_features) if plan.loss_shape else (1,)
+        xs = tuple(cs.memory_strides((*lshape, c), "C"))
+        rows = r * d
+        gout_r = gout if isinstance(gout, np.generic) else gout[lo * d : hi * d]
+        loss_r = loss_out[lo * d : hi * d] if loss_out is not None else None
+        grad = _flat(logits) if return_grad else None
+        gs = xs if return_grad else tuple(0 for _ in xs)
+        part = partials[offset : offset + blocks]
+        offset += blocks
+        common = (gout_r, gmul, gdiv, lshape, c, rows, group, zero, loss_r, grad, gs, part)
+        if plan.kind == "index":
+            kernel_args = (plan.params, _flat(logits), xs, target[lo * d : hi * d], weight, w_sum)
+            index_kernel[blocks, threads](*kernel_args, *common)
+        else:
+            pc = prob[lo:hi]
+            prob_kernel[blocks, threads](
+                _flat(logits),
+                xs,
+                _flat(pc),
+                _row_strides(pc),
+                weight,
+                plan.label_smoothing,
+                *common,
+            )
+        if not return_grad:
+            continue
+        _gemm(blas, logits, xc, g_w, trans_a=True, beta=1.0)
+        if g_b is not None:
+            nb, nt = cs.launch_config(width)
+            column_sum_kernel[nb, nt](_flat(logits), r, width, g_b)
+        _gemm(blas, logits, w2, g_x[lo:hi])
+
+    if loss_out is not None:
+        loss = cs.device_loss_array(args, loss_out, plan.loss_shape, dtype)
+    else:
+        loss = cs.device_reduced_loss(args, partials, gdiv, dtype)
+    if slots is None:
+        return loss
+    if d > 1:
+        _finish_into(slots[1], _caller_order(g_w, c, d, k, cdtype), slots[1].layout.kernel_shape)
+    if g_b is not None:
+        _finish_into(slots[2], _caller_order(g_b, c, d, 0, cdtype), slots[2].layout.kernel_shape)
+    return cs.device_results(loss, slots)
+
+
 # --- public functions ----------------------------------------------------------------------
 
 
@@ -806,6 +1057,22 @@ def _class_runner(name):
 cross_entropy = cs.device_twin(losses.cross_entropy, _class_runner("cross_entropy"))
 focal_loss = cs.device_twin(losses.focal_loss, _class_runner("focal_loss"))
 nll_loss = cs.device_twin(losses.nll_loss, _class_runner("nll_loss"))
+
+
+@cs.device_twin(losses.linear_cross_entropy)
+def linear_cross_entropy(
+    input,
+    linear_weight,
+    target,
+    *,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+    **options,
+):
+    args = cs.DeviceArgs()
+    plan = plans.linear_cross_entropy(args, input, linear_weight, target, **options)
+    return _linear_loss(plan, args, return_grad, grad_output, grad_out)
 
 
 @cs.device_twin(losses.zero_one_loss)
@@ -847,8 +1114,9 @@ def ptx_signatures():
     Each kernel in float32 and float64: cross entropy (with and without label
     smoothing) and the focal loss, unreduced with a per-row ``grad_output`` and
     host weights, reduced with the divisor and ``grad_output`` on the device and
-    no weights, each without and with the Hessian's diagonal; ``(N, C)`` and ``(N, C, d)`` layouts; NLL, class probabilities,
-    the primitives, zero-one (scores and labels) and the target check.
+    no weights, each without and with the Hessian's diagonal; ``(N, C)`` and ``(N, C, d)``
+    layouts; NLL, class probabilities, the primitives, zero-one (scores and labels) and the
+    target check; ``linear_cross_entropy``'s fill, bias-broadcast and column-sum kernels.
     """
     from numba import types
     from numba.core.typing import typeof
@@ -896,3 +1164,8 @@ def ptx_signatures():
             zero_one_kernel,
             (i64[::1], i64, i64, i64, types.boolean, i64[::1], i64, types.none, f64[::1]),
         )
+        # linear_cross_entropy's helpers around its cuBLAS products
+        yield fill_kernel, (arr, dt)
+        yield broadcast_rows_kernel, (arr, i64, arr)
+        yield column_sum_kernel, (arr, i64, i64, f64[::1])
+    yield fill_kernel, (f64[::1], f64)

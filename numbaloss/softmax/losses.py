@@ -1,4 +1,5 @@
-"""The softmax family: cross entropy, NLL, focal loss, 0-1 loss and stable softmax.
+"""The softmax family: cross entropy, NLL, focal loss, 0-1 loss, stable softmax, and
+``linear_cross_entropy`` (a linear layer and cross entropy, chunked: :mod:`.linear`).
 
 The class axis of the logits (axis 1, or axis 0 of a 1-D input) is moved last as a
 view and the logits are handed to the kernels as a ``(rows, C)`` matrix, copied
@@ -19,7 +20,7 @@ from .._core.validation import (
     native,
     result_dtype,
 )
-from . import cpu, plans, points
+from . import cpu, linear, plans, points
 
 # --- layout --------------------------------------------------------------------
 
@@ -314,6 +315,116 @@ def _class_loss(plan, return_grad, grad_output, grad_out, return_hess=False, hes
     if plan.kind == "nll":
         return _nll_loss(logits, plan, *outs)
     return _index_loss(plan.params, logits, plan.target, plan.weight, plan.reduction, *outs)
+
+
+@public
+def linear_cross_entropy(
+    input,
+    linear_weight,
+    target,
+    *,
+    linear_bias=None,
+    weight=None,
+    reduction="mean",
+    ignore_index=None,
+    label_smoothing=0.0,
+    chunk_size=None,
+    return_grad=False,
+    grad_output=None,
+    grad_out=None,
+):
+    r"""Cross entropy of a linear layer's output, without ever forming the logits.
+
+    The value is ``cross_entropy(input @ linear_weight.T + linear_bias, target, ...)``
+    (PyTorch 2.13's ``torch.nn.functional.linear_cross_entropy``): with logits
+    :math:`z_i = W x_i + b`, class indices :math:`t_i`, class weights :math:`w` and
+    smoothing :math:`\varepsilon`,
+
+    .. math:: \ell_i = (1 - \varepsilon)\, w_{t_i} (\mathrm{lse}(z_i) - z_{i t_i})
+              + \frac{\varepsilon}{C} \sum_c w_c (\mathrm{lse}(z_i) - z_{ic}),
+
+    reduced as :func:`cross_entropy` reduces (``'mean'`` divides by the summed weight
+    of the targets that are not ignored; NaN when all are ignored).  With
+    :math:`G = \partial \ell / \partial z` (:func:`cross_entropy`'s gradient, scaled
+    by ``grad_output``) the gradients are
+
+    .. math:: \frac{\partial}{\partial x} = G W, \qquad
+              \frac{\partial}{\partial W} = G^\top x, \qquad
+              \frac{\partial}{\partial b} = \textstyle\sum_i G_i .
+
+    The rows are processed ``chunk_size`` at a time: each chunk's logits go into one
+    reused ``(chunk_size, C)`` buffer (a BLAS product), the cross-entropy kernel of
+    :func:`cross_entropy` turns them into their gradient in place, and two more BLAS
+    products add the chunk's share of the gradients.  The ``N x C`` logits (and
+    their gradient) never exist: the memory beyond the arguments and the gradients
+    is the buffer.  See :doc:`/linear_cross_entropy` for the memory picture and the
+    choice of ``chunk_size``.
+
+    ``return_grad=True`` returns ``(loss, (grad_input, grad_linear_weight))``, with
+    ``grad_linear_bias`` third when ``linear_bias`` is given; ``grad_out`` is a tuple
+    in the same order (``grad_out=(input, ...)`` writes the input's gradient over
+    the input).  Each gradient has its argument's shape and the result dtype (NumPy's
+    ``result_type`` of ``input``, ``linear_weight`` and ``linear_bias``); float16 is
+    computed in float32 (the weight copied once, the products in float32) and
+    returned as float16.
+
+    Differences from PyTorch: PyTorch's ``options`` (the configuration of its
+    chunked path) is replaced by ``chunk_size``: numbaloss always chunks.  Its
+    chunked path supports neither class probabilities nor label smoothing nor the
+    K-dimensional form (it falls back to the reference path); numbaloss chunks all
+    of them.  Class indices may be any integer dtype.  With every target ignored
+    and ``'mean'``, the gradients are 0 (PyTorch's reference path; its chunked
+    path gives NaN).  Errors are ``ValueError``/``TypeError`` where PyTorch raises
+    ``RuntimeError``.
+
+    Parameters
+    ----------
+    input : array_like
+        Features of shape ``(in_features)`` or ``(N, in_features)``.
+    linear_weight : array_like
+        Shape ``(C, in_features)``, or ``(C, d1, ..., dk, in_features)`` for the
+        K-dimensional loss (logits ``(N, C, d1, ..., dk)``, a softmax over ``C`` at
+        each position; needs a 2-D ``input``).
+    target : array_like
+        Class indices (integers) of shape ``()`` (1-D input), ``(N)`` or
+        ``(N, d1, ..., dk)``; or class probabilities (floating) of the logits' shape
+        ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``.
+    linear_bias : array_like, optional
+        Shape ``(C)`` or ``(C, d1, ..., dk)``.
+    weight : array_like, optional
+        One weight per class, shape ``(C)``.
+    reduction : {'mean', 'sum', 'none'}, optional
+    ignore_index : int, optional
+        Class-index target value that contributes nothing; ``None`` means -100.  Not
+        allowed with class probabilities (``ValueError``), as in PyTorch.
+    label_smoothing : float, optional
+        In [0, 1]; mixes the target with the uniform distribution.
+    chunk_size : int, optional
+        Rows of ``input`` per chunk.  ``None`` chooses it from the number of logits
+        per row and the dtype: a buffer of about 32 MiB, and at least 256 rows.
+    {grad_doc}
+    Examples
+    --------
+    >>> import numpy as np, numbaloss as nl
+    >>> x = np.array([[1.0, 0.0], [0.0, 2.0]])
+    >>> w = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> loss, (gx, gw) = nl.linear_cross_entropy(x, w, np.array([0, 2]), return_grad=True)
+    >>> round(float(loss), 6), gx.shape, gw.shape
+    (0.810309, (2, 2), (3, 2))
+    """
+    plan = plans.linear_cross_entropy(
+        HOST,
+        input,
+        linear_weight,
+        target,
+        linear_bias,
+        weight,
+        reduction,
+        ignore_index,
+        label_smoothing,
+        chunk_size,
+    )
+    return linear.run(plan, return_grad, grad_output, grad_out)
 
 
 @public

@@ -214,3 +214,162 @@ def primitive_axes(ndim, axis):
     axes = tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
     dest = tuple(range(ndim - len(axes), ndim))
     return axes, dest
+
+
+# --- linear_cross_entropy ------------------------------------------------------------
+
+
+@dataclass
+class LinearPlan:
+    """One call of ``linear_cross_entropy``, validated (shapes as PyTorch 2.13 checks them).
+
+    ``x`` is the input as given (``(in_features)`` or ``(N, in_features)``),
+    ``linear_weight`` of shape ``(C, d1, ..., dk, in_features)``, ``bias`` of shape
+    ``(C, d1, ..., dk)`` or ``None``.  ``kind`` is ``'index'`` (class indices of shape
+    ``loss_shape``) or ``'prob'`` (class probabilities of the logits' shape
+    ``(N, C, d1, ..., dk)``, or ``(C)`` for a 1-D input).  ``rows`` is ``N`` (1 for a 1-D
+    input) and ``positions`` the number of positions ``D = d1 * ... * dk`` (1 without
+    ``out_features``): the cross entropy runs over ``rows * positions`` rows of ``C``
+    logits.  ``chunk_size`` is the caller's (``None``: the back end's default).
+    """
+
+    kind: str
+    x: object
+    linear_weight: object
+    target: object
+    bias: object
+    weight: object
+    reduction: str
+    ignore_index: int
+    label_smoothing: float
+    chunk_size: object
+    rows: int
+    in_features: int
+    n_classes: int
+    out_features: tuple
+    loss_shape: tuple
+    params: tuple = None
+
+    @property
+    def positions(self):
+        return int(np.prod(self.out_features, dtype=np.int64))
+
+    @property
+    def logits_shape(self):
+        batch = (self.rows,) if len(self.x.shape) == 2 else ()
+        return (*batch, self.n_classes, *self.out_features)
+
+
+def check_chunk_size(chunk_size):
+    """``None`` or a positive integer number of rows."""
+    if chunk_size is None:
+        return None
+    if isinstance(chunk_size, (bool, np.bool_)):
+        raise TypeError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
+    chunk_size = check_index(chunk_size, "chunk_size")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size}")
+    return chunk_size
+
+
+def linear_cross_entropy(
+    args,
+    input,
+    linear_weight,
+    target,
+    linear_bias=None,
+    weight=None,
+    reduction="mean",
+    ignore_index=None,
+    label_smoothing=0.0,
+    chunk_size=None,
+):
+    check_reduction(reduction)
+    if ignore_index is not None:
+        ignore_index = check_index(ignore_index, "ignore_index")
+    label_smoothing = check_real_scalar(label_smoothing, "label_smoothing")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    chunk_size = check_chunk_size(chunk_size)
+    x = args.array(input, "input")
+    w = args.array(linear_weight, "linear_weight")
+    x_shape, w_shape = tuple(x.shape), tuple(w.shape)
+    if len(x_shape) not in (1, 2):
+        raise ValueError(
+            f"input must have shape (in_features) or (N, in_features); got {x_shape} "
+            f"({len(x_shape)} dimensions)"
+        )
+    if len(w_shape) < 2:
+        raise ValueError(
+            f"linear_weight must have shape (C, in_features) or (C, d1, ..., dk, in_features); "
+            f"got {w_shape}"
+        )
+    in_features = x_shape[-1]
+    if w_shape[-1] != in_features:
+        raise ValueError(
+            f"input and linear_weight must have the same last dimension (in_features); "
+            f"got input {x_shape} and linear_weight {w_shape}"
+        )
+    n_classes, out_features = w_shape[0], w_shape[1:-1]
+    bias = None
+    if linear_bias is not None:
+        bias = args.option(linear_bias, "linear_bias")
+        if tuple(bias.shape) != (n_classes, *out_features):
+            raise ValueError(
+                f"linear_bias must have shape {(n_classes, *out_features)} for linear_weight "
+                f"{w_shape}; got {tuple(bias.shape)}"
+            )
+    if out_features and len(x_shape) == 1:
+        raise ValueError(
+            f"a K-dimensional loss (linear_weight {w_shape}) needs batched input "
+            f"(N, {in_features}); got input {x_shape}"
+        )
+    batch = x_shape[:1] if len(x_shape) == 2 else ()
+    rows = batch[0] if batch else 1
+    loss_shape = (*batch, *out_features)
+    logits_shape = (*batch, n_classes, *out_features)
+    if n_classes == 0 and rows * int(np.prod(out_features, dtype=np.int64)) > 0:
+        raise ValueError(f"linear_weight of shape {w_shape} has no classes (C = 0)")
+    t = args.array(target, "target")
+    t_shape, t_kind = tuple(t.shape), np.dtype(t.dtype).kind
+    cw = class_weight(args, weight, n_classes)
+    common = dict(
+        x=x,
+        linear_weight=w,
+        target=t,
+        bias=bias,
+        weight=cw,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        chunk_size=chunk_size,
+        rows=rows,
+        in_features=in_features,
+        n_classes=n_classes,
+        out_features=out_features,
+        loss_shape=loss_shape,
+    )
+    # As PyTorch: a target of the logits' shape holds class probabilities.
+    if t_shape == logits_shape:
+        if t_kind != "f":
+            raise TypeError(
+                f"target of the logits' shape {logits_shape} holds class probabilities and "
+                f"must be floating; got dtype {t.dtype}"
+            )
+        if ignore_index is not None:
+            raise ValueError("ignore_index cannot be given when target holds class probabilities")
+        return LinearPlan("prob", ignore_index=-100, **common)
+    if t_kind == "f":
+        raise ValueError(
+            f"class-probability target must have the logits' shape {logits_shape}; got {t_shape}"
+        )
+    if t_kind not in "iu":
+        raise TypeError(f"target must hold integer class indices, got dtype {t.dtype}")
+    if t_shape != loss_shape:
+        raise ValueError(
+            f"target of shape {t_shape} does not fit input {x_shape} and linear_weight "
+            f"{w_shape}: class indices must have shape {loss_shape} (class probabilities "
+            f"{logits_shape})"
+        )
+    ignore_index = -100 if ignore_index is None else ignore_index
+    params = points.CrossEntropy(ignore_index, label_smoothing)
+    return LinearPlan("index", ignore_index=ignore_index, params=params, **common)

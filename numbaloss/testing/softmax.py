@@ -174,6 +174,108 @@ def np_nll_hess(logp, t, weight=None, ignore_index=-100, reduction="mean", grad_
     return np.zeros(np.shape(logp))
 
 
+def _np_linear_logits(x, linear_weight, linear_bias):
+    """The logits ``(N, C, d...)`` (``(C)`` for a 1-D input) of a linear layer, float64."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(linear_weight, dtype=np.float64)
+    flat = w.reshape(w.shape[0] * int(np.prod(w.shape[1:-1])), w.shape[-1])
+    z = x @ flat.T
+    if linear_bias is not None:
+        z = z + np.asarray(linear_bias, dtype=np.float64).reshape(-1)
+    return z.reshape(*x.shape[:-1], *w.shape[:-1])
+
+
+def np_linear_cross_entropy(
+    x,
+    linear_weight,
+    target,
+    linear_bias=None,
+    weight=None,
+    reduction="mean",
+    ignore_index=None,
+    label_smoothing=0.0,
+):
+    """``linear_cross_entropy`` from the formula: the logits in full, then cross entropy."""
+    z = _np_linear_logits(x, linear_weight, linear_bias)
+    ignore_index = -100 if ignore_index is None else ignore_index
+    return np_cross_entropy(z, target, weight, ignore_index, reduction, label_smoothing)
+
+
+def np_cross_entropy_logit_grad(
+    x, t, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0, grad_output=1.0
+):
+    """The gradient of ``sum(grad_output * cross_entropy(x, t, ...))`` with respect to the
+    logits ``x`` (any of cross_entropy's shapes), from the formula, in float64."""
+    x = np.asarray(x, dtype=np.float64)
+    rows = class_last(x)
+    n_classes = rows.shape[1]
+    w = np.ones(n_classes) if weight is None else np.asarray(weight, dtype=np.float64)
+    p = np.exp(np_log_softmax(rows))
+    t = np.asarray(t)
+    eps = label_smoothing
+    if t.dtype.kind == "f":
+        q = class_last(t) * (1 - eps) + eps / n_classes
+        wq = w * q
+        g = p * wq.sum(axis=1, keepdims=True) - wq
+        divisor = rows.shape[0]
+    else:
+        tf = t.reshape(-1).astype(np.int64)
+        keep = tf != ignore_index
+        tc = np.where(keep, tf, 0)
+        w_t = np.where(keep, w[tc], 0.0)
+        onehot = np.zeros_like(rows)
+        onehot[np.arange(rows.shape[0]), tc] = 1.0
+        # d/dx of (1-eps) w_t (lse - x_t) + eps/C sum_c w_c (lse - x_c)
+        g = (1 - eps) * w_t[:, None] * (p - onehot)
+        g += np.where(keep, 1.0, 0.0)[:, None] * (eps / n_classes) * (p * w.sum() - w)
+        divisor = w_t.sum()
+    go = np.asarray(grad_output, dtype=np.float64)
+    if reduction == "none":
+        loss_shape = (x.shape[0], *x.shape[2:]) if x.ndim >= 2 else ()
+        g = g * np.broadcast_to(go, loss_shape).reshape(-1)[:, None]
+    else:
+        g = g * float(go)
+        if reduction == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                g = g / divisor
+    # back to the logits' shape
+    if x.ndim == 1:
+        return g[0]
+    moved = g.reshape(x.shape[0], *x.shape[2:], x.shape[1])
+    return np.moveaxis(moved, -1, 1)
+
+
+def np_linear_cross_entropy_grad(
+    x,
+    linear_weight,
+    target,
+    linear_bias=None,
+    weight=None,
+    reduction="mean",
+    ignore_index=None,
+    label_smoothing=0.0,
+    grad_output=1.0,
+):
+    """``(grad_input, grad_linear_weight[, grad_linear_bias])`` of ``linear_cross_entropy``
+    from the chain rule through the full logits, in float64."""
+    x64 = np.asarray(x, dtype=np.float64)
+    w64 = np.asarray(linear_weight, dtype=np.float64)
+    z = _np_linear_logits(x64, w64, linear_bias)
+    ignore_index = -100 if ignore_index is None else ignore_index
+    gz = np_cross_entropy_logit_grad(
+        z, target, weight, ignore_index, reduction, label_smoothing, grad_output
+    )
+    n_rows = x64.shape[0] if x64.ndim == 2 else 1
+    width = int(np.prod(w64.shape[:-1]))
+    x2 = x64.reshape(n_rows, w64.shape[-1])
+    flat_w = w64.reshape(width, w64.shape[-1])
+    gz2 = gz.reshape(n_rows, width)  # (N, C * D) in the weight's row order
+    grads = [(gz2 @ flat_w).reshape(x64.shape), (gz2.T @ x2).reshape(w64.shape)]
+    if linear_bias is not None:
+        grads.append(gz2.sum(axis=0).reshape(np.shape(linear_bias)))
+    return tuple(grads)
+
+
 def np_logsumexp(x, axis=None):
     x = np.asarray(x, dtype=np.float64)
     m = np.max(x, axis=axis, keepdims=True)
@@ -198,6 +300,7 @@ def np_zero_one(x, t, reduction="mean"):
 REFERENCES = {
     "cross_entropy": np_cross_entropy,
     "focal_loss": np_focal,
+    "linear_cross_entropy": np_linear_cross_entropy,
     "log_softmax": lambda x, axis=None: np.log(np_softmax(x, axis)),
     "logsumexp": np_logsumexp,
     "nll_loss": np_nll,
