@@ -9,6 +9,7 @@ there by :func:`~numbaloss._core.devices.on_device`.
 
 import numpy as np
 
+from .._core import outputs
 from .._core.driver import Operands, run_elementwise
 from .._core.outputs import unpack_grad_out
 from .._core.registry import public
@@ -49,7 +50,8 @@ def _run(plan, return_grad, grad_output, grad_out):
     if not return_grad or not broadcast_b:
         return result
     loss, (ga, gb) = result
-    gb = np.asarray(_sum_to_shape(gb, plan.grad_b_shape), dtype=ops.dtype)
+    summed = _sum_to_shape(gb, plan.grad_b_shape)
+    gb = np.asarray(summed, dtype=outputs.summed_dtype(plan.reduction, ops.dtype))
     if outs[1] is not None:
         np.copyto(outs[1], gb.reshape(outs[1].shape))
         gb = outs[1]

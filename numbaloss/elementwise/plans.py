@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._core.chunking import DASK_ARGS, Chunking, Share, axis_labels, right_aligned, size
 from .._core.traits import UNIT
 from .._core.validation import (
     check_bool,
     check_real_scalar,
     check_reduction,
     check_same_shape,
+    result_dtype,
 )
 from . import points
 
@@ -252,3 +254,54 @@ def sigmoid_focal_loss(args, inputs, targets, alpha=0.25, gamma=2.0, reduction="
     gamma = check_real_scalar(gamma, "gamma", nonnegative=True)
     params = points.SigmoidFocalSquare(alpha) if gamma == 2 else points.SigmoidFocal(alpha, gamma)
     return Plan(params, x, [x, y], [x, y], reduction, grad_names=("inputs",))
+
+
+# --- dask ------------------------------------------------------------------------------
+
+
+def _var_labels(vshape, shape, labels):
+    """The axis labels of ``var`` (see :func:`_gaussian_var_shape`): a ``var`` without the
+    input's last axis lines up with the leading axes, anything else from the right."""
+    if len(vshape) == len(shape) - 1 and vshape == shape[:-1] and vshape != shape:
+        return labels[:-1]
+    return right_aligned(labels, len(vshape))
+
+
+def _weight_share(arguments):
+    """A weighted mean's divisor share: the chunk's summed weights."""
+    return float(np.sum(arguments["weight"], dtype=np.float64))
+
+
+def chunking(name, arguments):
+    """How a call of the elementwise loss ``name`` with dask arrays splits into chunks.
+
+    Every array argument is cut like the input (those broadcast to it, such as
+    ``weight``, ``pos_weight`` or ``gaussian_nll_loss``'s ``var``, along the axes they
+    have), and ``'mean'`` divides by the number of elements, the batch size
+    (``'batchmean'``) or the summed weights (weighted ``l1_loss``/``mse_loss``).
+    """
+    options = {k: v for k, v in arguments.items() if k not in _GRADIENT_KEYWORDS}
+    plan = globals()[name](DASK_ARGS, **options)
+    x = plan.first
+    shape = tuple(x.shape)
+    labels = axis_labels("e", len(shape))
+    arrays = {}
+    for key, value in options.items():
+        if value is None or isinstance(value, (str, bool, int, float, np.generic)):
+            continue
+        vshape = tuple(np.shape(value)) if not hasattr(value, "shape") else tuple(value.shape)
+        arrays[key] = (
+            _var_labels(vshape, shape, labels)
+            if key == "var"
+            else right_aligned(labels, len(vshape))
+        )
+    if plan.mean_weight is not None:
+        divisor = Share(_weight_share, ("weight",))
+    elif plan.divisor is not None:
+        divisor = plan.divisor
+    else:
+        divisor = size(shape)
+    return Chunking(arrays, labels, result_dtype(*plan.dtype_from), divisor=divisor)
+
+
+_GRADIENT_KEYWORDS = ("return_grad", "grad_output", "grad_out")
