@@ -21,6 +21,7 @@ gathered whole.
   which should be a few chunks per thread, never the whole array.
 """
 
+import logging
 import os
 import resource
 
@@ -100,8 +101,8 @@ class _Cluster:
                     n_workers=2,
                     processes=True,
                     threads_per_worker=1,
-                    dashboard_address=None,
-                    silence_logs="error",
+                    dashboard_address=":0",
+                    silence_logs=logging.ERROR,
                 )
             finally:
                 if previous is None:
@@ -142,7 +143,9 @@ class Numbaloss(_Cluster):
         self.dask, self.da = self.start(scheduler)
         self.x, self.y = self.persist(*_data(self.da, loss, elements))
         self.func = getattr(nl, loss)
-        self.time_value_and_grad(loss, scheduler, elements)  # compile (on every worker)
+        # compile (on every worker; each loads it from the disk cache at best)
+        self.time_value(loss, scheduler, elements)
+        self.time_value_and_grad(loss, scheduler, elements)
 
     def time_value(self, loss, scheduler, elements):
         self.compute(self.func(self.x, self.y))

@@ -172,8 +172,9 @@ def gaussian_nll_loss(args, input, target, var, full=False, eps=1e-6, reduction=
     if v_full_shape != tuple(v.shape):
         v = v.reshape(v_full_shape)
     params = points.GaussianNLL(check_bool(full, "full"), check_real_scalar(eps, "eps"))
-    n = _size(x.shape)
-    broadcast = v_full_shape != tuple(x.shape) or (_size(v_full_shape) == 1 and n != 1)
+    # The gradient of var comes back in var's own shape wherever that differs from the
+    # input's, also for a var of the input's shape without a last axis of length 1.
+    broadcast = caller_shape != tuple(x.shape)
     return Plan(
         params,
         x,
@@ -185,13 +186,6 @@ def gaussian_nll_loss(args, input, target, var, full=False, eps=1e-6, reduction=
         domain_error="var has negative entry/entries",
         grad_b_shape=caller_shape if broadcast else None,
     )
-
-
-def _size(shape):
-    n = 1
-    for s in shape:
-        n *= int(s)
-    return n
 
 
 def _gaussian_var_shape(vshape, shape, as_float):

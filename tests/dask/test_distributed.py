@@ -1,6 +1,8 @@
 """numbaloss on a real dask.distributed cluster: two worker processes, started and
 closed by the test, give the results (and bits) of the threaded scheduler."""
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -42,8 +44,8 @@ def test_local_cluster_with_two_worker_processes(rng):
             n_workers=2,
             processes=True,
             threads_per_worker=1,
-            dashboard_address=None,
-            silence_logs="error",
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
