@@ -1,9 +1,11 @@
-"""Device routing: the CPU or the CUDA implementation of a loss, chosen by its arguments.
+"""Device routing: the CPU, the CUDA or the dask implementation of a loss, chosen by its arguments.
 
 The CPU path is taken for NumPy arrays and anything array_like.  An argument that
 exposes ``__cuda_array_interface__`` (numba device arrays, CuPy arrays, PyTorch
-CUDA tensors) selects the CUDA path.  Nothing here imports numba.cuda: the CUDA
-back end is imported only once a device array has arrived.
+CUDA tensors) selects the CUDA path.  A dask array selects the dask path
+(:mod:`.dask_support`), which calls the loss again on each chunk, so that chunks
+that are CuPy arrays take the CUDA path in turn.  Nothing here imports numba.cuda
+or dask: each back end is imported only once an argument that needs it has arrived.
 """
 
 
@@ -20,6 +22,22 @@ def is_device_array(obj):
         return hasattr(obj, "__cuda_array_interface__")
     except RuntimeError:  # PyTorch: a CUDA tensor that requires grad refuses to export
         return True
+
+
+def is_dask_array(obj):
+    """True for dask collections (``dask.array.Array``), recognised by their type's
+    module and the dask collection protocol, without importing dask."""
+    module = getattr(type(obj), "__module__", None) or ""
+    return module.split(".")[0] == "dask" and hasattr(obj, "__dask_graph__")
+
+
+def any_dask_array(*objs):
+    for obj in objs:
+        if is_dask_array(obj):
+            return True
+        if isinstance(obj, (tuple, list)) and any(is_dask_array(o) for o in obj):
+            return True
+    return False
 
 
 def any_device_array(*objs):
@@ -86,10 +104,11 @@ def _check_hess_keywords(name, hessian, kwargs):
 
 
 def on_device(family, *, hessian=False):
-    """Decorate a loss so that device-array arguments run its CUDA version.
+    """Decorate a loss so that device-array arguments run its CUDA version, and dask
+    arrays its dask version (:func:`numbaloss._core.dask_support.call`).
 
-    The CPU function is called unchanged for host arguments; the check costs one
-    attribute lookup per argument.  Before routing, on both devices, the flags
+    The CPU function is called unchanged for host arguments; the checks cost a few
+    attribute lookups per argument.  Before routing, on both devices, the flags
     (``return_grad`` and every other parameter with a bool default) must be bools
     (:func:`~.validation.check_flags`), and a ``grad_out`` without
     ``return_grad=True`` is a ``ValueError``, since no gradient would be written
@@ -115,6 +134,10 @@ def on_device(family, *, hessian=False):
                 )
             if "return_hess" in kwargs or "hess_out" in kwargs:
                 _check_hess_keywords(name, hessian, kwargs)
+            if any_dask_array(*args, *kwargs.values()):
+                from . import dask_support
+
+                return dask_support.call(name, func, args, kwargs)
             if any_device_array(*args, *kwargs.values()):
                 return getattr(cuda_backend(family), name)(*args, **kwargs)
             return func(*args, **kwargs)

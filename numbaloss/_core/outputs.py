@@ -172,6 +172,39 @@ def hess_slots(names, layouts, hess_out, readers=(), grad_out=None):
     return grad_slots(names, layouts, hess_out, readers, "hess_out")
 
 
+class _Partial(str):
+    """A reduction that the chunk calls of a dask call ask for (:mod:`.dask_support`).
+
+    It equals ``'sum'`` or ``'none'`` (so every check and branch treats it as that
+    reduction), but what the call sums keeps float64 instead of being rounded to the
+    result dtype: the reduced loss (:func:`scalar_loss`) and the summed-back gradient
+    of a broadcast prediction (:func:`summed_dtype`).  The chunks' partial results
+    are then combined exactly, and rounded once.
+    """
+
+    __slots__ = ()
+
+
+#: ``'sum'`` for a chunk of a dask call: the loss is the float64 sum itself.
+PARTIAL_SUM = _Partial("sum")
+#: ``'none'`` for a chunk of a dask call (summed-back gradients stay float64).
+PARTIAL_NONE = _Partial("none")
+
+
+def is_partial(reduction):
+    return isinstance(reduction, _Partial)
+
+
+def scalar_loss(total, reduction, dtype):
+    """A reduced loss in ``dtype``, or the float64 ``total`` itself for a chunk's partial sum."""
+    return np.float64(total) if is_partial(reduction) else dtype.type(total)
+
+
+def summed_dtype(reduction, dtype):
+    """The dtype of a gradient summed back over broadcast axes (float64 for a chunk's part)."""
+    return np.dtype(np.float64) if is_partial(reduction) else dtype
+
+
 def divide(total, divisor):
     """``total / divisor`` in float64, NaN (not an error) for 0 / 0 as PyTorch gives."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -183,7 +216,7 @@ def reduced_loss(total, reduction, divisor, dtype):
     (NaN where the divisor is 0: an empty input, or weights that sum to 0)."""
     if reduction == "mean":
         total = total / divisor if divisor else np.nan
-    return dtype.type(total)
+    return scalar_loss(total, reduction, dtype)
 
 
 def loss_array(values, loss_shape, dtype):

@@ -11,7 +11,9 @@ table.  Everything else that lists losses is derived from this table:
   ``numbaloss/functional.pyi`` and ``numbaloss/modules.pyi`` that show them to IDEs
   and type checkers (:mod:`.stubs`; a test checks they are current);
 * the common keywords in every function's docstring and the routing of device
-  arrays to the CUDA version (:func:`public`, the decorator of every wrapper);
+  arrays to the CUDA version and of dask arrays to :mod:`.dask_support`
+  (:func:`public`, the decorator of every wrapper; each family's ``plans.chunking``
+  says how its calls split into chunks);
 * the docs' contract and migration tables and per-loss pages
   (``docs/_ext/numbaloss_docs.py``), ``cuda_check``'s PTX signatures, the
   benchmark lists of :mod:`numbaloss._bench` and ``asv_bench``, and the test
@@ -520,9 +522,11 @@ def public(func):
 
     Fills the ``{grad_doc}`` line of its docstring with the common keywords (the
     one docstring template of the package) and routes calls with device arrays to
-    the family's CUDA version (:func:`~numbaloss._core.devices.on_device`), which
-    also checks the output keywords (``return_hess`` of a loss without a Hessian is
-    a ``TypeError`` naming it).
+    the family's CUDA version, and calls with dask arrays to
+    :func:`~numbaloss._core.dask_support.call`
+    (:func:`~numbaloss._core.devices.on_device`), which also checks the output
+    keywords (``return_hess`` of a loss without a Hessian is a ``TypeError`` naming
+    it).
     """
     e = entry(func.__name__)
     if func.__doc__ and "{grad_doc}" in func.__doc__:

@@ -146,7 +146,7 @@ def _ctc(call):
     if reduction == "none":
         loss = losses.astype(dtype).reshape(loss_shape)
     elif reduction == "sum":
-        loss = dtype.type(losses.sum())
+        loss = outputs.scalar_loss(losses.sum(), reduction, dtype)
     else:
         mean = (losses / np.maximum(tl, 1)).sum() / n_samples if n_samples else np.nan
         loss = dtype.type(mean)

@@ -11,13 +11,15 @@ end: in the CPU kernel, on the host copy for CUDA, with the same message
 (:func:`bad_label_message`).
 """
 
+import functools
 import inspect
 from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.validation import as_array, check_bool, check_index, check_reduction
+from .._core.chunking import DASK_ARGS, Chunking, is_dask_array
+from .._core.validation import as_array, check_bool, check_index, check_reduction, result_dtype
 
 
 @dataclass
@@ -201,4 +203,82 @@ def ctc(args, call):
         tl,
         labels,
         offsets,
+    )
+
+
+# --- dask ------------------------------------------------------------------------------
+
+
+def _sample_lengths(value, n_samples):
+    """Per-sample lengths as given (an int or ``(N,)``), as an int64 ``(N,)`` array."""
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return np.broadcast_to(arr.reshape(()), (n_samples,)).astype(np.int64)
+    return arr.astype(np.int64)
+
+
+def slice_samples(arguments, spans, n_samples):
+    """A chunk's arguments: the targets and lengths of the chunk's samples.
+
+    The chunk's samples are ``spans["n"]``; padded targets are cut by row,
+    concatenated ones at the offsets that the lengths of all samples give.
+    """
+    if "n" not in spans:  # unbatched: one chunk
+        return arguments
+    start, stop = spans["n"]
+    out = dict(arguments)
+    lengths = _sample_lengths(arguments["target_lengths"], n_samples)
+    for key in ("input_lengths", "target_lengths"):
+        if np.ndim(arguments[key]) != 0:
+            out[key] = np.asarray(arguments[key])[start:stop]
+    targets = np.asarray(arguments["targets"])
+    if targets.ndim == 2:
+        out["targets"] = targets[start:stop]
+    else:
+        offsets = np.concatenate(([0], np.cumsum(lengths)))
+        out["targets"] = targets[offsets[start] : offsets[stop]]
+    return out
+
+
+def clamped_lengths(arguments):
+    """``'mean'``'s per-sample divisors of a chunk: its target lengths clamped to 1."""
+    lengths = np.asarray(arguments["target_lengths"], dtype=np.int64)
+    return np.maximum(lengths, 1).astype(np.float64)
+
+
+def chunking(name, arguments):
+    """How a CTC call with dask arrays splits into chunks: by samples.
+
+    The time and class axes are whole in every chunk (the alpha-beta recursion runs
+    over all of a sample's frames and the log_softmax over its classes); targets and
+    lengths are passed whole and cut to the chunk's samples inside its task.
+    ``'mean'`` divides each sample's loss by its clamped target length and the sum
+    by the number of samples.
+    """
+    pred = "log_probs" if "log_probs" in arguments else "logits"
+    x = DASK_ARGS.array(arguments[pred], pred)
+    meta = [arguments[k] for k in ("targets", "input_lengths", "target_lengths")]
+    if any(is_dask_array(m) for m in meta):
+        # Their values are not known yet: the shape checks now, the rest in the chunks.
+        shape = tuple(x.shape)
+        if len(shape) not in (2, 3):
+            raise ValueError(f"{pred} must be (T, N, C) or unbatched (T, C), got shape {shape}")
+        check_reduction(arguments["reduction"])
+        check_bool(arguments["zero_infinity"], "zero_infinity")
+        blank = check_index(arguments["blank"], "blank")
+        if not 0 <= blank < shape[-1]:
+            raise ValueError(f"blank must be in [0, C) = [0, {shape[-1]}), got {blank}")
+        n_samples = 1 if len(shape) == 2 else shape[1]
+    else:
+        plan = ctc(DASK_ARGS, Call.of(arguments, from_logits=pred == "logits"))
+        n_samples = plan.n_samples
+    labels = ("t", "c") if x.ndim == 2 else ("t", "n", "c")
+    return Chunking(
+        {pred: labels},
+        () if x.ndim == 2 else ("n",),
+        result_dtype(x),
+        whole=frozenset({"t", "c"}),
+        divisor=n_samples,
+        row_divisors=clamped_lengths,
+        per_chunk=functools.partial(slice_samples, n_samples=n_samples),
     )

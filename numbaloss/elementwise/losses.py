@@ -9,6 +9,7 @@ there by :func:`~numbaloss._core.devices.on_device`.
 
 import numpy as np
 
+from .._core import outputs
 from .._core.driver import Operands, run_elementwise
 from .._core.outputs import unpack_grad_out
 from .._core.registry import public
@@ -54,11 +55,14 @@ def _run(plan, return_grad, grad_output, grad_out, return_hess=False, hess_out=N
     if not return_grad or not broadcast_b:
         return result
     loss, (ga, gb), *hess = result
-    gb = _summed_back(gb, plan.grad_b_shape, ops.dtype, outs[1])
+    # float64 for a dask chunk's part (outputs.PARTIAL_NONE/PARTIAL_SUM): the chunks'
+    # parts are added before the one rounding
+    summed_dtype = outputs.summed_dtype(plan.reduction, ops.dtype)
+    gb = _summed_back(gb, plan.grad_b_shape, summed_dtype, outs[1])
     if not hess:
         return loss, (ga, gb)
     ((ha, hb),) = hess
-    return loss, (ga, gb), (ha, _summed_back(hb, plan.grad_b_shape, ops.dtype, houts[1]))
+    return loss, (ga, gb), (ha, _summed_back(hb, plan.grad_b_shape, summed_dtype, houts[1]))
 
 
 def _summed_back(full, shape, dtype, out):

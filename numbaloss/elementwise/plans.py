@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._core.chunking import DASK_ARGS, Chunking, Share, axis_labels, right_aligned, size
 from .._core.traits import UNIT
 from .._core.validation import (
     check_bool,
     check_real_scalar,
     check_reduction,
     check_same_shape,
+    result_dtype,
 )
 from . import points
 
@@ -176,8 +178,10 @@ def gaussian_nll_loss(args, input, target, var, full=False, eps=1e-6, reduction=
     if v_full_shape != caller_shape:
         v = v.reshape(v_full_shape)
     params = points.GaussianNLL(check_bool(full, "full"), check_real_scalar(eps, "eps"))
-    n = _size(shape)
-    broadcast = v_full_shape != shape or (_size(v_full_shape) == 1 and n != 1)
+    # The gradient of var comes back in var's own shape wherever that differs from the
+    # input's: also for a var of the input's shape without a last axis of length 1, which
+    # is reshaped to the input's shape above (a dask chunk one column wide meets it).
+    broadcast = caller_shape != shape
     return Plan(
         params,
         x,
@@ -189,13 +193,6 @@ def gaussian_nll_loss(args, input, target, var, full=False, eps=1e-6, reduction=
         domain_error="var has negative entry/entries",
         grad_b_shape=caller_shape if broadcast else None,
     )
-
-
-def _size(shape):
-    n = 1
-    for s in shape:
-        n *= int(s)
-    return n
 
 
 def _one_axis_of_size_one(shape, full):
@@ -375,3 +372,54 @@ def squared_log_error_loss(args, input, target, reduction="mean"):
         reduction,
         domain_error="squared_log_error_loss needs input > -1 and target > -1",
     )
+
+
+# --- dask ------------------------------------------------------------------------------
+
+
+def _var_labels(vshape, shape, labels):
+    """The axis labels of ``var`` (see :func:`_gaussian_var_shape`): a ``var`` without the
+    input's last axis lines up with the leading axes, anything else from the right."""
+    if len(vshape) == len(shape) - 1 and vshape == shape[:-1] and vshape != shape:
+        return labels[:-1]
+    return right_aligned(labels, len(vshape))
+
+
+def _weight_share(arguments):
+    """A weighted mean's divisor share: the chunk's summed weights."""
+    return float(np.sum(arguments["weight"], dtype=np.float64))
+
+
+def chunking(name, arguments):
+    """How a call of the elementwise loss ``name`` with dask arrays splits into chunks.
+
+    Every array argument is cut like the input (those broadcast to it, such as
+    ``weight``, ``pos_weight`` or ``gaussian_nll_loss``'s ``var``, along the axes they
+    have), and ``'mean'`` divides by the number of elements, the batch size
+    (``'batchmean'``) or the summed weights (weighted ``l1_loss``/``mse_loss``).
+    """
+    options = {k: v for k, v in arguments.items() if k not in _GRADIENT_KEYWORDS}
+    plan = globals()[name](DASK_ARGS, **options)
+    x = plan.first
+    shape = tuple(x.shape)
+    labels = axis_labels("e", len(shape))
+    arrays = {}
+    for key, value in options.items():
+        if value is None or isinstance(value, (str, bool, int, float, np.generic)):
+            continue
+        vshape = tuple(np.shape(value)) if not hasattr(value, "shape") else tuple(value.shape)
+        arrays[key] = (
+            _var_labels(vshape, shape, labels)
+            if key == "var"
+            else right_aligned(labels, len(vshape))
+        )
+    if plan.mean_weight is not None:
+        divisor = Share(_weight_share, ("weight",))
+    elif plan.divisor is not None:
+        divisor = plan.divisor
+    else:
+        divisor = size(shape)
+    return Chunking(arrays, labels, result_dtype(*plan.dtype_from), divisor=divisor)
+
+
+_GRADIENT_KEYWORDS = ("return_grad", "grad_output", "grad_out", "return_hess", "hess_out")

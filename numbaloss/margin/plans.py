@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._core.chunking import DASK_ARGS, Chunking
 from .._core.validation import (
     check_bool,
     check_broadcastable,
     check_real_scalar,
     check_reduction,
     check_same_shape,
+    result_dtype,
 )
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "multilabel_margin_loss",
     "PairPlan",
     "cosine_embedding_loss",
+    "chunking",
 ]
 
 
@@ -262,3 +265,59 @@ def pnorm(p, eps):
     if not p > 0:
         raise ValueError(f"p must be positive, got {p}")
     return p, check_real_scalar(eps, "eps")
+
+
+# --- dask ------------------------------------------------------------------------------
+
+
+def _row_labels(ndim, last):
+    """Labels of ``(..., width)`` rows: the leading axes ``r0, r1, ...``, then ``last``."""
+    return (*(f"r{i}" for i in range(ndim - 1)), last) if ndim else ()
+
+
+def chunking(name, arguments):
+    """How a call of the margin loss ``name`` with dask arrays splits into chunks.
+
+    Each row (its classes, or an embedding's features) is whole in every chunk;
+    the rows are cut as the first input is.  ``'mean'`` divides by the number of
+    rows.
+    """
+    options = {k: v for k, v in arguments.items() if k not in ("grad_output", "grad_out")}
+    return_grad = options.pop("return_grad", False)
+    if name.startswith("triplet"):
+        plan = triplet(
+            DASK_ARGS,
+            options["anchor"],
+            options["positive"],
+            options["negative"],
+            options["margin"],
+            options["swap"],
+            options["reduction"],
+            return_grad,
+        )
+        if "p" in options:
+            pnorm(options["p"], options["eps"])
+        labels = _row_labels(len(plan.arrays[0].shape), "w")
+        arrays = dict.fromkeys(TRIPLET, labels)
+    elif name == "cosine_embedding_loss":
+        plan = cosine_embedding_loss(DASK_ARGS, **options)
+        labels = _row_labels(len(plan.x1.shape), "w")
+        arrays = {"input1": labels, "input2": labels, "target": labels[:-1]}
+    else:
+        plan = globals()[name](DASK_ARGS, **options)
+        labels = _row_labels(len(plan.x.shape), "w")
+        target = labels
+        if name == "multi_margin_loss":
+            # one class index per row; an unbatched row's target may be () or (1,)
+            target = labels[:-1] if len(labels) == 2 else ("u",) * len(plan.target.shape)
+        arrays = {"input": labels, "target": target}
+    loss = tuple(label for label in labels if label != "w")
+    if name == "multi_margin_loss" and len(labels) == 1:
+        loss = arrays["target"]
+    return Chunking(
+        arrays,
+        loss,
+        result_dtype(*plan.dtype_from),
+        whole=frozenset({"w", "u"}),
+        divisor=plan.n_rows,
+    )

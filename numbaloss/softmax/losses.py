@@ -134,7 +134,7 @@ def _result(logits, reduction, value, loss_rows, slot, hslot=None):
     if reduction == "none":
         loss = outputs.loss_array(loss_rows, logits.loss_shape, logits.dtype)
     else:
-        loss = logits.dtype.type(value)
+        loss = outputs.scalar_loss(value, reduction, logits.dtype)
     return outputs.results(
         loss, None if slot is None else [slot], None if hslot is None else [hslot]
     )
@@ -623,7 +623,7 @@ def zero_one_loss(
     total = np.sum(wrong, dtype=np.float64)
     if reduction == "mean":
         total = outputs.divide(total, wrong.size)
-    return dtype.type(total)
+    return outputs.scalar_loss(total, reduction, dtype)
 
 
 # --- stable primitives -----------------------------------------------------------------

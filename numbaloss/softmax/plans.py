@@ -9,14 +9,18 @@ same on both back ends; checks that need a pass over the data (class indices in
 range) are made by each back end's kernels.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._core.chunking import DASK_ARGS, Chunking, Share, axis_labels
 from .._core.validation import (
     check_index,
     check_real_scalar,
     check_reduction,
+    compute_dtype,
+    result_dtype,
 )
 from . import points
 
@@ -373,3 +377,97 @@ def linear_cross_entropy(
     ignore_index = -100 if ignore_index is None else ignore_index
     params = points.CrossEntropy(ignore_index, label_smoothing)
     return LinearPlan("index", ignore_index=ignore_index, params=params, **common)
+
+
+# --- dask ------------------------------------------------------------------------------
+
+
+def class_share(arguments, ignore_index, n_classes, cdtype):
+    """The ``'mean'`` divisor share of a chunk of class-index targets: the summed weights
+    (in the compute dtype, as the kernels read them) of the targets not ignored.
+
+    Targets out of range count nothing here: the chunk's own call raises for them.
+    """
+    t = np.asarray(arguments["target"]).reshape(-1)
+    keep = t != ignore_index
+    weight = arguments.get("weight")
+    if weight is None:
+        return float(np.count_nonzero(keep & (t >= 0) & (t < n_classes)))
+    t = t[keep & (t >= 0) & (t < n_classes)]
+    w = np.asarray(weight).astype(cdtype).astype(np.float64)
+    return float(np.sum(w[t], dtype=np.float64))
+
+
+def _class_labels(ndim):
+    """Labels of logits ``(C)``, ``(N, C)`` or ``(N, C, d1, ...)``: the classes are ``c``."""
+    if ndim == 1:
+        return ("c",)
+    return ("n", "c", *(f"d{i}" for i in range(ndim - 2)))
+
+
+def chunking(name, arguments):
+    """How a call of ``name`` with dask arrays splits into chunks.
+
+    The class axis is whole in every chunk (the softmax needs all of a row's
+    classes); the other axes are cut as the input is.  ``'mean'`` divides by the
+    number of rows (class probabilities, ``zero_one_loss``) or by the summed weight
+    of the targets that are not ignored (class indices), summed from per-chunk
+    shares of the targets.  ``softmax``, ``log_softmax`` and ``logsumexp`` have the
+    axes they reduce whole.
+    """
+    options = {k: v for k, v in arguments.items() if k not in _GRADIENT_KEYWORDS}
+    if "reduction" not in options:
+        return _primitive_chunking(options)
+    if name == "zero_one_loss":
+        plan = zero_one_loss(DASK_ARGS, **options)
+        x_labels = ("n", "c") if plan.scores else ("n",)
+        return Chunking(
+            {"input": x_labels, "target": ("n",)},
+            ("n",),
+            result_dtype(plan.x),
+            whole=frozenset({"c"}),
+            divisor=int(plan.x.shape[0]),
+        )
+    options.pop("return_grad", None)
+    plan = globals()[name](DASK_ARGS, **options)
+    x_labels = _class_labels(plan.x.ndim)
+    loss = tuple(label for label in x_labels if label != "c")
+    dtype = result_dtype(plan.x)
+    arrays = {"input": x_labels, "target": x_labels if plan.kind == "prob" else loss}
+    divisor = _target_divisor(plan, dtype, plan.rows)
+    return Chunking(arrays, loss, dtype, whole=frozenset({"c"}), divisor=divisor)
+
+
+def _target_divisor(plan, dtype, rows):
+    """``'mean'``'s divisor: ``rows`` for class probabilities, else the summed weight of the
+    targets that are not ignored, from per-chunk shares."""
+    if plan.kind == "prob":
+        return rows
+    share = functools.partial(
+        class_share,
+        ignore_index=plan.ignore_index,
+        n_classes=plan.n_classes,
+        cdtype=compute_dtype(dtype),
+    )
+    return Share(share, ("target", "weight"))
+
+
+_GRADIENT_KEYWORDS = ("grad_output", "grad_out", "return_hess", "hess_out")
+
+
+def _primitive_chunking(options):
+    """``softmax``, ``log_softmax`` (argument ``x``) and ``logsumexp`` (``a``, ``keepdims``)."""
+    key = "x" if "x" in options else "a"
+    x = DASK_ARGS.array(options[key], key)
+    labels = axis_labels("p", x.ndim)
+    axes, _ = primitive_axes(x.ndim, options.get("axis"))
+    whole = frozenset(labels[a] for a in axes)
+    if key == "x":
+        return Chunking({key: labels}, labels, result_dtype(x), whole=whole)
+    if options.get("keepdims"):
+        out = tuple(f"k{i}" if i in axes else label for i, label in enumerate(labels))
+        extents = {f"k{i}": 1 for i in axes}
+    else:
+        out = tuple(label for i, label in enumerate(labels) if i not in axes)
+        extents = {}
+    return Chunking({key: labels}, out, result_dtype(x), whole=whole, extents=extents)

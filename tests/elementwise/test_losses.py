@@ -375,3 +375,17 @@ def test_prepasses_give_the_bits_of_the_point_function(name, cls, dtype, rng):
     _pointwise(cls.point, cls())(x, y, UNIT, UNIT, expected_loss, expected_grad)
     np.testing.assert_array_equal(loss, expected_loss)
     np.testing.assert_array_equal(grad, expected_grad)
+
+
+def test_gaussian_var_without_a_last_axis_of_length_one(torch, rng):
+    """var of shape (N,) for an input (N, 1): its gradient comes back of shape (N,), as
+    PyTorch's (it was (N, 1) before; a dask chunk one column wide hit it)."""
+    x, y = rng.standard_normal((2, 4, 1))
+    var = rng.uniform(0.5, 2, 4)
+    loss, (gx, gv) = nl.gaussian_nll_loss(x, y, var, return_grad=True)
+    tv = torch.tensor(var, requires_grad=True)
+    tx = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.gaussian_nll_loss(tx, torch.tensor(y), tv).backward()
+    assert gv.shape == (4,)
+    assert_close(gv, tv.grad.numpy(), np.float64)
+    assert_close(gx, tx.grad.numpy(), np.float64)
