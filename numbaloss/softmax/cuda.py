@@ -995,7 +995,24 @@ def _linear_loss(plan, args, return_grad, grad_output, grad_out):
         gs = xs if return_grad else tuple(0 for _ in xs)
         part = partials[offset : offset + blocks]
         offset += blocks
-        common = (gout_r, gmul, gdiv, lshape, c, rows, group, zero, loss_r, grad, gs, part)
+        # no Hessian here (linear_cross_entropy has none): its slot is empty
+        hs = tuple(0 for _ in xs)
+        common = (
+            gout_r,
+            gmul,
+            gdiv,
+            lshape,
+            c,
+            rows,
+            group,
+            zero,
+            loss_r,
+            grad,
+            gs,
+            None,
+            hs,
+            part,
+        )
         if plan.kind == "index":
             kernel_args = (plan.params, _flat(logits), xs, target[lo * d : hi * d], weight, w_sum)
             index_kernel[blocks, threads](*kernel_args, *common)

@@ -251,14 +251,15 @@ def run(plan, return_grad, grad_output, grad_out):
         nblocks = parallel.n_blocks(r * d, block_rows)
         if plan.kind == "index":
             partials = np.zeros((nblocks, 2), dtype=np.float64)
-            args = (plan.params, rows, t[lo_row:hi_row], cw, w_sum, ga, ga, loss_out, grad)
+            # hess None: linear_cross_entropy has no Hessian (the kernels' slot stays empty)
+            args = (plan.params, rows, t[lo_row:hi_row], cw, w_sum, ga, ga, loss_out, grad, None)
             parallel.run_ranges(
                 kernel, nblocks, block_rows * max(c, 1), *args, block_rows, partials
             )
         else:
             partials = np.zeros((nblocks, 1), dtype=np.float64)
             prob = _prob_rows(plan, lo, hi, cdtype)
-            args = (rows, prob, cw, plan.label_smoothing, ga, loss_out, grad)
+            args = (rows, prob, cw, plan.label_smoothing, ga, loss_out, grad, None)
             parallel.run_ranges(
                 cpu.prob_rows, nblocks, block_rows * max(c, 1), *args, block_rows, partials
             )
@@ -278,7 +279,7 @@ def run(plan, return_grad, grad_output, grad_out):
     elif reduction == "mean":
         loss = dtype.type(outputs.divide(totals[0], divisor) + outputs.divide(totals[1], divisor))
     else:
-        loss = dtype.type(totals[0] + totals[1])
+        loss = outputs.scalar_loss(totals[0] + totals[1], reduction, dtype)
     if g_b is not None:
         slots[2].buffer[...] = g_b
     return outputs.results(loss, slots)

@@ -337,7 +337,7 @@ def test_the_logits_are_never_allocated(rng):
     assert np.isfinite(loss)
 
 
-def test_identical_bits_for_any_thread_count(rng):
+def test_identical_bits_for_any_thread_count(rng, any_thread_count):
     x, w, t, b, cw = make(rng, 300, 16, 700, np.float32, bias=True, weighted=True)
     before = nl.get_num_threads()
     results = []
