@@ -44,8 +44,9 @@ from .devices import is_dask_array, is_device_array
 from .validation import as_array, check_broadcastable
 
 #: Keywords that ask a loss for outputs beyond the loss itself, each one array per
-#: prediction, in the order the in-memory call returns them.
-OUTPUT_KEYWORDS = ("return_grad",)
+#: prediction, in the order the in-memory call returns them: the gradients, then the
+#: Hessian's diagonal (``return_hess=True`` needs ``return_grad=True``, checked before).
+OUTPUT_KEYWORDS = ("return_grad", "return_hess")
 #: Partial results combined per node of the fixed reduction tree.
 SPLIT_EVERY = 8
 #: The names of the kernel tasks' layers start with this (one task per chunk).
@@ -117,7 +118,11 @@ class _Graph:
         self.da = da
         self.name = name
         self.plan = plan
-        self.predictions = registry.entry(name).predictions
+        # The predictions given: an optional one left out (linear_cross_entropy's
+        # linear_bias) has no gradient
+        self.predictions = [
+            p for p in registry.entry(name).predictions if arguments.get(p, 0) is not None
+        ]
         self.has_reduction = "reduction" in arguments
         self.groups = [k for k in OUTPUT_KEYWORDS if arguments.pop(k, False)]
         reduction = arguments.pop("reduction", None)

@@ -430,6 +430,8 @@ def chunking(name, arguments):
         )
     options.pop("return_grad", None)
     plan = globals()[name](DASK_ARGS, **options)
+    if name == "linear_cross_entropy":
+        return _linear_chunking(plan)
     x_labels = _class_labels(plan.x.ndim)
     loss = tuple(label for label in x_labels if label != "c")
     dtype = result_dtype(plan.x)
@@ -450,6 +452,33 @@ def _target_divisor(plan, dtype, rows):
         cdtype=compute_dtype(dtype),
     )
     return Share(share, ("target", "weight"))
+
+
+def _linear_chunking(plan):
+    """``linear_cross_entropy``: the input is cut by rows, the layer is whole in every chunk.
+
+    Each chunk runs the in-memory chunked driver on its rows with the whole
+    ``linear_weight`` (and ``linear_bias``); their gradients are the float64 sums of
+    the chunks' (the labels ``c``, ``d0, ...`` and ``f`` are whole, so every chunk
+    writes the same block of them).  The positions ``d0, ...`` of a K-dimensional
+    weight are whole too: every chunk needs all of the weight.
+    """
+    positions = tuple(f"d{i}" for i in range(len(plan.out_features)))
+    batch = ("n",) if len(plan.x.shape) == 2 else ()
+    loss = (*batch, *positions)
+    logits = (*batch, "c", *positions)
+    arrays = {"input": (*batch, "f"), "linear_weight": ("c", *positions, "f")}
+    if plan.bias is not None:
+        arrays["linear_bias"] = ("c", *positions)
+    arrays["target"] = logits if plan.kind == "prob" else loss
+    dtype = result_dtype(plan.x, plan.linear_weight, *([] if plan.bias is None else [plan.bias]))
+    return Chunking(
+        arrays,
+        loss,
+        dtype,
+        whole=frozenset({"c", "f", *positions}),
+        divisor=_target_divisor(plan, dtype, plan.rows * plan.positions),
+    )
 
 
 _GRADIENT_KEYWORDS = ("grad_output", "grad_out", "return_hess", "hess_out")

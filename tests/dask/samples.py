@@ -75,6 +75,32 @@ def _cross_entropy(rng, dtype, n):
     ]
 
 
+def _linear_cross_entropy(rng, dtype, n, features=4):
+    x = rng.standard_normal((n, features)).astype(dtype)
+    w = rng.standard_normal((N_CLASSES, features)).astype(dtype)
+    b = rng.standard_normal(N_CLASSES).astype(dtype)
+    t = _class_targets(rng, n)
+    w3 = rng.standard_normal((N_CLASSES, 2, features)).astype(dtype)
+    t3 = rng.integers(0, N_CLASSES, (n, 2))
+    t3[:2] = -100
+    probs = rng.random((n, N_CLASSES)).astype(dtype)
+    return [
+        {"input": x, "linear_weight": w, "target": t},
+        {
+            "input": x,
+            "linear_weight": w,
+            "target": t,
+            "linear_bias": b,
+            "weight": _class_weight(rng, dtype),
+            "label_smoothing": 0.1,
+            "chunk_size": 3,
+        },
+        {"input": x, "linear_weight": w3, "target": t3, "linear_bias": b[:, None] * [1, -1]},
+        {"input": x, "linear_weight": w, "target": probs / probs.sum(1, keepdims=True)},
+        {"input": x[0], "linear_weight": w, "target": np.int64(2), "linear_bias": b},
+    ]
+
+
 def _focal(rng, dtype, n):
     x = (rng.standard_normal((n, N_CLASSES)) * 2).astype(dtype)
     t = _class_targets(rng, n)
@@ -211,6 +237,7 @@ SAMPLES = {
     **{name: _elementwise(name) for name in CASES},
     "sigmoid_focal_loss": _sigmoid_focal,
     "cross_entropy": _cross_entropy,
+    "linear_cross_entropy": _linear_cross_entropy,
     "focal_loss": _focal,
     "nll_loss": _nll,
     "zero_one_loss": _zero_one,

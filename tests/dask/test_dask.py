@@ -113,16 +113,25 @@ def test_equal_to_the_call_in_memory(name, dtype, data):
         assert isinstance(result, da.Array)
         assert_same(result.compute(scheduler="threads"), func(**call), dtype)
         return
-    with_grad = bool(registry.entry(name).predictions)
+    entry = registry.entry(name)
+    with_grad = bool(entry.predictions)
+    # the Hessian's diagonal too (drawn) where the loss has one: the same kernel tasks
+    hess = entry.hessian and data.draw(st.booleans(), label="return_hess")
+    outputs = {"return_grad": True, **({"return_hess": True} if hess else {})}
     for reduction in todo:
         loss = func(**call, reduction=reduction)
         g, g_lazy = upstream(data, rng, reduction, loss, dtype)
         if with_grad:
-            expected = func(**call, reduction=reduction, return_grad=True, grad_output=g)
-            result = func(**lazy, reduction=reduction, return_grad=True, grad_output=g_lazy)
+            expected = func(**call, reduction=reduction, grad_output=g, **outputs)
+            result = func(**lazy, reduction=reduction, grad_output=g_lazy, **outputs)
             assert isinstance(result[0], da.Array)
-            grads = result[1] if isinstance(result[1], tuple) else (result[1],)
-            preds = registry.entry(name).predictions
+            assert len(result) == len(expected)
+            grads = [
+                arr
+                for group in result[1:]
+                for arr in (group if isinstance(group, tuple) else (group,))
+            ]
+            preds = entry.predictions
             first = next((lazy[p] for p in preds if isinstance(lazy.get(p), da.Array)), None)
             for grad in grads:
                 assert isinstance(grad, da.Array)
