@@ -188,21 +188,26 @@ class _Counting:
     ],
 )
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_one_kernel_task_per_chunk_for_value_and_gradient(monkeypatch, rng, name, make, reduction):
+@pytest.mark.parametrize("hess", [False, True], ids=["grad", "grad+hess"])
+def test_one_kernel_task_per_chunk_for_value_and_gradient(
+    monkeypatch, rng, name, make, reduction, hess
+):
     x, t = make(rng)
     xd = da.from_array(x, chunks=(9, 7))
     td = da.from_array(t, chunks=9 if t.ndim == 1 else (9, 7))
     func = getattr(nl, name)
-    weight = {"weight": rng.random(7) + 0.5} if name == "cross_entropy" else {}
-    loss, grad = func(xd, td, reduction=reduction, return_grad=True, **weight)
-    assert grad.chunks == xd.chunks
-    assert len(kernel_keys(loss, grad)) == xd.npartitions == 5
+    kw = {"weight": rng.random(7) + 0.5} if name == "cross_entropy" else {}
+    kw.update({"return_hess": True} if hess else {})
+    lazy = func(xd, td, reduction=reduction, return_grad=True, **kw)
+    assert len(lazy) == 2 + hess
+    for arr in lazy[1:]:
+        assert arr.chunks == xd.chunks
+    assert len(kernel_keys(*lazy)) == xd.npartitions == 5
     counting = _Counting(monkeypatch, name)
-    got_loss, got_grad = dask.compute(loss, grad, scheduler="sync")
+    got = dask.compute(*lazy, scheduler="sync")
     assert counting.calls == xd.npartitions
     monkeypatch.undo()
-    exp_loss, exp_grad = func(x, t, reduction=reduction, return_grad=True, **weight)
-    assert_same((got_loss, got_grad), (exp_loss, exp_grad), np.float64)
+    assert_same(got, func(x, t, reduction=reduction, return_grad=True, **kw), np.float64)
 
 
 def test_a_weighted_mean_sums_its_divisor_first_from_the_targets(monkeypatch, rng):
@@ -317,10 +322,17 @@ def test_shape_errors_are_raised_when_the_graph_is_built():
         nl.zero_one_loss(x, da.zeros(4, dtype=int, chunks=2), return_grad=True)
 
 
-def test_grad_out_cannot_be_used_with_dask_arrays():
+def test_grad_out_and_hess_out_cannot_be_used_with_dask_arrays():
     x = da.zeros(4, chunks=2)
     with pytest.raises(TypeError, match="grad_out cannot be used with dask arrays"):
         nl.mse_loss(x, x, return_grad=True, grad_out=np.empty(4))
+    with pytest.raises(TypeError, match="hess_out cannot be used with dask arrays"):
+        nl.mse_loss(x, x, return_grad=True, return_hess=True, hess_out=np.empty(4))
+    # the keyword checks of every call come first, with their own messages
+    with pytest.raises(ValueError, match="return_hess=True requires return_grad=True"):
+        nl.mse_loss(x, x, return_hess=True)
+    with pytest.raises(TypeError, match="triplet_margin_loss has no Hessian diagonal"):
+        nl.triplet_margin_loss(x, x, x, return_grad=True, return_hess=True)
 
 
 def test_values_are_checked_in_the_chunks():
