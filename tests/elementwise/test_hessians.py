@@ -473,7 +473,7 @@ def test_empty_inputs(name):
     assert all(h.shape == (0, 3) for h in _as_tuple(hess))
 
 
-def test_same_bits_for_any_thread_count(rng):
+def test_same_bits_for_any_thread_count(rng, any_thread_count):
     x, y = rng.standard_normal((2, 300_001)).astype(np.float32)
     before = nl.get_num_threads()
     try:

@@ -321,7 +321,7 @@ def test_hess_out_overlapping_grad_out_is_an_error(rng):
 
 
 @pytest.mark.parametrize("n_classes", N_CLASSES)
-def test_deterministic_across_thread_counts(rng, n_classes):
+def test_deterministic_across_thread_counts(rng, n_classes, any_thread_count):
     x, t, w = make_case(rng, (3000, n_classes), np.float32)
     before = nl.get_num_threads()
     results = []
