@@ -229,7 +229,9 @@ def focal_loss(
 ):
     # the parameter tuples of focal_loss's plan: cross entropy at gamma 0
     if gamma == 0:
-        return _index_row(CrossEntropy(ignore_index, 0.0), input, target, weight, grad_out, hess_out)
+        return _index_row(
+            CrossEntropy(ignore_index, 0.0), input, target, weight, grad_out, hess_out
+        )
     params = Focal(ignore_index, 0.0, float(gamma))
     return _index_row(params, input, target, weight, grad_out, hess_out)
 
