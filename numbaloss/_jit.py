@@ -147,9 +147,9 @@ def user_math_jit(func):
     """Compile a per-element function of :mod:`numbaloss.jit`, for users' own code.
 
     The options of :func:`math_jit`: inlined at numba's IR level into a caller's
-    ``@njit`` function (so that the caller's loop can vectorize, as the kernels'
-    loops do, and is compiled with the caller's own flags), and also cached on disk
-    for calls from Python, where the function is compiled on its own.  The
+    ``@njit`` function (no call per element in the caller's loop, which is
+    compiled with the caller's own flags), and also cached on disk for calls from
+    Python, where the function is compiled on its own.  The
     per-row functions of :mod:`numbaloss.jit`, which loop over a row, are
     :func:`kernel_jit` kernels.
     """

@@ -349,6 +349,18 @@ def test_rows_from_python_in_place_and_errors():
         assert_close(value, loss[r], np.float64)
         assert_close(row, grad[r], np.float64)
         assert_close(h, hess[r], np.float64)
+    for name, kw in [("cross_entropy", {"label_smoothing": 0.1}), ("focal_loss", {})]:
+        loss, grad, hess = getattr(nl, name)(
+            x, t, weight=w, **kw, reduction="none", return_grad=True, return_hess=True
+        )
+        f = getattr(nlj, name)
+        for r in range(x.shape[0]):
+            g = np.empty_like(x[r])
+            assert_close(f(x[r], t[r], weight=w, **kw, grad_out=g), loss[r], np.float64)
+            assert_close(g, grad[r], np.float64)
+            row = x[r].copy()  # the Hessian alone, written over the logits
+            assert_close(f(row, t[r], weight=w, **kw, hess_out=row), loss[r], np.float64)
+            assert_close(row, hess[r], np.float64)
     with pytest.raises(IndexError, match="out of bounds"):
         nlj.cross_entropy(x[0], 6)
     with pytest.raises(IndexError, match="out of bounds"):
