@@ -129,14 +129,31 @@ class DeferredCache:
         return getattr(self._real(), name)
 
 
-def kernel_jit(func):
-    """Compile a kernel that loops over data (cached on disk)."""
-    dispatcher = njit(fastmath=set(KERNEL_FASTMATH), **_COMMON)(func)
+def _cached(dispatcher, func):
+    """``dispatcher`` with its on-disk cache (a :class:`DeferredCache`)."""
     if hasattr(dispatcher, "_cache"):
         dispatcher._cache = DeferredCache(func)
     else:  # pragma: no cover - a numba without the attribute: cache eagerly
         dispatcher.enable_caching()
     return dispatcher
+
+
+def kernel_jit(func):
+    """Compile a kernel that loops over data (cached on disk)."""
+    return _cached(njit(fastmath=set(KERNEL_FASTMATH), **_COMMON)(func), func)
+
+
+def user_math_jit(func):
+    """Compile a per-element function of :mod:`numbaloss.jit`, for users' own code.
+
+    The options of :func:`math_jit`: inlined at numba's IR level into a caller's
+    ``@njit`` function (no call per element in the caller's loop, which is
+    compiled with the caller's own flags), and also cached on disk for calls from
+    Python, where the function is compiled on its own.  The
+    per-row functions of :mod:`numbaloss.jit`, which loop over a row, are
+    :func:`kernel_jit` kernels.
+    """
+    return _cached(njit(fastmath=set(MATH_FASTMATH), inline="always", **_COMMON)(func), func)
 
 
 def user_function_kernel_jit(func):

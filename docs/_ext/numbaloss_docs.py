@@ -6,8 +6,11 @@ At ``builder-inited`` it reads the registry of public functions
 * ``losses/<name>.rst``: one page per loss (the numpydoc docstring with formula,
   gradient, options and PyTorch differences, the ``torch.nn``-style class, a plot),
 * ``losses/index.rst``: the losses grouped by family,
-* ``_generated/plots/<name>.png``: the loss and its derivative along one input
-  element, computed with numbaloss itself (matplotlib, Agg backend),
+* ``_generated/plots/<name>.png``: the loss, its derivative and (for the losses with
+  a Hessian's diagonal) its second derivative along one input element, computed
+  with numbaloss itself (matplotlib, Agg backend),
+* ``_generated/jit_functions.rst``: the functions of :mod:`numbaloss.jit` with their
+  signatures (included by ``jit.rst``),
 * ``migration_table.rst``: every function with its PyTorch counterpart, its class
   and what differs (:mod:`numbaloss._core.migration`; committed, so it is only
   rewritten when the registry changed).
@@ -43,7 +46,8 @@ def _title(text, char="="):
 
 
 def _curve(name):
-    """``(x, loss, derivative, label)`` along one element of the first prediction.
+    """``(x, loss, derivative, second derivative, label)`` along one element of the
+    first prediction (the second derivative all NaN for a loss without one).
 
     The element is the first one, or for class-index losses the first row's score
     of its target class (so that the curve shows the loss falling as it grows).
@@ -73,10 +77,18 @@ def _curve(name):
     xs = np.linspace(centre - 6.0, centre + 6.0, 241)
     values = np.full(xs.shape, np.nan)
     grads = np.full(xs.shape, np.nan)
+    hessians = np.full(xs.shape, np.nan)
+    hessian = _entry(name).hessian
     for k, value in enumerate(xs):
         arrays[swept].flat[element] = value
         try:
-            if load.preds:
+            if load.preds and hessian:
+                loss, grad, hess = load.func(*arrays, **options, return_grad=True, return_hess=True)
+                grad = grad[0] if isinstance(grad, tuple) else grad
+                hess = hess[0] if isinstance(hess, tuple) else hess
+                grads[k] = np.asarray(grad).flat[element]
+                hessians[k] = np.asarray(hess).flat[element]
+            elif load.preds:
                 loss, grad = load.func(*arrays, **options, return_grad=True)
                 grad = grad[0] if isinstance(grad, tuple) else grad
                 grads[k] = np.asarray(grad).flat[element]
@@ -92,7 +104,7 @@ def _curve(name):
     argname = params[swept]
     index = np.unravel_index(element, pred.shape) if pred.ndim else ()
     label = f"{argname}[{', '.join(map(str, index))}]" if pred.ndim else argname
-    return xs, values, grads, label
+    return xs, values, grads, hessians, label
 
 
 def _plot(name, path):
@@ -104,9 +116,12 @@ def _plot(name, path):
     curve = _curve(name)
     if curve is None:
         return False
-    xs, values, grads, label = curve
+    xs, values, grads, hessians, label = curve
     finite = np.isfinite(values)
-    fig, axes = plt.subplots(1, 2, figsize=(7.5, 2.8), layout="constrained")
+    with_hess = bool(np.isfinite(hessians).any())
+    fig, axes = plt.subplots(
+        1, 3 if with_hess else 2, figsize=(10.5 if with_hess else 7.5, 2.8), layout="constrained"
+    )
     axes[0].plot(xs[finite], values[finite], color="C0")
     axes[0].set_title(f"{name}")
     axes[0].set_ylabel("loss")
@@ -116,6 +131,9 @@ def _plot(name, path):
     else:
         axes[1].text(0.5, 0.5, "no gradient", ha="center", va="center", transform=axes[1].transAxes)
         axes[1].set_title("derivative")
+    if with_hess:
+        axes[2].plot(xs[finite], hessians[finite], color="C2")
+        axes[2].set_title("second derivative")
     for ax in axes:
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
@@ -136,13 +154,19 @@ def _loss_page(name, has_plot):
         text += [
             _title("Plot", "-"),
             f".. figure:: /_generated/plots/{name}.png\n"
-            f"   :alt: {name} and its derivative\n\n"
+            f"   :alt: {name} and its derivatives\n\n"
             "   The loss (``reduction='sum'`` where the function reduces) and its derivative\n"
             "   as one element of the first prediction varies (for class-index losses, the\n"
             "   score of the first sample's target class), the other inputs fixed at\n"
             "   random valid values; computed with numbaloss in float64 when the docs were\n"
             "   built (the derivative is numbaloss's ``return_grad`` where the function has\n"
-            "   one, else a finite difference of the curve).\n",
+            "   one, else a finite difference of the curve"
+            + (
+                "; the second derivative is the Hessian's diagonal of ``return_hess``"
+                if _entry(name).hessian
+                else ""
+            )
+            + ").\n",
         ]
     if cls is not None:
         text += [_title("Class form", "-"), f".. autoclass:: {cls}\n"]
@@ -167,6 +191,33 @@ def _index_page(names):
     return "\n".join(text)
 
 
+def _jit_table():
+    """The functions of :mod:`numbaloss.jit`, with their signatures and returns."""
+    import numbaloss.jit as nlj
+
+    rows = []
+    for name in nlj.__all__:
+        e = _entry(name)
+        sig = inspect.signature(getattr(nlj, name).py_func)
+        if e.family == "elementwise":
+            if len(e.predictions) > 1:
+                returns = "``(loss, (grad_{0}, grad_{1}), (hess_{0}, hess_{1}))``".format(
+                    *e.predictions
+                )
+            else:
+                returns = "``(loss, grad, hess)``"
+        else:
+            returns = "the row's loss; writes ``grad_out``, ``hess_out``"
+        rows.append((f"``{name}{sig}``", returns, f":func:`numbaloss.{name}`"))
+    text = [
+        ".. list-table::\n   :header-rows: 1\n   :widths: 55 30 15\n\n"
+        "   * - function of ``numbaloss.jit``\n     - returns\n     - the loss\n"
+    ]
+    for row in rows:
+        text.append("   * - " + "\n     - ".join(row) + "\n")
+    return "".join(text)
+
+
 def generate(app):
     import numbaloss
 
@@ -179,12 +230,15 @@ def generate(app):
     for name in installed:
         png = plots / f"{name}.png"
         source = pathlib.Path(inspect.getsourcefile(inspect.unwrap(getattr(numbaloss, name))))
-        if not png.exists() or png.stat().st_mtime < source.stat().st_mtime:
+        # (also redrawn when this extension, which draws it, changed)
+        newest = max(source.stat().st_mtime, pathlib.Path(__file__).stat().st_mtime)
+        if not png.exists() or png.stat().st_mtime < newest:
             has_plot = _plot(name, png)
         else:
             has_plot = True
         _write(src / "losses" / f"{name}.rst", _loss_page(name, has_plot))
     _write(src / "losses" / "index.rst", _index_page(installed))
+    _write(src / "_generated" / "jit_functions.rst", _jit_table())
     # Committed (readable in the repository); rewritten here only when the registry
     # changed, which tests/core/test_registry.py reports as out of date.
     from numbaloss._core import migration

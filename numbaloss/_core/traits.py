@@ -262,7 +262,14 @@ def option(value):
 
 
 def is_on(flag):
-    """True for ``ON`` (a compile-time constant inside compiled code)."""
+    """True for ``ON`` (a compile-time constant inside compiled code).
+
+    A plain ``bool`` is its own value, decided at run time: the per-element
+    functions of :mod:`numbaloss.jit` build the parameter tuples from their
+    callers' options, which are run-time values there.
+    """
+    if isinstance(flag, (bool, np.bool_)):
+        return bool(flag)
     return isinstance(flag, On)
 
 
@@ -273,6 +280,8 @@ def _ov_is_on(flag):
         return lambda flag: True
     if cls is Off:
         return lambda flag: False
+    if isinstance(flag, types.Boolean):
+        return lambda flag: flag
     return None
 
 

@@ -28,10 +28,8 @@ BCE with logits: the exp; BCE: each log), with the same bits as ``point`` (see
 
 Nothing here loops over data: :mod:`.plans` builds these tuples, and the CPU
 kernel (:mod:`.cpu`) and the CUDA kernel (:mod:`.cuda`) compile the same point
-functions into their loops.  The point functions are usable from users' own
-``@njit`` code, e.g. ``MSE.point(MSE(), x, y, UNIT, 0.0)``
-(:data:`~numbaloss._core.traits.UNIT`: no weight; a number there weighs the loss
-and its gradient), or ``MSE.point_hess(...)`` for the second derivative too.
+functions into their loops, and :mod:`.jit` calls them for users' own ``@njit``
+code (the public :mod:`numbaloss.jit`, with each loss's own arguments).
 """
 
 import math

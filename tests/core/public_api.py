@@ -31,11 +31,15 @@ def snapshot():
     listed = set(functional) | set(classes)
     other = [n for n in names if n not in listed and callable(getattr(nl, n))]
     other = [n for n in other if not inspect.ismodule(getattr(nl, n))]
+    import numbaloss.jit as nlj
+
     return {
         "class_signatures": {c: str(inspect.signature(getattr(nl, c))) for c in classes},
         "classes": classes,
         "dir": names,
         "functional": functional,
+        # numbaloss.jit: its compiled functions' signatures
+        "jit": {n: str(inspect.signature(getattr(nlj, n).py_func)) for n in nlj.__all__},
         "other": {n: str(inspect.signature(getattr(nl, n))) for n in sorted(other)},
         "signatures": {f: str(inspect.signature(getattr(nl, f))) for f in functional},
     }
