@@ -210,6 +210,162 @@ def linear_table(table):
     return "\n".join(lines)
 
 
+def _per_element_floor(name, n, gbs, outputs):
+    """Seconds to read ``name``'s full-size inputs and write ``outputs`` arrays per
+    prediction once, at ``gbs`` GB/s (sizes from a 1000-element probe, scaled)."""
+    from numbaloss.testing.elementwise import CASES
+
+    probe = 1000
+    case = CASES[name]
+    arrays = case.make(np.random.default_rng(0), (probe,), np.float32)
+    nbytes = sum(a.nbytes for a in arrays if np.size(a) == probe)
+    nbytes += outputs * 4 * probe * len(case.preds)
+    return nbytes * (n / probe) / (gbs * 1e9)
+
+
+def hess_table(table, n, gbs):
+    """Value, gradient and Hessian (``return_hess=True``) of the elementwise losses."""
+    from numbaloss._core import registry
+
+    mine = table.get("elementwise_hess.Numbaloss.time_value_grad_hess", {})
+    into = table.get("elementwise_hess.Numbaloss.time_value_grad_hess_into", {})
+    numpy = table.get("elementwise_hess.NumPyObjective.time_grad_hess", {})
+    torch = table.get("elementwise_hess.TorchDoubleBackward.time_value_grad_hess", {})
+    lines = [
+        f"Elementwise losses, {n:,} float32 elements, value + gradient + Hessian "
+        f"(reduction='sum'); triad bandwidth {gbs:.1f} GB/s; floor: inputs read once, "
+        "gradient and Hessian written once; NumPy: the hand-written objective (gradient "
+        "and Hessian, no value); PyTorch: double backward",
+        "",
+        "| loss | numbaloss new (ms) | numbaloss grad_out (ms) | NumPy objective (ms) "
+        "| PyTorch double backward (ms) | vs NumPy (grad_out) | vs PyTorch (grad_out) "
+        "| % of floor (new) | % of floor (grad_out) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in registry.names("elementwise", with_hessian=True):
+        key = (name, n)
+        t, ti = mine.get(key), into.get(key)
+        floor = _per_element_floor(name, n, gbs, outputs=2)
+        lines.append(
+            f"| {name} | {_ms(t)} | {_ms(ti)} | {_ms(numpy.get(key))} | {_ms(torch.get(key))} "
+            f"| {_ratio(numpy.get(key), ti)} | {_ratio(torch.get(key), ti)} "
+            f"| {_share(floor, t)} | {_share(floor, ti)} |"
+        )
+    return "\n".join(lines)
+
+
+def softmax_hess_table(table, gbs):
+    """cross_entropy and focal_loss with ``return_hess=True`` beside NumPy and torch.func."""
+    ce = table.get("softmax_hess.CrossEntropyHess.time_value_grad_hess", {})
+    ce_into = table.get("softmax_hess.CrossEntropyHess.time_value_grad_hess_into", {})
+    focal = table.get("softmax_hess.FocalHess.time_value_grad_hess", {})
+    numpy = table.get("softmax_hess.NumPyCrossEntropyHess.time_grad_hess", {})
+    torch = table.get("softmax_hess.TorchFuncHessianDiagonal.time_hessian_diagonal", {})
+    lines = [
+        f"Softmax family, float32, value + gradient + Hessian diagonal (reduction='sum'); "
+        f"triad bandwidth {gbs:.1f} GB/s (floor: read the logits twice, write the gradient "
+        "and the Hessian once); torch.func's per-row Hessian runs on 64 rows and is "
+        "scaled to the row count",
+        "",
+        "| case | numbaloss new (ms) | numbaloss grad_out (ms) | NumPy p(1-p) (ms) "
+        "| torch.func per row, scaled (ms) | vs faster baseline (grad_out) "
+        "| time / floor (grad_out) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (shape,) in sorted(ce, key=lambda s: [int(v) for v in s[0].split("x")]):
+        n, c = (int(v) for v in shape.split("x"))
+        if n * c < 10**6:
+            continue
+        per_row = [v / int(k[0].split("x")[0]) for k, v in torch.items() if k[0].endswith(f"x{c}")]
+        scaled = per_row[0] * n if per_row else None
+        t, ti, tn = ce.get((shape,)), ce_into.get((shape,)), numpy.get((shape,))
+        best_baseline = min(v for v in (tn, scaled) if v) if (tn or scaled) else None
+        floor = 4 * 4 * n * c / (gbs * 1e9)
+        lines.append(
+            f"| cross_entropy {shape} | {_ms(t)} | {_ms(ti)} | {_ms(tn)} | {_ms(scaled)} "
+            f"| {_ratio(best_baseline, ti)} | {ti / floor:.2f}x |"
+            if ti
+            else f"| cross_entropy {shape} | – | – | {_ms(tn)} | {_ms(scaled)} | – | – |"
+        )
+        if (shape,) in focal:
+            tf = focal[(shape,)]
+            lines.append(f"| focal_loss {shape} | {_ms(tf)} | – | – | – | – | {tf / floor:.2f}x |")
+    return "\n".join(lines)
+
+
+def boosting_table(table):
+    """XGBoost training wall time with the built-in, numbaloss and NumPy objectives."""
+    logistic = {
+        label: table.get(f"boosting.XGBoostLogistic.time_{label}", {})
+        for label in ("builtin", "numbaloss", "numpy")
+    }
+    focal = {
+        label: table.get(f"boosting.XGBoostFocal.time_{label}", {})
+        for label in ("numbaloss", "numpy")
+    }
+    lines = [
+        "XGBoost hist training, 20 float32 features, 50 rounds, binary (wall time of "
+        "xgboost.train, the DMatrix built beforehand)",
+        "",
+        "| objective | rows | built-in (s) | numbaloss (s) | NumPy (s) "
+        "| numbaloss / built-in | NumPy / numbaloss |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def s(v):
+        return f"{v:.2f}" if v else "–"
+
+    for (rows,) in sorted(logistic["numbaloss"]):
+        b, m, p = (logistic[k].get((rows,)) for k in ("builtin", "numbaloss", "numpy"))
+        ratio = f"{m / b:.2f}x" if m and b else "–"
+        lines.append(
+            f"| logistic | {rows:,} | {s(b)} | {s(m)} | {s(p)} | {ratio} | {_ratio(p, m)} |"
+        )
+    for (rows,) in sorted(focal["numbaloss"]):
+        m, p = focal["numbaloss"].get((rows,)), focal["numpy"].get((rows,))
+        lines.append(f"| sigmoid focal | {rows:,} | – | {s(m)} | {s(p)} | – | {_ratio(p, m)} |")
+    return "\n".join(lines)
+
+
+def dask_table(table):
+    """Losses over dask arrays: per-element time against numbaloss in memory and the
+    dask.array expression, and peak memory."""
+    mine = table.get("dask.Numbaloss.time_value_and_grad", {})
+    mine_value = table.get("dask.Numbaloss.time_value", {})
+    expr = table.get("dask.Expression.time_value_and_grad", {})
+    memory = table.get("dask.InMemory.time_value_and_grad", {})
+    peak_threads = table.get("dask.PeakMemory.peakmem_value_and_grad_threads", {})
+    peak_worker = table.get("dask.PeakMemory.track_worker_peak_rss_cluster", {})
+    lines = [
+        "Losses over dask arrays, float32, value + gradient (the gradient consumed chunk "
+        "by chunk), chunks of 10^7 elements; in memory: numbaloss on NumPy arrays of "
+        "2*10^7 elements, scaled per element; peak memory: the process on the threaded "
+        "scheduler (asv peakmem), the busiest worker on the cluster (max RSS)",
+        "",
+        "| loss | scheduler | elements | value (s) | value + grad (s) | ns / element "
+        "| share of in-memory speed | dask.array expression (s) | vs expression "
+        "| peak memory (MiB) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for loss, scheduler, elements in sorted(mine):
+        if elements < 10**8:
+            continue
+        t = mine[(loss, scheduler, elements)]
+        ref = [v / e for (name, e), v in memory.items() if name == loss and e >= 10**6]
+        share = f"{100 * ref[0] * elements / t:.0f}%" if ref else "–"
+        e = expr.get((loss, scheduler, elements))
+        peak = (peak_threads if scheduler == "threads" else peak_worker).get((loss, elements))
+        tv = mine_value.get((loss, scheduler, elements))
+        lines.append(
+            f"| {loss} | {scheduler} | {elements:,} | {tv:.2f} | {t:.2f} "
+            f"| {1e9 * t / elements:.2f} | {share} | {e:.2f} | {_ratio(e, t)} | {_mb(peak)} |"
+            if tv and e
+            else f"| {loss} | {scheduler} | {elements:,} | – | {t:.2f} | "
+            f"{1e9 * t / elements:.2f} | {share} | – | – | {_mb(peak)} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=pathlib.Path, help="an asv results file")
@@ -226,7 +382,7 @@ def main(argv=None):
     gbs = table.get("bandwidth.Bandwidth.track_triad_gbs", {}).get((args.n,))
     if gbs is None:
         gbs = next(iter(table.get("bandwidth.Bandwidth.track_triad_gbs", {}).values()), None)
-    needs_floor = any(k.startswith(("elementwise.", "softmax.")) for k in table)
+    needs_floor = any(k.startswith(("elementwise", "softmax")) for k in table)
     if gbs is None and needs_floor:
         raise SystemExit("the results hold no bandwidth.Bandwidth.track_triad_gbs")
     print(
@@ -238,8 +394,20 @@ def main(argv=None):
     if any(k.startswith("softmax.") for k in table):
         print(softmax_table(table, gbs))
         print()
+    if any(k.startswith("elementwise_hess.") for k in table):
+        print(hess_table(table, args.n, gbs))
+        print()
+    if any(k.startswith("softmax_hess.") for k in table):
+        print(softmax_hess_table(table, gbs))
+        print()
     if any(k.startswith("linear.") for k in table):
         print(linear_table(table))
+        print()
+    if any(k.startswith("boosting.") for k in table):
+        print(boosting_table(table))
+        print()
+    if any(k.startswith("dask.") for k in table):
+        print(dask_table(table))
 
 
 if __name__ == "__main__":

@@ -81,3 +81,40 @@ def test_local_cluster_with_two_worker_processes(rng, client):
             np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
             # the same chunking: the same bits as the threaded scheduler
             assert g.tobytes() == s.tobytes()
+
+
+def test_xgboost_dask_trains_with_a_numbaloss_objective(client):
+    """XGBoost's dask interface on the two worker processes: the numbaloss objective of
+    BCE with logits gives the margins of the built-in ``binary:logistic``
+    (docs/dask.rst, "Gradient boosting on a cluster")."""
+    try:
+        import xgboost.dask as xgb_dask
+    except ImportError:
+        if os.environ.get("CI"):
+            raise  # the test extra installs xgboost and dask[dataframe]
+        pytest.skip("xgboost's dask interface (xgboost, dask[dataframe]) is not installed")
+    from numbaloss.boosting import xgboost_objective
+
+    rng = np.random.default_rng(2026)
+    x = rng.standard_normal((4000, 5)).astype(np.float32)
+    y = (x[:, 0] - 0.5 * x[:, 1] + 0.5 * rng.standard_normal(4000) > 0.3).astype(np.float32)
+    dtrain = xgb_dask.DaskDMatrix(
+        client, da.from_array(x, chunks=(1000, -1)), da.from_array(y, chunks=1000)
+    )
+    params = {"tree_method": "hist", "max_depth": 3}
+    builtin = xgb_dask.train(
+        client, {**params, "objective": "binary:logistic", "base_score": 0.5}, dtrain, 20
+    )
+    ours = xgb_dask.train(
+        client,
+        {**params, "base_score": 0.0},
+        dtrain,
+        20,
+        obj=xgboost_objective("binary_cross_entropy_with_logits"),
+    )
+    want, got = (
+        xgb_dask.predict(client, out["booster"], dtrain, output_margin=True).compute()
+        for out in (builtin, ours)
+    )
+    assert np.abs(want).max() > 1  # the model learned something
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
