@@ -35,6 +35,7 @@ import functools
 import pathlib
 
 from numba import njit
+from numba.core import event, ir_utils
 
 MATH_FASTMATH = frozenset({"contract", "nsz"})
 KERNEL_FASTMATH = frozenset({"contract", "nsz", "reassoc"})
@@ -43,6 +44,44 @@ _COMMON = {"nogil": True, "error_model": "numpy"}
 
 #: ``jit_options`` of every ``@overload`` in the package (the helpers' options).
 _OVERLOAD_OPTIONS = {"fastmath": set(MATH_FASTMATH), **_COMMON}
+
+
+class FreshBlockLabels(event.Listener):
+    """Start every outermost numba compilation with the block labels of a new process.
+
+    numba numbers the basic blocks of the IR with one process-wide counter
+    (``numba.core.ir_utils._the_max_label``).  Inlining a helper at the IR level
+    (``inline="always"``, as :func:`math_jit` and :func:`jit_overload` do) shifts the
+    helper's labels past the counter, and a helper that has inlined others already
+    carries labels near the counter, so the shifted labels are about twice the
+    counter and the counter doubles.  numbaloss's kernels nest such helpers, so each
+    kernel compiled adds about 14 bits to the counter; after some 240 kernels in one
+    process the labels have over 1000 digits and LLVM refuses the IR ("LLVM IR
+    parsing error: name is too long"), which a long test run or ``numbaloss compile``
+    reaches.  Labels need only be unique within the function being compiled, which
+    numba ensures from any starting value, so the counter is set back to 0 (the value
+    in a new process) when an outermost compilation starts; nested compilations
+    (overloads, helpers) keep counting.  Compilations hold numba's global compiler
+    lock, so one depth counter serves all threads.  Checked by
+    ``tests/core/test_numba_workarounds.py::test_block_labels_stay_small`` (and its
+    companion that shows numba's own growth, which fails once numba stops it).
+    """
+
+    def __init__(self):
+        self.depth = 0
+
+    def on_start(self, event):
+        if self.depth == 0:
+            ir_utils._the_max_label._value = 0
+        self.depth += 1
+
+    def on_end(self, event):
+        self.depth -= 1
+
+
+#: registered at import; tests/core/test_numba_workarounds.py takes it off to show numba alone
+FRESH_BLOCK_LABELS = FreshBlockLabels()
+event.register("numba:compile", FRESH_BLOCK_LABELS)
 
 
 def math_jit(func):

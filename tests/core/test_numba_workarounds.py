@@ -152,3 +152,65 @@ def test_cores_of_one_factory_stay_apart_in_one_function():
         assert math.isclose(e_short, math.exp(x), rel_tol=1e-7)
         differs |= e_short != e_full or l_short != l_full
     assert differs  # the short polynomials really are other functions
+
+
+# --- _jit.py FreshBlockLabels: numba's block-label counter doubles per nested inline --
+
+
+@math_jit
+def _nested_1(x):
+    return x + 1.0 if x > 0 else x - 1.0
+
+
+@math_jit
+def _nested_2(x):
+    return _nested_1(x) * 2.0 if x > 1 else _nested_1(-x)
+
+
+@math_jit
+def _nested_3(x):
+    return _nested_2(x) - 1.0 if x > 2 else _nested_2(x + 1.0)
+
+
+def _label_bits_after_compiling(count):
+    """The bit length of numba's block-label counter after compiling ``count`` new
+    functions that inline a three-deep chain of ``math_jit`` helpers."""
+    from numba.core import ir_utils
+
+    for k in range(count):
+
+        @_kernel
+        def outer(a, k=float(k)):
+            total = 0.0
+            for v in a:
+                total += _nested_3(v + k)
+            return total
+
+        assert outer(np.arange(3.0)) == sum(
+            _nested_3.py_func(v + k) for v in np.arange(3.0)
+        )  # a new function each time: each call compiles
+    return int(ir_utils._the_max_label._value).bit_length()
+
+
+def test_block_labels_stay_small():
+    """With the listener, each outermost compilation starts from a new process's
+    counter: the labels stay short however many kernels a process compiles."""
+    first = _label_bits_after_compiling(1)
+    assert _label_bits_after_compiling(12) <= first + 8
+
+
+def test_numba_still_doubles_block_labels_per_nested_inline():
+    """Without it, numba's counter grows by bits per compilation (by about 14 for a
+    numbaloss kernel, so some 240 kernels give labels LLVM refuses).  When this
+    fails, numba stopped the growth and ``FreshBlockLabels`` may go."""
+    from numba.core import event
+
+    from numbaloss import _jit
+
+    event.unregister("numba:compile", _jit.FRESH_BLOCK_LABELS)
+    try:
+        before = _label_bits_after_compiling(1)
+        after = _label_bits_after_compiling(12)
+    finally:
+        event.register("numba:compile", _jit.FRESH_BLOCK_LABELS)
+    assert after >= before + 12
