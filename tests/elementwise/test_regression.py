@@ -423,9 +423,9 @@ def test_bad_parameters_are_named():
             nl.tweedie_loss(x, x, power)
     with pytest.raises(TypeError, match="quantile must be a real number"):
         nl.quantile_loss(x, x, "0.5")
-    with pytest.raises(TypeError, match="log_input must be True or False"):
+    with pytest.raises(TypeError, match="^log_input must be a bool"):
         nl.gamma_loss(x, x, log_input=1)
-    with pytest.raises(TypeError, match="full must be True or False"):
+    with pytest.raises(TypeError, match="^full must be a bool"):
         nl.tweedie_loss(x, x, full=None)
     with pytest.raises(ValueError, match="input and target must have the same shape"):
         nl.log_cosh_loss(x, np.ones(3))
