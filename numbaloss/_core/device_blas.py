@@ -24,6 +24,7 @@ The products are cuBLAS's: deterministic for one GPU, library version and
 configuration (cuBLAS may pick other algorithms on other GPUs or versions).
 """
 
+import abc
 import importlib
 
 #: The GEMM implementation for each kind of caller's array (``DeviceArgs.kind``): a
@@ -31,9 +32,10 @@ import importlib
 BACKENDS = {}
 
 
-class DeviceBlas:
+class DeviceBlas(abc.ABC):
     """The one operation a chunked loss needs from a GPU BLAS."""
 
+    @abc.abstractmethod
     def gemm(self, a, b, c, trans_a=False, trans_b=False, beta=0.0):
         """``c[...] = op(a) @ op(b) + beta * c`` on C-contiguous 2-D numba device arrays.
 
@@ -41,7 +43,6 @@ class DeviceBlas:
         (NaN there does not propagate).  Queued on the default stream; returns
         without waiting for the GPU.  Callers handle empty operands themselves.
         """
-        raise NotImplementedError
 
 
 class CupyBlas(DeviceBlas):
